@@ -1,0 +1,137 @@
+"""Load and check ``config/sla.yml``: the SLA's assumptions.
+
+Values out of range are refused before any data is read, with the key and the accepted range.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import paths
+
+
+class ConfigError(ValueError):
+    """A config file that is missing, unreadable, or holds a value out of range."""
+
+
+@dataclass(frozen=True)
+class TierProtocol:
+    """Follow-up protocol for one lead tier (seed 004): first call within ``response_hours``,
+    ``touches`` calls and e-mails over ``timeframe_days``."""
+
+    response_hours: float
+    touches: int
+    timeframe_days: int
+
+
+DEFAULT_TIERS = {
+    "high": TierProtocol(4, 15, 90),
+    "moderate": TierProtocol(24, 8, 60),
+    "low": TierProtocol(48, 3, 30),
+}
+
+
+@dataclass(frozen=True)
+class SLAConfig:
+    currency: str = "USD"
+    rep_hourly_cost: float = 50.0
+    calls_per_hour: float = 10.0
+    attempts_per_hour: dict[str, float] = field(default_factory=lambda: {"email": 30.0, "meeting": 1.0})
+    quota: float = 1_500_000.0
+    marketing_share: float = 0.5
+    stale_after_days: int = 120
+    lookback_days: int = 365
+    tiers: dict[str, TierProtocol] = field(default_factory=lambda: dict(DEFAULT_TIERS))
+    min_group_size: int = 30
+    confidence_level: float = 0.95
+    random_seed: int = 20240101
+    source_file: str = ""
+
+    @property
+    def cost_per_call(self) -> float:
+        """Seed 000: cost per call = rep hourly cost / calls per hour."""
+        return self.rep_hourly_cost / self.calls_per_hour
+
+    @property
+    def marketing_target(self) -> float:
+        """Marketing's monthly dollar target = quota x marketing share."""
+        return self.quota * self.marketing_share
+
+    def cost_per_attempt(self, attempt_type: str) -> float | None:
+        """Hourly cost / attempts of that type per hour; ``None`` for a type with no rate."""
+        if attempt_type == "call":
+            return self.cost_per_call
+        rate = self.attempts_per_hour.get(attempt_type)
+        return None if rate is None else self.rep_hourly_cost / rate
+
+
+def _number(raw: dict, key: str, default: float, *, low: float, high: float,
+            low_open: bool = False, integer: bool = False) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"config key {key!r} must be a number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        left = "(" if low_open else "["
+        raise ConfigError(f"config key {key!r} = {value!r} is out of range {left}{low}, {high}]")
+    if integer and int(value) != value:
+        raise ConfigError(f"config key {key!r} must be a whole number, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
+    """Check every value's range and build an :class:`SLAConfig`."""
+    if not isinstance(raw, dict):
+        raise ConfigError("config must be a YAML mapping of keys to values")
+    base = SLAConfig()
+    tiers_raw = raw.get("tiers", {}) or {}
+    if not isinstance(tiers_raw, dict):
+        raise ConfigError("config key 'tiers' must map tier names to protocols")
+    tiers = dict(DEFAULT_TIERS)
+    for name, spec in tiers_raw.items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"config tier {name!r} must be a mapping")
+        d = DEFAULT_TIERS.get(name, TierProtocol(24, 8, 60))
+        tiers[str(name)] = TierProtocol(
+            _number(spec, "response_hours", d.response_hours, low=0, high=24 * 90, low_open=True),
+            _number(spec, "touches", d.touches, low=1, high=1000, integer=True),
+            _number(spec, "timeframe_days", d.timeframe_days, low=1, high=3650, integer=True),
+        )
+    per_hour_raw = raw.get("attempts_per_hour", base.attempts_per_hour) or {}
+    if not isinstance(per_hour_raw, dict):
+        raise ConfigError("config key 'attempts_per_hour' must map attempt types to rates")
+    per_hour = {str(k): _number(per_hour_raw, k, 1, low=0, high=10_000, low_open=True)
+                for k in per_hour_raw}
+    currency = raw.get("currency", base.currency)
+    if not isinstance(currency, str) or not currency.isalpha() or len(currency) > 5:
+        raise ConfigError(f"config key 'currency' must be a currency code such as USD, got {currency!r}")
+    return SLAConfig(
+        currency=currency,
+        rep_hourly_cost=_number(raw, "rep_hourly_cost", base.rep_hourly_cost, low=0, high=1e5, low_open=True),
+        calls_per_hour=_number(raw, "calls_per_hour", base.calls_per_hour, low=0, high=1000, low_open=True),
+        attempts_per_hour=per_hour,
+        quota=_number(raw, "quota", base.quota, low=0, high=1e12),
+        marketing_share=_number(raw, "marketing_share", base.marketing_share, low=0, high=1, low_open=True),
+        stale_after_days=_number(raw, "stale_after_days", base.stale_after_days, low=0, high=3650, integer=True),
+        lookback_days=_number(raw, "lookback_days", base.lookback_days, low=1, high=36500, integer=True),
+        tiers=tiers,
+        min_group_size=_number(raw, "min_group_size", base.min_group_size, low=1, high=1e6, integer=True),
+        confidence_level=_number(raw, "confidence_level", base.confidence_level, low=0.5, high=0.999),
+        random_seed=_number(raw, "random_seed", base.random_seed, low=0, high=2**32 - 1, integer=True),
+        source_file=source_file,
+    )
+
+
+def load_config(path: str | Path | None = None) -> SLAConfig:
+    """Read a YAML config (default ``config/sla.yml``) and check it."""
+    path = Path(path) if path else paths.DEFAULT_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    return config_from_dict(raw, source_file=str(path))

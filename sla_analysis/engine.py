@@ -1,0 +1,69 @@
+"""Access to a validated CRM inside the engine (DuckDB through Ibis).
+
+Notebooks get Ibis table expressions, never raw event frames: each analysis aggregates in the
+engine and only its small result is turned into pandas.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis.expr.types as ir
+
+from .contract import CONTRACT
+from .ingest import MANIFEST, connect
+
+
+@dataclass
+class CRM:
+    """A validated CRM: canonical tables as Ibis expressions plus what the export contained."""
+
+    cache_dir: Path
+    manifest: dict
+    tables: dict[str, ir.Table]
+
+    @property
+    def leads(self) -> ir.Table:
+        return self.tables["leads"]
+
+    @property
+    def activities(self) -> ir.Table:
+        return self.tables["activities"]
+
+    @property
+    def deals(self) -> ir.Table:
+        return self.tables["deals"]
+
+    @property
+    def reps(self) -> ir.Table | None:
+        return self.tables.get("reps")
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        """Whether the export had ``table`` (and ``column`` in it, with at least one value's slot)."""
+        info = self.manifest["inputs"].get(table)
+        if info is None:
+            return False
+        return column is None or column in info["columns"]
+
+    @property
+    def input_hashes(self) -> dict[str, str]:
+        return {n: i["sha256"] for n, i in self.manifest["inputs"].items()}
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        return {n: i["rows"] for n, i in self.manifest["inputs"].items()}
+
+    @property
+    def is_sample(self) -> bool:
+        return bool(self.manifest.get("sample"))
+
+
+def open_crm(cache_dir: str | Path) -> CRM:
+    """Open a cache folder written by :func:`sla_analysis.ingest.prepare_inputs`."""
+    cache_dir = Path(cache_dir)
+    manifest = json.loads((cache_dir / MANIFEST).read_text())
+    con = connect()
+    tables = {name: con.read_parquet(str(cache_dir / f"{name}.parquet"), table_name=name)
+              for name in CONTRACT if (cache_dir / f"{name}.parquet").is_file()}
+    return CRM(cache_dir, manifest, tables)

@@ -1,0 +1,113 @@
+"""Validate a CRM export and cache it as canonical Parquet, keyed by the inputs' hashes.
+
+``prepare_inputs`` is the single entry point the orchestrator calls before any notebook runs:
+it validates every table (all violations reported together), then writes
+``data/processed/crm-<hash>/{leads,activities,deals,reps}.parquet`` and ``manifest.json``.
+A second run on the same inputs reuses the cache instead of re-reading the raw files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import ibis
+
+from . import paths
+from .contract import CONTRACT, ContractError, Violation, find_input_file, validate_table
+
+CONTRACT_VERSION = "1"
+MANIFEST = "manifest.json"
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, streamed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def connect() -> ibis.BaseBackend:
+    """An in-process DuckDB connection with a fixed time zone and thread count (same inputs,
+    same figures)."""
+    con = ibis.duckdb.connect(threads=os.cpu_count() or 2)
+    con.raw_sql("SET TimeZone = 'UTC'")
+    return con
+
+
+def _input_files(data_dir: Path) -> dict[str, Path]:
+    found = {name: find_input_file(data_dir, name) for name in CONTRACT}
+    missing = [n for n, spec in CONTRACT.items() if spec.table_required and found[n] is None]
+    if missing:
+        raise ContractError([Violation(str(data_dir / f"{n}.csv"), "-",
+                                       "required table is missing (expected leads, activities and "
+                                       "deals as .csv or .parquet)", 0, []) for n in missing])
+    return {n: p for n, p in found.items() if p is not None}
+
+
+def inputs_hash(files: dict[str, Path]) -> dict[str, str]:
+    return {name: file_sha256(path) for name, path in sorted(files.items())}
+
+
+def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Path | None = None,
+                   *, extra_manifest: dict | None = None) -> Path:
+    """Validate ``data_dir`` and return the folder of its canonical Parquet cache.
+
+    Raises :class:`ContractError` listing every violation; nothing is cached then.
+    """
+    data_dir = Path(data_dir)
+    cache_root = Path(cache_root or paths.PROCESSED_DIR)
+    as_of = as_of or datetime.now(timezone.utc).replace(tzinfo=None)
+    files = _input_files(data_dir)
+    hashes = inputs_hash(files)
+    key = hashlib.sha256(json.dumps({"contract": CONTRACT_VERSION, "inputs": hashes},
+                                    sort_keys=True).encode()).hexdigest()[:16]
+    target = cache_root / f"crm-{key}"
+    if (target / MANIFEST).is_file():
+        return target
+    con = connect()
+    violations: list[Violation] = []
+    canonical, present = {}, {}
+    lead_keys = None
+    for name in ("leads", "activities", "deals", "reps"):
+        if name not in files:
+            continue
+        table, found, info = validate_table(con, files[name], CONTRACT[name], lead_keys, as_of)
+        violations += found
+        if info:
+            canonical[name], present[name] = table, info
+        if name == "leads" and info:
+            lead_keys = (table.group_by(_known_lead_id=table.lead_id)
+                         .aggregate(_lead_created_at=table.created_at.min()))
+    if violations:
+        raise ContractError(violations)
+    cache_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".crm-{key}-", dir=cache_root))
+    try:
+        rows = {}
+        for name, table in canonical.items():
+            table.to_parquet(str(tmp / f"{name}.parquet"))
+            rows[name] = int(con.read_parquet(str(tmp / f"{name}.parquet")).count().execute())
+        manifest = {
+            "contract_version": CONTRACT_VERSION,
+            "data_dir": str(data_dir),
+            "inputs": {n: {"file": files[n].name, "sha256": hashes[n], "rows": rows[n],
+                           **{k: v for k, v in present[n].items() if k != "file"}}
+                       for n in canonical},
+            **(extra_manifest or {}),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another run cached the same inputs first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
