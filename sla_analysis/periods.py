@@ -61,7 +61,7 @@ def parse_period(text: str) -> Period:
     if not isinstance(text, str):
         raise PeriodError(f"PERIOD must be text in one of the forms {ACCEPTED_FORMS}")
     for pattern, kind in _PATTERNS:
-        match = pattern.match(text)
+        match = pattern.fullmatch(text)
         if not match:
             continue
         year = int(match.group(1))

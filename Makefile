@@ -1,0 +1,60 @@
+# sla-analysis: `make help` lists the targets. The Makefile only calls the package's CLI.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Parameters (validated by the CLI, passed as single quoted arguments, never evaluated by the shell)
+# Never exported to recipes: make would expand them to build the environment.
+unexport PERIOD DATA CONFIG OUT
+PERIOD ?=
+DATA ?=
+CONFIG ?=
+OUT ?=
+
+# $(value X) is the text as given (make does not expand it), wrapped in single quotes for the shell.
+quote = '$(subst ','\'',$(value $(1)))'
+OPTIONAL_ARGS = $(if $(value DATA),--data $(call quote,DATA)) $(if $(value CONFIG),--config $(call quote,CONFIG)) $(if $(value OUT),--out $(call quote,OUT))
+
+.PHONY: help install report validate sample lab test test-fast clean-reports
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+	@echo "  Parameters: PERIOD=2024Q1|2024-03|2024  DATA=folder  CONFIG=file.yml  OUT=folder"
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sla-analysis)" > /dev/null
+	$(VENV)/bin/nbstripout --install --attributes .gitattributes 2>/dev/null || true
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+	@echo "installed in $(VENV)"
+
+report: $(STAMP) ## Build and publish reports/PERIOD/ (e.g. make report PERIOD=2024Q1)
+	@test -n $(call quote,PERIOD) || { echo "error: set PERIOD, e.g. make report PERIOD=2024Q1"; exit 2; }
+	$(PY) -m sla_analysis report --period $(call quote,PERIOD) $(OPTIONAL_ARGS)
+
+validate: $(STAMP) ## Validate the CRM export in data/raw (or DATA=) against the data contract
+	$(PY) -m sla_analysis validate $(if $(value DATA),--data $(call quote,DATA))
+
+sample: $(STAMP) ## Write the sample CRM and its truth.json to OUT= (default data/processed/sample_export)
+	$(PY) -m sla_analysis sample --out $(if $(value OUT),$(call quote,OUT),data/processed/sample_export)
+
+lab: $(STAMP) ## Open the notebooks in JupyterLab
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: $(STAMP) ## Run the whole test suite (unit, notebooks, end to end)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP) ## Unit tests only (no notebook runs)
+	$(PY) -m pytest -q -m "not slow"
+
+clean-reports: ## Remove published reports (data/raw is never touched)
+	rm -rf reports/*/ reports/.staging-* reports/.old-*

@@ -1,0 +1,66 @@
+"""``index.html``: the period's one-screen summary, linking each page. Self-contained (inline CSS,
+no scripts), every value escaped."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from .notebook import SAMPLE_BANNER, money
+
+_CSS = """
+body { font: 15px/1.45 -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 860px;
+       margin: 24px auto; padding: 0 16px; color: #222; }
+h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 28px; }
+.sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; width: 100%; } td, th { padding: 5px 8px; border-bottom: 1px solid #eee; }
+td.num { text-align: right; white-space: nowrap; } th { text-align: left; }
+.footer { font-size: 12px; color: #777; border-top: 1px solid #ddd; margin-top: 32px; padding-top: 8px; }
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def headline_rows(summary: dict) -> list[tuple[str, str]]:
+    """Plain-words lines for the figures the summary holds (absent figures are skipped)."""
+    cur = summary.get("currency", "USD")
+    rows = []
+    if summary.get("lead_value_target") is not None:
+        rows.append(("Marketing's monthly target (quota x marketing share)", money(summary["lead_value_target"], cur)))
+    if summary.get("mqls_needed") is not None:
+        rows.append(("MQLs needed per month at the current source mix", f"{summary['mqls_needed']:,.0f}"))
+    if summary.get("cost_per_call") is not None:
+        rows.append(("Cost per call (assumed in config)", money(summary["cost_per_call"], cur, 2)))
+    measured = summary.get("cost", {}).get("cost_per_call_measured")
+    if measured is not None:
+        rows.append(("Cost per call (measured dialling pace)", money(measured, cur, 2)))
+    return rows
+
+
+def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer: str) -> None:
+    """Write the summary page."""
+    period = summary["period"]
+    cur = summary.get("currency", "USD")
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>SLA report {_e(period['label'])}</title><style>{_CSS}</style></head><body>"]
+    if summary.get("sample_data"):
+        parts.append(SAMPLE_BANNER)
+    parts.append(f"<h1>Sales &amp; marketing SLA report: {_e(period['label'])}</h1>")
+    parts.append(f"<p class='sub'>{_e(period['start'])} to {_e(period['end_exclusive'])} (end excluded)</p>")
+    rows = headline_rows(summary)
+    if rows:
+        parts.append("<h2>Headline figures</h2><table>")
+        parts += [f"<tr><td>{_e(k)}</td><td class='num'>{_e(v)}</td></tr>" for k, v in rows]
+        parts.append("</table>")
+    values = summary.get("mql_value_by_source") or {}
+    if values:
+        parts.append("<h2>What an MQL is worth, by source</h2><table><tr><th>Source</th><th>Value per MQL</th></tr>")
+        parts += [f"<tr><td>{_e(s)}</td><td class='num'>{_e(money(v, cur) if v is not None else 'not enough data')}</td></tr>"
+                  for s, v in sorted(values.items())]
+        parts.append("</table>")
+    parts.append("<h2>Pages</h2><ul>")
+    parts += [f"<li><a href='{_e(href)}'>{_e(title)}</a></li>" for href, title in pages]
+    parts.append("</ul>")
+    parts.append(f"<div class='footer'>{_e(footer)}</div></body></html>")
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")

@@ -1,0 +1,133 @@
+"""What a report notebook needs besides the analyses: its context, escaped tables, prose, and the
+figures it records for ``summary.json``.
+
+A notebook's first code cell is ``ctx = notebook.start("02_cost_per_call", period, crm_dir,
+config_path, fragments_dir)``. Run by the orchestrator, ``crm_dir`` points at the validated cache;
+opened by an analyst in JupyterLab with the default parameters, the same inputs are prepared here
+(``data/raw`` when it holds an export, else the bundled sample).
+"""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .config import SLAConfig, load_config
+from .engine import CRM, open_crm
+from .periods import Period, parse_period
+
+
+@dataclass
+class Context:
+    notebook: str
+    period: Period
+    cfg: SLAConfig
+    crm: CRM
+    fragments_dir: Path | None
+
+    def record(self, values: dict[str, Any], section: str | None = None) -> None:
+        """Add ``values`` to ``summary.json``: top-level keys, or under ``section``."""
+        if self.fragments_dir is None:
+            return
+        path = self.fragments_dir / f"{self.notebook}.json"
+        data = json.loads(path.read_text()) if path.exists() else {}
+        (data.setdefault(section, {}) if section else data).update(to_json(values))
+        path.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON types, NaN as null, floats rounded to 6 significant digits for stable output."""
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+        return [to_json(v) for v in list(value)]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(f"{float(value):.6g}")
+    return value
+
+
+def start(notebook: str, period: str, crm_dir: str = "", config_path: str = "",
+          fragments_dir: str = "") -> Context:
+    """Build the notebook's context and set the chart style. Shows the sample-data banner."""
+    import seaborn as sns
+    from IPython.display import HTML, display
+
+    from .orchestrate import resolve_inputs
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    matplotlib.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 96, "svg.hashsalt": "sla-analysis"})
+    cfg = load_config(config_path or None)
+    if not crm_dir:
+        crm_dir = str(resolve_inputs(None, quiet=True))
+    ctx = Context(notebook, parse_period(period), cfg, open_crm(crm_dir),
+                  Path(fragments_dir) if fragments_dir else None)
+    if ctx.crm.is_sample:
+        display(HTML(SAMPLE_BANNER))
+    return ctx
+
+
+SAMPLE_BANNER = ('<div style="background:#fff3cd;border:1px solid #e0c36c;padding:8px 12px;'
+                 'margin:4px 0 12px 0;border-radius:4px"><strong>Sample data.</strong> This page was '
+                 'built from the bundled, generated sample CRM, not from your company\'s export.</div>')
+
+
+def esc(text: Any) -> str:
+    """HTML-escape a value that came from the CRM before it goes into prose."""
+    return html.escape(str(text))
+
+
+def say(text: str) -> None:
+    """Show a paragraph of prose (Markdown). Interpolate CRM strings with :func:`esc`."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def not_available(what: str, why: str) -> None:
+    """The plain note a section shows when the export lacks what it needs."""
+    say(f"**{esc(what)}: not available in this data.** {esc(why)}")
+
+
+def show_table(frame: pd.DataFrame, formats: dict[str, str] | None = None,
+               labels: dict[str, str] | None = None) -> None:
+    """Display a small frame as an HTML table: index hidden, values escaped, numbers formatted."""
+    from IPython.display import HTML, display
+
+    frame = frame.rename(columns=labels or {})
+    formats = {(labels or {}).get(k, k): v for k, v in (formats or {}).items()}
+    styler = frame.style.hide(axis="index").format(formats, na_rep="–", escape="html")
+    styler = styler.format_index(escape="html", axis=1)
+    display(HTML(styler.to_html()))
+
+
+def show_figure(fig: plt.Figure) -> None:
+    """Display a chart where the cell is (before the sentence that explains it) and free it."""
+    from IPython.display import display
+
+    display(fig)
+    plt.close(fig)
+
+
+def money(value: float, currency: str = "USD", digits: int = 0) -> str:
+    """``$1,600`` for USD, ``1,600 EUR`` otherwise; an en dash for a missing value."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    text = f"{value:,.{digits}f}"
+    return f"${text}" if currency == "USD" else f"{text} {currency}"
+
+
+def pct(value: float, digits: int = 1) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{100 * value:.{digits}f}%"

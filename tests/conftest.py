@@ -1,0 +1,64 @@
+"""Shared fixtures: tiny hand-written CRM exports and the sample CRM."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from sla_analysis.sample import SampleParams, write_sample
+
+LEADS = [
+    {"lead_id": "L1", "created_at": "2024-01-02 09:00:00", "source": "webinar", "tier": "high"},
+    {"lead_id": "L2", "created_at": "2024-01-03 10:00:00", "source": "white paper", "tier": "low"},
+    {"lead_id": "L3", "created_at": "2024-01-04 11:00:00", "source": "webinar", "tier": "moderate"},
+]
+ACTIVITIES = [
+    {"activity_id": "A1", "lead_id": "L1", "occurred_at": "2024-01-02 10:00:00", "type": "call"},
+    {"activity_id": "A2", "lead_id": "L1", "occurred_at": "2024-01-03 10:00:00", "type": "email"},
+    {"activity_id": "A3", "lead_id": "L2", "occurred_at": "2024-01-05 10:00:00", "type": "call"},
+]
+DEALS = [
+    {"deal_id": "D1", "lead_id": "L1", "created_at": "2024-01-10 00:00:00", "stage": "won", "amount": "1000"},
+]
+
+
+def write_csv(path: Path, rows: list[dict], fieldnames: list[str] | None = None) -> Path:
+    fieldnames = fieldnames or list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def crm_dir(tmp_path):
+    """A valid three-table export; tests edit copies of the rows to break one rule at a time."""
+    def make(leads=LEADS, activities=ACTIVITIES, deals=DEALS, **kwargs) -> Path:
+        d = tmp_path / "export"
+        d.mkdir(exist_ok=True)
+        write_csv(d / "leads.csv", leads, kwargs.get("lead_fields"))
+        write_csv(d / "activities.csv", activities, kwargs.get("activity_fields"))
+        write_csv(d / "deals.csv", deals, kwargs.get("deal_fields"))
+        return d
+    return make
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    """The default sample CRM (24,000 leads), generated once per test session."""
+    return write_sample(tmp_path_factory.mktemp("sample"))
+
+
+@pytest.fixture(scope="session")
+def sample_truth(sample_dir) -> dict:
+    return json.loads((sample_dir / "truth.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def big_sample_dir(tmp_path_factory) -> Path:
+    """A larger sample (120,000 leads) for tests that check estimates against the truth."""
+    from dataclasses import replace
+    return write_sample(tmp_path_factory.mktemp("big"), replace(SampleParams(), n_leads=120_000, seed=7))

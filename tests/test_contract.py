@@ -1,0 +1,104 @@
+"""The data contract: each rule is broken once and must be reported with file, column, rule and rows."""
+from datetime import datetime
+
+import pytest
+
+from conftest import ACTIVITIES, DEALS, LEADS
+from sla_analysis.contract import ContractError
+from sla_analysis.engine import open_crm
+from sla_analysis.ingest import prepare_inputs
+
+AS_OF = datetime(2025, 1, 1)
+
+
+def _violations(data_dir, tmp_path):
+    with pytest.raises(ContractError) as err:
+        prepare_inputs(data_dir, as_of=AS_OF, cache_root=tmp_path / "cache")
+    assert not list((tmp_path / "cache").glob("crm-*")), "nothing may be cached for a bad export"
+    return err.value
+
+
+def _one(err, file, column, rule_part):
+    found = [v for v in err.violations if v.file.endswith(file) and v.column == column and rule_part in v.rule]
+    assert found, f"no violation {file}/{column}/{rule_part} in:\n{err}"
+    return found[0]
+
+
+def test_valid_export_is_cached_with_canonical_columns(crm_dir, tmp_path):
+    cache = prepare_inputs(crm_dir(), as_of=AS_OF, cache_root=tmp_path / "cache")
+    crm = open_crm(cache)
+    assert crm.row_counts == {"leads": 3, "activities": 3, "deals": 1}
+    assert "mql_at" in crm.leads.columns and not crm.has("leads", "mql_at")  # absent optional -> NULL
+    assert crm.has("leads", "tier")
+    assert crm.leads.mql_at.isnull().all().execute()
+    # same inputs -> same cache folder, reused
+    assert prepare_inputs(crm_dir(), as_of=AS_OF, cache_root=tmp_path / "cache") == cache
+
+
+def test_unknown_lead_ids_in_activities_and_deals(crm_dir, tmp_path):
+    acts = ACTIVITIES + [{"activity_id": "A9", "lead_id": "GHOST", "occurred_at": "2024-02-01", "type": "call"}]
+    deals = DEALS + [{"deal_id": "D9", "lead_id": "NOBODY", "created_at": "2024-02-01", "stage": "open", "amount": ""}]
+    err = _violations(crm_dir(activities=acts, deals=deals), tmp_path)
+    v = _one(err, "activities.csv", "lead_id", "not in leads")
+    assert v.n_rows == 1 and v.examples[0]["row"] == 4 and v.examples[0]["lead_id"] == "GHOST"
+    _one(err, "deals.csv", "lead_id", "not in leads")
+
+
+def test_duplicate_ids(crm_dir, tmp_path):
+    err = _violations(crm_dir(leads=LEADS + [dict(LEADS[0])]), tmp_path)
+    v = _one(err, "leads.csv", "lead_id", "unique")
+    assert v.n_rows == 2 and [e["row"] for e in v.examples] == [1, 4]
+
+
+def test_unparseable_and_future_timestamps(crm_dir, tmp_path):
+    leads = [dict(LEADS[0], created_at="last tuesday"), LEADS[1], dict(LEADS[2], created_at="2031-05-01 00:00:00")]
+    err = _violations(crm_dir(leads=leads, activities=ACTIVITIES[2:], deals=[]), tmp_path)
+    v = _one(err, "leads.csv", "created_at", "valid timestamp")
+    assert v.examples[0]["created_at"] == "last tuesday"
+    _one(err, "leads.csv", "created_at", "in the future")
+
+
+def test_negative_amounts(crm_dir, tmp_path):
+    err = _violations(crm_dir(deals=[dict(DEALS[0], amount="-250")]), tmp_path)
+    v = _one(err, "deals.csv", "amount", "negative")
+    assert v.examples[0]["amount"] == -250
+
+
+def test_missing_required_column_names_it(crm_dir, tmp_path):
+    leads = [{k: v for k, v in r.items() if k != "lead_id"} for r in LEADS]
+    err = _violations(crm_dir(leads=leads), tmp_path)
+    v = _one(err, "leads.csv", "lead_id", "required column is missing")
+    assert "created_at" in v.rule  # lists the columns it found
+
+
+def test_missing_table(crm_dir, tmp_path):
+    d = crm_dir()
+    (d / "deals.csv").unlink()
+    err = _violations(d, tmp_path)
+    _one(err, "deals.csv", "-", "required table is missing")
+
+
+def test_bad_enum_and_deal_before_lead(crm_dir, tmp_path):
+    deals = [dict(DEALS[0], stage="maybe"), {"deal_id": "D2", "lead_id": "L2", "created_at": "2023-06-01",
+                                             "stage": "won", "amount": "5"}]
+    err = _violations(crm_dir(deals=deals), tmp_path)
+    _one(err, "deals.csv", "stage", "one of open, won, lost")
+    _one(err, "deals.csv", "created_at", "before its lead existed")
+
+
+def test_error_message_is_one_screen(crm_dir, tmp_path):
+    acts = [dict(ACTIVITIES[0], activity_id=f"X{i}", lead_id="GHOST") for i in range(50)]
+    err = _violations(crm_dir(activities=acts), tmp_path)
+    v = _one(err, "activities.csv", "lead_id", "not in leads")
+    assert v.n_rows == 50 and len(v.examples) == 10
+    assert len(str(err).splitlines()) < 25
+
+
+def test_values_are_normalised(crm_dir, tmp_path):
+    leads = [dict(LEADS[0], tier=" High "), dict(LEADS[1], created_at="2024-01-03T12:00:00+02:00"), LEADS[2]]
+    deals = [dict(DEALS[0], stage="Won")]
+    crm = open_crm(prepare_inputs(crm_dir(leads=leads, deals=deals), as_of=AS_OF, cache_root=tmp_path / "c"))
+    df = crm.leads.order_by("lead_id").to_pandas()
+    assert df.tier[0] == "high"
+    assert str(df.created_at[1]) == "2024-01-03 10:00:00"  # offset converted to UTC
+    assert crm.deals.stage.execute()[0] == "won"

@@ -1,0 +1,111 @@
+"""The CLI from the outside: publish, refuse bad parameters and input, never publish half a report."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import LEADS
+from sla_analysis import orchestrate, paths
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "sla_analysis", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, sample_dir):
+    out = tmp_path_factory.mktemp("reports")
+    for period in ("2024Q1", "2024-02"):
+        res = cli("report", "--period", period, "--data", str(sample_dir), "--out", str(out))
+        assert res.returncode == 0, res.stderr
+    return out
+
+
+def test_pages_exist_and_summary_matches_truth(published, sample_truth):
+    report = published / "2024Q1"
+    pages = ["index.html", *[f"{n}.html" for n in paths.REPORT_NOTEBOOKS]]
+    assert all((report / p).is_file() for p in pages)
+    assert all((report / "notebooks" / f"{n}.ipynb").is_file() for n in paths.REPORT_NOTEBOOKS)
+    s = json.loads((report / "summary.json").read_text())
+    assert s["period"] == {"label": "2024Q1", "kind": "quarter", "start": "2024-01-01", "end_exclusive": "2024-04-01",
+                           "months": ["2024-01", "2024-02", "2024-03"]}
+    assert set(s["inputs"]) == {"leads", "activities", "deals", "reps"} and s["inputs"]["leads"]["rows"] == 24_000
+    assert s["cost_per_call"] == pytest.approx(sample_truth["cost_per_call"])
+    assert s["cost"]["calls_per_hour_measured"] == pytest.approx(sample_truth["calls_per_hour"], rel=0.05)
+    assert s["lead_value_target"] == pytest.approx(750_000)
+    for source, value in s["mql_value_by_source"].items():
+        lo, hi = s["lead_value"]["by_source"][source]["mql_value_ci"]
+        half = (hi - lo) / 2
+        assert abs(value - sample_truth["mql_value_by_source"][source]) < 3 * half / 1.96 * 1.5, source
+    assert s["mqls_needed"] > 0
+    assert (published / "2024-02" / "summary.json").is_file()
+
+
+def test_html_has_no_code_and_loads_nothing_from_the_network(published):
+    for page in (published / "2024Q1").glob("*.html"):
+        text = page.read_text()
+        assert not re.search(r'class="[^"]*\b(jp-CodeMirrorEditor|highlight hl-ipython3|jp-InputPrompt)\b', text), page.name
+        assert "nb.start(" not in text and "ctx.record(" not in text, page.name
+        assert "import " not in re.sub(r"<style.*?</style>", "", text, flags=re.S), page.name
+        external = re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""", text)
+        assert not external, (page.name, external[:3])
+        assert "Sample data." in text, page.name  # the banner on every page
+
+
+def test_provenance_is_apart_from_summary(published):
+    prov = json.loads((published / "2024Q1" / "provenance.json").read_text())
+    assert {"run_started_utc", "git_commit", "packages", "inputs"} <= set(prov)
+    assert "run_started_utc" not in (published / "2024Q1" / "summary.json").read_text()
+
+
+def test_bad_period_is_refused_and_reports_untouched(published):
+    before = sorted(p.name for p in published.iterdir())
+    res = cli("report", "--period", "24Q1", "--out", str(published))
+    assert res.returncode == 2
+    assert "Accepted forms" in res.stderr and len(res.stderr.splitlines()) <= 3
+    assert sorted(p.name for p in published.iterdir()) == before
+
+
+def test_export_missing_lead_id_is_refused_and_nothing_published(tmp_path, crm_dir, published):
+    leads = [{k: v for k, v in r.items() if k != "lead_id"} for r in LEADS]
+    data = crm_dir(leads=leads)
+    out = tmp_path / "out"
+    res = cli("report", "--period", "2024Q1", "--data", str(data), "--out", str(out))
+    assert res.returncode == 2
+    assert "leads.csv: column 'lead_id': required column is missing" in res.stderr
+    assert len(res.stderr.splitlines()) < 25 and "Traceback" not in res.stderr
+    assert not (out / "2024Q1").exists()
+
+
+def test_failing_notebook_leaves_previous_report(tmp_path, sample_dir, monkeypatch):
+    import nbformat
+    out = tmp_path / "out"
+    (out / "2024Q1").mkdir(parents=True)
+    (out / "2024Q1" / "index.html").write_text("previous report")
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell('period = ""\ncrm_dir = ""\nconfig_path = ""\nfragments_dir = ""')
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('boom')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, nb_dir / "99_broken.ipynb")
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", nb_dir)
+    with pytest.raises(orchestrate.NotebookFailed, match=r"99_broken.ipynb failed in cell .*ValueError: boom"):
+        orchestrate.run_report("2024Q1", sample_dir, None, out, notebooks=("99_broken",), quiet=True)
+    assert (out / "2024Q1" / "index.html").read_text() == "previous report"
+    assert [p.name for p in out.iterdir() if p.name.startswith(".staging")] == []
+
+
+def test_make_refuses_injected_period(tmp_path):
+    res = subprocess.run(["make", "-s", "report", "PERIOD=2024Q1; touch pwned", f"OUT={tmp_path}"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0 and "is not a period" in res.stderr + res.stdout
+    assert not (ROOT / "pwned").exists() and not (tmp_path / "pwned").exists()

@@ -1,0 +1,51 @@
+from datetime import date
+
+import pytest
+
+from sla_analysis.config import ConfigError, config_from_dict, load_config
+from sla_analysis.periods import PeriodError, parse_period
+
+
+@pytest.mark.parametrize("text,start,end,months", [
+    ("2024Q1", date(2024, 1, 1), date(2024, 4, 1), 3),
+    ("2024Q4", date(2024, 10, 1), date(2025, 1, 1), 3),
+    ("2024-02", date(2024, 2, 1), date(2024, 3, 1), 1),
+    ("2024-12", date(2024, 12, 1), date(2025, 1, 1), 1),
+    ("2024", date(2024, 1, 1), date(2025, 1, 1), 12),
+])
+def test_accepted_periods(text, start, end, months):
+    p = parse_period(text)
+    assert (p.start, p.end, p.n_months) == (start, end, months)
+
+
+@pytest.mark.parametrize("text", ["24Q1", "2024Q5", "2024-13", "2024-1", "2024q1", "", "2024Q1; touch pwned",
+                                  "../2024Q1", "2024Q1\n"])
+def test_refused_periods_list_the_accepted_forms(text):
+    with pytest.raises(PeriodError, match="Accepted forms: YYYY"):
+        parse_period(text)
+
+
+def test_default_config_has_the_seed_protocol():
+    cfg = load_config()
+    assert cfg.cost_per_call == pytest.approx(cfg.rep_hourly_cost / cfg.calls_per_hour)
+    assert {t: (p.response_hours, p.touches, p.timeframe_days) for t, p in cfg.tiers.items()} == {
+        "high": (4, 15, 90), "moderate": (24, 8, 60), "low": (48, 3, 30)}
+    assert cfg.marketing_target == cfg.quota * cfg.marketing_share
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({"marketing_share": 1.3}, "marketing_share"),
+    ({"rep_hourly_cost": -5}, "rep_hourly_cost"),
+    ({"calls_per_hour": 0}, "calls_per_hour"),
+    ({"stale_after_days": 10.5}, "whole number"),
+    ({"quota": "lots"}, "must be a number"),
+    ({"tiers": {"high": {"response_hours": 0}}}, "response_hours"),
+])
+def test_out_of_range_config_is_refused(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(raw)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yml")
