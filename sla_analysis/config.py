@@ -40,8 +40,8 @@ class SLAConfig:
     rep_hourly_cost: float = 50.0
     calls_per_hour: float = 10.0
     attempts_per_hour: dict[str, float] = field(default_factory=lambda: {"email": 30.0, "meeting": 1.0})
-    quota: float = 1_500_000.0
-    marketing_share: float = 0.5
+    quota: float = 4_000_000.0
+    marketing_share: float = 0.6
     stale_after_days: int = 120
     lookback_days: int = 365
     tiers: dict[str, TierProtocol] = field(default_factory=lambda: dict(DEFAULT_TIERS))

@@ -13,7 +13,7 @@ body { font: 15px/1.45 -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; 
 h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 28px; }
 .sub { color: #666; margin-top: 0; }
 table { border-collapse: collapse; width: 100%; } td, th { padding: 5px 8px; border-bottom: 1px solid #eee; }
-td.num { text-align: right; white-space: nowrap; } th { text-align: left; }
+td.num, th.num { text-align: right; white-space: nowrap; } th { text-align: left; }
 .footer { font-size: 12px; color: #777; border-top: 1px solid #ddd; margin-top: 32px; padding-top: 8px; }
 """
 
@@ -28,6 +28,11 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     rows = []
     if summary.get("lead_value_target") is not None:
         rows.append(("Marketing's monthly target (quota x marketing share)", money(summary["lead_value_target"], cur)))
+    delivered = (summary.get("lead_value") or {}).get("delivered_by_month") or {}
+    if delivered and summary.get("lead_value_target"):
+        avg = sum(delivered.values()) / len(delivered)
+        rows.append(("MQL value marketing delivered, per month of the period",
+                     f"{money(avg, cur)} ({avg / summary['lead_value_target']:.0%} of target)"))
     if summary.get("mqls_needed") is not None:
         rows.append(("MQLs needed per month at the current source mix", f"{summary['mqls_needed']:,.0f}"))
     if summary.get("cost_per_call") is not None:
@@ -55,7 +60,7 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
         parts.append("</table>")
     values = summary.get("mql_value_by_source") or {}
     if values:
-        parts.append("<h2>What an MQL is worth, by source</h2><table><tr><th>Source</th><th>Value per MQL</th></tr>")
+        parts.append("<h2>What an MQL is worth, by source</h2><table><tr><th>Source</th><th class='num'>Value per MQL</th></tr>")
         parts += [f"<tr><td>{_e(s)}</td><td class='num'>{_e(money(v, cur) if v is not None else 'not enough data')}</td></tr>"
                   for s, v in sorted(values.items())]
         parts.append("</table>")

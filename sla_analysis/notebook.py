@@ -88,10 +88,11 @@ def esc(text: Any) -> str:
 
 
 def say(text: str) -> None:
-    """Show a paragraph of prose (Markdown). Interpolate CRM strings with :func:`esc`."""
+    """Show a paragraph of prose (Markdown). Interpolate CRM strings with :func:`esc`.
+    Dollar signs are escaped so that Markdown does not read ``$...$`` as mathematics."""
     from IPython.display import Markdown, display
 
-    display(Markdown(text))
+    display(Markdown(text.replace("$", r"\$")))
 
 
 def not_available(what: str, why: str) -> None:
@@ -117,6 +118,12 @@ def show_figure(fig: plt.Figure) -> None:
 
     display(fig)
     plt.close(fig)
+
+
+def interval_text(low, high, fmt: str = "{:,.0f}") -> list[str]:
+    """``"1,944 – 4,913"`` per row, an en dash alone where the interval is unknown."""
+    return ["–" if not (np.isfinite(lo) and np.isfinite(hi)) else f"{fmt.format(lo)} – {fmt.format(hi)}"
+            for lo, hi in zip(np.asarray(low, dtype=float), np.asarray(high, dtype=float))]
 
 
 def money(value: float, currency: str = "USD", digits: int = 0) -> str:

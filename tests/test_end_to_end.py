@@ -39,7 +39,7 @@ def test_pages_exist_and_summary_matches_truth(published, sample_truth):
     assert set(s["inputs"]) == {"leads", "activities", "deals", "reps"} and s["inputs"]["leads"]["rows"] == 24_000
     assert s["cost_per_call"] == pytest.approx(sample_truth["cost_per_call"])
     assert s["cost"]["calls_per_hour_measured"] == pytest.approx(sample_truth["calls_per_hour"], rel=0.05)
-    assert s["lead_value_target"] == pytest.approx(750_000)
+    assert s["lead_value_target"] == pytest.approx(4_000_000 * 0.6)
     for source, value in s["mql_value_by_source"].items():
         lo, hi = s["lead_value"]["by_source"][source]["mql_value_ci"]
         half = (hi - lo) / 2
