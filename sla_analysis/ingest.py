@@ -22,6 +22,7 @@ from .contract import CONTRACT, ContractError, Violation, find_input_file, valid
 
 CONTRACT_VERSION = "1"
 MANIFEST = "manifest.json"
+SAMPLE_MARKER = "truth.json"
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -55,8 +56,12 @@ def inputs_hash(files: dict[str, Path]) -> dict[str, str]:
     return {name: file_sha256(path) for name, path in sorted(files.items())}
 
 
-def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Path | None = None,
-                   *, extra_manifest: dict | None = None) -> Path:
+def is_sample(data_dir: Path) -> bool:
+    """A folder written by the sample generator (it leaves its ``truth.json`` beside the tables)."""
+    return (Path(data_dir) / SAMPLE_MARKER).is_file()
+
+
+def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Path | None = None) -> Path:
     """Validate ``data_dir`` and return the folder of its canonical Parquet cache.
 
     Raises :class:`ContractError` listing every violation; nothing is cached then.
@@ -66,7 +71,8 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
     as_of = as_of or datetime.now(timezone.utc).replace(tzinfo=None)
     files = _input_files(data_dir)
     hashes = inputs_hash(files)
-    key = hashlib.sha256(json.dumps({"contract": CONTRACT_VERSION, "inputs": hashes},
+    sample = is_sample(data_dir)
+    key = hashlib.sha256(json.dumps({"contract": CONTRACT_VERSION, "inputs": hashes, "sample": sample},
                                     sort_keys=True).encode()).hexdigest()[:16]
     target = cache_root / f"crm-{key}"
     if (target / MANIFEST).is_file():
@@ -100,7 +106,7 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             "inputs": {n: {"file": files[n].name, "sha256": hashes[n], "rows": rows[n],
                            **{k: v for k, v in present[n].items() if k != "file"}}
                        for n in canonical},
-            **(extra_manifest or {}),
+            "sample": sample,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         try:

@@ -74,7 +74,7 @@ def resolve_inputs(data_dir: Path | None, quiet: bool = False) -> Path:
     paths.PROCESSED_DIR.mkdir(parents=True, exist_ok=True)
     if data_dir is None and not has_export(paths.RAW_DIR):
         _log("data/raw holds no CRM export: using the bundled SAMPLE CRM (generated, not real data).", quiet)
-        return prepare_inputs(ensure_sample(quiet), extra_manifest={"sample": True})
+        return prepare_inputs(ensure_sample(quiet))
     data_dir = Path(data_dir or paths.RAW_DIR)
     if not data_dir.is_dir():
         from .contract import ContractError, Violation

@@ -102,3 +102,9 @@ def test_values_are_normalised(crm_dir, tmp_path):
     assert df.tier[0] == "high"
     assert str(df.created_at[1]) == "2024-01-03 10:00:00"  # offset converted to UTC
     assert crm.deals.stage.execute()[0] == "won"
+
+
+def test_sample_is_recognised_by_its_data_not_its_route(sample_dir, crm_dir, tmp_path):
+    """Whatever folder it is read from, the generated sample is flagged as sample data; an export is not."""
+    assert open_crm(prepare_inputs(sample_dir, cache_root=tmp_path / "c")).is_sample
+    assert not open_crm(prepare_inputs(crm_dir(), as_of=AS_OF, cache_root=tmp_path / "c")).is_sample
