@@ -1,0 +1,283 @@
+"""Known-answer tests of the attempt-cap hazard model and of the seeds' cohort method."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sla_analysis import method_check as mc
+from sla_analysis.plateau import (cohort_method, cohort_table, fit_hazard, person_period,
+                                  profit_curve, recommend_cap)
+
+
+def _profiles(rows, covariate=None):
+    cols = ["attempts", "converted", "revenue", "censored", "weight"]
+    if covariate:
+        cols = [covariate, *cols]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# ------------------------------------------------------------------ person-period table
+
+HAND_ROWS = [  # source, attempts, converted, revenue, censored, weight
+    ("x", 1, True, 100.0, False, 1),   # converts at attempt 1
+    ("x", 1, False, 0.0, False, 2),    # abandoned after 1
+    ("x", 2, True, 0.0, False, 1),     # converts at 2, deal lost
+    ("y", 3, False, 0.0, True, 3),     # still being worked after 3 (censored)
+    ("y", 3, True, 50.0, False, 2),    # two leads convert at 3, 50 each
+    ("y", 0, False, 0.0, False, 5),    # never contacted: ignored
+    ("y", 2, False, 0.0, False, 4),    # abandoned after 2
+]
+
+
+def test_person_period_by_hand():
+    pp = person_period(_profiles(HAND_ROWS, "source"))
+    # k=1: all 13 contacted leads; k=2: 1+3+2+4 = 10; k=3: 3+2 = 5
+    expected = pd.DataFrame({"attempt": [1, 2, 3], "at_risk": [13, 10, 5],
+                             "events": [1, 1, 2], "revenue": [100.0, 0.0, 100.0]})
+    pd.testing.assert_frame_equal(pp, expected, check_dtype=False)
+
+
+def test_person_period_by_hand_with_covariate():
+    pp = person_period(_profiles(HAND_ROWS, "source"), covariates=["source"])
+    expected = pd.DataFrame({
+        "attempt": [1, 1, 2, 2, 3],
+        "source": ["x", "y", "x", "y", "y"],
+        "at_risk": [4, 9, 1, 9, 5],
+        "events": [1, 0, 1, 0, 2],
+        "revenue": [100.0, 0.0, 0.0, 0.0, 100.0],
+    })
+    pd.testing.assert_frame_equal(pp, expected, check_dtype=False)
+
+
+def test_bad_profiles_are_refused():
+    bad = _profiles([(0, True, 10.0, False, 1)])
+    with pytest.raises(ValueError, match="converted lead must have attempts >= 1"):
+        person_period(bad)
+    with pytest.raises(ValueError, match="weight"):
+        person_period(_profiles([(2, False, 0.0, False, 0)]))
+    with pytest.raises(ValueError, match="column"):
+        person_period(_profiles([(2, False, 0.0, False, 1)]), covariates=["source"])
+
+
+# ------------------------------------------------------------------ hazard recovery
+
+def _geometric(h1=0.2, decay=0.8, still_open=0.0, cap_max=20, **kw) -> mc.Scenario:
+    return mc.Scenario(h1=(h1, h1), decay=decay, win_prob=0.4, mean_amount=(5000.0, 5000.0),
+                       share_a=1.0, cost=50.0, cap_max=(cap_max, cap_max), still_open=still_open,
+                       **kw)
+
+
+def _hazard_hat(profiles, k):
+    """Estimated h_k and the standard error of its logit (from the GLM's covariance)."""
+    model = fit_hazard(person_period(profiles))
+    X = model.design(k)
+    se = np.sqrt(np.einsum("ij,jk,ik->i", X, np.asarray(model.result.cov_params()), X))
+    return model.predict(k), se
+
+
+def _logit(p):
+    return np.log(p / (1 - p))
+
+
+def test_hazard_recovers_known_hazards():
+    sc = _geometric()
+    prof = mc.simulate_profiles(np.random.default_rng(1), 200_000, sc)
+    k = np.arange(1, 13)
+    truth = sc.hazards(12)[0]
+    got, se = _hazard_hat(prof, k)
+    assert np.all(np.abs(got[:6] / truth[:6] - 1) < 0.03), np.c_[k, truth, got]
+    assert np.all(np.abs(_logit(got) - _logit(truth)) < 3 * se), np.c_[k, truth, got, se]
+    assert np.all(se < 0.15)            # and those standard errors are small
+
+
+def test_censored_leads_do_not_bias_the_hazard():
+    k = np.arange(1, 11)
+    truth = _geometric().hazards(10)[0]
+    clean = mc.simulate_profiles(np.random.default_rng(2), 150_000, _geometric(still_open=0.0))
+    heavy = mc.simulate_profiles(np.random.default_rng(3), 150_000, _geometric(still_open=0.6))
+    assert heavy.loc[heavy.censored, "weight"].sum() > 30_000     # heavily censored indeed
+    (h_clean, se_clean), (h_heavy, se_heavy) = _hazard_hat(clean, k), _hazard_hat(heavy, k)
+    assert np.all(np.abs(_logit(h_clean) - _logit(truth)) < 3 * se_clean)
+    assert np.all(np.abs(_logit(h_heavy) - _logit(truth)) < 3 * se_heavy)
+    assert np.all(np.abs(h_heavy[:6] / h_clean[:6] - 1) < 0.05)
+    # Control (shows this test can fail): dropping the still-open leads, as the cohort method
+    # does, removes leads that have not converted yet and inflates the hazard.
+    dropped, se_dropped = _hazard_hat(heavy[~heavy.censored], k)
+    assert np.all(dropped / truth > 1.15)
+    assert np.all(np.abs(_logit(dropped) - _logit(truth)) > 3 * se_dropped)
+
+
+def test_hazard_with_covariate_recovers_group_hazards():
+    sc = mc.Scenario(h1=(0.25, 0.10), decay=0.8, win_prob=0.4, mean_amount=(5000.0, 5000.0),
+                     share_a=0.5, cost=50.0, cap_max=(18, 12))
+    prof = mc.simulate_profiles(np.random.default_rng(4), 200_000, sc)
+    model = fit_hazard(person_period(prof, ["source"]), ["source"])
+    assert model.levels == {"source": ["A", "B"]}
+    k = np.arange(1, 9)
+    truth = sc.hazards(8)
+    cov = np.asarray(model.result.cov_params())
+    for g, name in enumerate(mc.GROUPS):
+        X = model.design(k, pd.DataFrame({"source": [name]}))
+        se = np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X))
+        got = model.predict(k, pd.DataFrame({"source": [name]}))
+        # additive on the logit scale is a slight approximation of h1_g x decay^(k-1)
+        assert np.all(np.abs(_logit(got) - _logit(truth[g])) < 3 * se + 0.03), (name, truth[g], got)
+        assert np.all(np.abs(got[:4] / truth[g][:4] - 1) < 0.06)
+    with pytest.raises(ValueError, match="unseen"):
+        model.predict([1], pd.DataFrame({"source": ["C"]}))
+
+
+# ------------------------------------------------------------------ Pi(N) by hand
+
+def _hand_curve_profiles():
+    # 1000 contacted leads. Attempt 1: 200 convert (h1 = 0.2), 100 abandoned.
+    # Attempt 2: 700 at risk, 70 convert (h2 = 0.1), 130 abandoned.
+    # Attempt 3: 500 at risk, 25 convert (h3 = 0.05), 400 abandoned, 75 still being worked.
+    # Mean revenue per conversion = (100*600 + 100*400 + 70*500 + 25*500) / 295 = 500.
+    return _profiles([
+        (1, True, 600.0, False, 100), (1, True, 400.0, False, 100), (1, False, 0.0, False, 100),
+        (2, True, 500.0, False, 70), (2, False, 0.0, False, 130),
+        (3, True, 500.0, False, 25), (3, False, 0.0, False, 400), (3, False, 0.0, True, 75),
+    ])
+
+
+def test_profit_curve_by_hand():
+    # S = [1, .8, .72]; r = h x 500 = [100, 50, 25]; c = 30:
+    # marginal = [70, .8 x 20, .72 x (-5)] = [70, 16, -3.6]; Pi = [70, 86, 82.4]
+    curve = profit_curve(_hand_curve_profiles(), cost_per_attempt=30.0)
+    assert curve["attempts"].tolist() == [1, 2, 3]
+    np.testing.assert_allclose(curve["hazard"], [0.2, 0.1, 0.05], rtol=1e-6)
+    np.testing.assert_allclose(curve["share_open"], [1.0, 0.8, 0.72], rtol=1e-6)
+    np.testing.assert_allclose(curve["revenue_per_attempt"], [100.0, 50.0, 25.0], rtol=1e-6)
+    np.testing.assert_allclose(curve["marginal_profit"], [70.0, 16.0, -3.6], rtol=1e-5)
+    np.testing.assert_allclose(curve["profit_per_lead"], [70.0, 86.0, 82.4], rtol=1e-6)
+    assert curve["at_risk"].tolist() == [1000, 700, 500]
+
+    rec = recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0)
+    assert rec.recommended_attempts == 2
+    assert rec.expected_profit_per_lead == pytest.approx(86.0, rel=1e-6)
+    assert rec.plateau_attempts == 2                  # 82.4 < 0.98 x 86 but 86 itself is the max
+    assert not rec.at_support_edge and rec.support_max_attempts == 3
+    # 20% plateau: 70 >= 0.8 x 86 = 68.8, so one attempt already earns 80% of the maximum
+    assert recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0,
+                         plateau_share=0.2).plateau_attempts == 1
+    # cheaper attempts: marginal at 3 = .72 x (25 - 20) > 0, the maximum is at the support edge
+    cheap = recommend_cap(_hand_curve_profiles(), 20.0, n_boot=0)
+    assert cheap.recommended_attempts == 3 and cheap.at_support_edge
+    assert cheap.expected_profit_per_lead == pytest.approx(80 + 24 + 3.6, rel=1e-6)
+
+
+def test_profit_curve_by_hand_with_groups():
+    # Three sources with the SAME hazards [0.2, 0.1, 0.05] (so the additive model fits exactly)
+    # but different deal values: x = 500 (1000 leads), y = 1000 (2000 leads, doubled counts),
+    # z = 10,000 per conversion but only 12 conversions (< 30): z gets the pooled mean.
+    x = _hand_curve_profiles().assign(source="x")
+    y = _hand_curve_profiles().assign(source="y", weight=lambda d: 2 * d.weight,
+                                      revenue=lambda d: np.where(d.converted, 1000.0, 0.0))
+    z = _profiles([(1, True, 10_000.0, False, 8), (1, False, 0.0, False, 2),
+                   (2, True, 10_000.0, False, 3), (2, False, 0.0, False, 7),
+                   (3, True, 10_000.0, False, 1), (3, False, 0.0, False, 19)]).assign(source="z")
+    prof = pd.concat([x, y, z], ignore_index=True)
+    pooled = (147_500 + 590 * 1000 + 12 * 10_000) / (295 + 590 + 12)
+    w = np.array([1000, 2000, 40]) / 3040
+    v = w @ np.array([500.0, 1000.0, pooled])
+    h, S = np.array([0.2, 0.1, 0.05]), np.array([1.0, 0.8, 0.72])
+    expected = np.cumsum(S * (h * v - 30.0))
+    curve = profit_curve(prof, 30.0, covariates=["source"])
+    np.testing.assert_allclose(curve["hazard"], h, rtol=1e-6)
+    np.testing.assert_allclose(curve["revenue_per_attempt"], h * v, rtol=1e-6)
+    np.testing.assert_allclose(curve["profit_per_lead"], expected, rtol=1e-6)
+    assert curve["at_risk"].tolist() == [3040, 2130, 1520]
+
+
+# ------------------------------------------------------------------ support
+
+def _short_history(rng_seed=5):
+    # nobody was ever given more than 3 attempts
+    sc = mc.Scenario(h1=(0.3, 0.3), decay=0.85, win_prob=0.5, mean_amount=(2000.0, 2000.0),
+                     share_a=1.0, cost=0.0, cap_max=(3, 3))
+    return sc, mc.simulate_profiles(np.random.default_rng(rng_seed), 20_000, sc)
+
+
+def test_history_of_three_attempts_caps_the_recommendation():
+    sc, prof = _short_history()
+    assert prof["attempts"].max() == 3
+    cheap = 20.0    # truly worth calling ~20 times: r_k = 1000 x .3 x .85^(k-1) > 20 for k <= 25
+    assert mc.true_band(mc.true_profit_curve(sc, cheap))[0] > 3
+    rec = recommend_cap(prof, cheap, n_boot=20, seed=1)
+    assert rec.support_max_attempts == 3
+    assert rec.recommended_attempts == 3 and rec.at_support_edge
+    assert rec.ci_high <= 3 and rec.curve["attempts"].max() == 3
+    assert "cannot support a cap above 3" in rec.note
+
+    dear = 280.0    # r_1 = 300 > 280 > r_2 = 255: one attempt is the true optimum
+    assert int(mc.true_profit_curve(sc, dear)["profit_per_lead"].idxmax()) + 1 == 1
+    rec = recommend_cap(prof, dear, n_boot=20, seed=1)
+    assert rec.recommended_attempts == 1 and not rec.at_support_edge
+
+
+def test_support_needs_min_at_risk_leads():
+    _, prof = _short_history()
+    extra = _profiles([(5, False, 0.0, False, 10), (4, True, 1000.0, False, 1)])
+    prof = pd.concat([prof, extra.assign(source="A")], ignore_index=True)
+    # 11 leads reached attempt 4: below min_at_risk = 30, so still only 3 attempts are supported
+    assert recommend_cap(prof, 20.0, n_boot=0).support_max_attempts == 3
+    # 11 reached attempt 4 and 10 reached attempt 5
+    assert recommend_cap(prof, 20.0, n_boot=0, min_at_risk=11).support_max_attempts == 4
+    assert recommend_cap(prof, 20.0, n_boot=0, min_at_risk=10).support_max_attempts == 5
+
+
+# ------------------------------------------------------------------ bootstrap
+
+def test_bootstrap_is_deterministic_and_brackets_the_estimate():
+    sc = mc.Scenario(h1=(0.2, 0.1), decay=0.8, win_prob=0.4, mean_amount=(4000.0, 5000.0),
+                     share_a=0.5, cost=60.0, cap_max=(20, 16))
+    prof = mc.simulate_profiles(np.random.default_rng(6), 8_000, sc)
+    a = recommend_cap(prof, sc.cost, covariates=["source"], n_boot=40, seed=7)
+    b = recommend_cap(prof, sc.cost, covariates=["source"], n_boot=40, seed=7)
+    np.testing.assert_array_equal(a.boot_recommendations, b.boot_recommendations)
+    assert a.to_summary() == b.to_summary()
+    assert len(a.boot_recommendations) == 40
+    assert a.ci_low <= a.recommended_attempts <= a.ci_high
+    assert a.ci_high > a.ci_low          # 8,000 leads do leave some uncertainty
+    s = a.to_summary()
+    assert set(s) == {"recommended_attempts", "ci_low", "ci_high", "expected_profit_per_lead",
+                      "plateau_attempts", "support_max_attempts", "at_support_edge",
+                      "cost_per_attempt"}
+    assert all(type(v) in (int, float, bool) for v in s.values())
+
+
+# ------------------------------------------------------------------ the seeds' method
+
+def test_cohort_table_by_hand():
+    t = cohort_table(_profiles(HAND_ROWS, "source"), cost_per_attempt=10.0)
+    # settled, contacted leads only: the 3 censored leads and the 5 never contacted are out
+    assert t["attempts"].tolist() == [1, 2, 3]
+    assert t["leads"].tolist() == [3, 5, 2]
+    assert t["conversions"].tolist() == [1, 1, 2]
+    np.testing.assert_allclose(t["revenue_per_lead"], [100 / 3, 0.0, 50.0])
+    np.testing.assert_allclose(t["profit_per_lead"], [100 / 3 - 10, -20.0, 50.0 - 30])
+    assert t.loc[2, "conversion_rate_low"] < 1.0 == t.loc[2, "conversion_rate_high"]
+
+
+def test_seeds_method_is_biased_where_the_hazard_model_is_right():
+    sc = mc.Scenario(h1=(0.18, 0.09), decay=0.85, win_prob=0.35, mean_amount=(6000.0, 6000.0),
+                     share_a=0.5, cost=70.0, cap_max=(24, 20))
+    prof = mc.simulate_profiles(np.random.default_rng(8), 20_000, sc)
+    truth = mc.true_profit_curve(sc)
+    lo, hi, best = mc.true_band(truth)
+    pi = truth["profit_per_lead"].to_numpy()
+    assert 5 <= lo                      # truly worth several attempts
+
+    sound = recommend_cap(prof, sc.cost, covariates=["source"], n_boot=0)
+    assert lo <= sound.recommended_attempts <= hi
+    seeds = cohort_method(prof, sc.cost)
+    n_seeds = seeds["cohort_method_attempts"]
+    assert not lo <= n_seeds <= hi
+    assert pi[n_seeds - 1] < 0.8 * best       # it gives away more than a fifth of the profit
+    # Why: the first cohort is full of leads that stopped BECAUSE they converted, so its
+    # "conversion rate" is far above the true first-attempt hazard, and the cohort curve falls.
+    table = seeds["table"]
+    assert table.loc[0, "conversion_rate"] > 2 * truth.loc[0, "hazard"]
+    assert table["profit_per_lead"].iloc[0] > table["profit_per_lead"].iloc[8]
