@@ -93,8 +93,8 @@ class Violation:
     examples: list[dict]
 
     def format(self) -> str:
-        lines = [f"{self.file}: column '{self.column}': {self.rule} ({self.n_rows} row"
-                 f"{'s' if self.n_rows != 1 else ''})"]
+        rows = f" ({self.n_rows} row{'s' if self.n_rows != 1 else ''})" if self.n_rows else ""
+        lines = [f"{self.file}: column '{self.column}': {self.rule}{rows}"]
         for ex in self.examples:
             shown = ", ".join(f"{k}={_show(v)}" for k, v in ex.items())
             lines.append(f"    {shown}")
