@@ -68,8 +68,6 @@ def mql_table(crm: CRM) -> ir.Table:
     amount = deals.amount.fill_null(0) if crm.has("deals", "amount") else ibis.literal(0.0)
     per_lead = deals.group_by("lead_id").aggregate(
         opportunity_at=deals.created_at.min(),
-        won_at=deals.closed_at.min(where=deals.stage == "won") if crm.has("deals", "closed_at")
-        else deals.created_at.min(where=deals.stage == "won"),
         won=(deals.stage == "won").any(),
         revenue=amount.sum(where=deals.stage == "won"),
     )
