@@ -32,13 +32,19 @@ def marketing_target(quota: float, marketing_share: float) -> float:
     return quota * marketing_share
 
 
-def mqls_needed(target: float, mql_values: pd.Series, mix: pd.Series) -> float:
-    """MQLs a month to reach ``target`` at the source mix ``mix`` (shares, any scale):
-    target / sum_s(mix_s x value_s). NaN when the blended value is not positive."""
+def blended_mql_value(mql_values: pd.Series, mix: pd.Series) -> float:
+    """Value of an average MQL at the source mix ``mix`` (shares, any scale):
+    sum_s(mix_s x value_s) / sum_s(mix_s). NaN when the mix is empty."""
     mix = mix.reindex(mql_values.index).fillna(0)
     if mix.sum() <= 0:
         return float("nan")
-    blended = float((mix / mix.sum() * mql_values.fillna(0)).sum())
+    return float((mix / mix.sum() * mql_values.fillna(0)).sum())
+
+
+def mqls_needed(target: float, mql_values: pd.Series, mix: pd.Series) -> float:
+    """MQLs a month to reach ``target`` at the source mix ``mix``: target / blended MQL value.
+    NaN when the blended value is not positive."""
+    blended = blended_mql_value(mql_values, mix)
     return target / blended if blended > 0 else float("nan")
 
 
