@@ -9,21 +9,26 @@ STAMP := $(VENV)/.installed
 
 # Parameters (validated by the CLI, passed as single quoted arguments, never evaluated by the shell)
 # Never exported to recipes: make would expand them to build the environment.
-unexport PERIOD DATA CONFIG OUT
+# (Defaults first: a variable named by `unexport` counts as defined, so a later ?= would not set it.)
 PERIOD ?=
 DATA ?=
 CONFIG ?=
 OUT ?=
+SCENARIOS ?= 200
+LEADS ?= 20000
+BOOT ?= 100
+unexport PERIOD DATA CONFIG OUT SCENARIOS LEADS BOOT
 
 # $(value X) is the text as given (make does not expand it), wrapped in single quotes for the shell.
 quote = '$(subst ','\'',$(value $(1)))'
 OPTIONAL_ARGS = $(if $(value DATA),--data $(call quote,DATA)) $(if $(value CONFIG),--config $(call quote,CONFIG)) $(if $(value OUT),--out $(call quote,OUT))
 
-.PHONY: help install report validate sample lab test test-fast clean-reports
+.PHONY: help install report validate validate-methods sample lab test test-fast clean-reports
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 	@echo "  Parameters: PERIOD=2024Q1|2024-03|2024  DATA=folder  CONFIG=file.yml  OUT=folder"
+	@echo "  validate-methods: SCENARIOS=200 LEADS=20000 BOOT=100"
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +48,9 @@ report: $(STAMP) ## Build and publish reports/PERIOD/ (e.g. make report PERIOD=2
 
 validate: $(STAMP) ## Validate the CRM export in data/raw (or DATA=) against the data contract
 	$(PY) -m sla_analysis validate $(if $(value DATA),--data $(call quote,DATA))
+
+validate-methods: $(STAMP) ## Simulation study of the attempt-cap methods -> reports/method_check.md (SCENARIOS= LEADS= BOOT=)
+	$(PY) -m sla_analysis.method_check --scenarios $(call quote,SCENARIOS) --leads $(call quote,LEADS) --boot $(call quote,BOOT) --out reports/method_check.md
 
 sample: $(STAMP) ## Write the sample CRM and its truth.json to OUT= (default data/processed/sample_export)
 	$(PY) -m sla_analysis sample --out $(if $(value OUT),$(call quote,OUT),data/processed/sample_export)

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 
 def interval_chart(frame: pd.DataFrame, label: str, value: str, low: str, high: str,
@@ -16,7 +17,7 @@ def interval_chart(frame: pd.DataFrame, label: str, value: str, low: str, high: 
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(data) + 1.5))
     y = np.arange(len(data))
     err = np.vstack([data[value] - data[low], data[high] - data[value]])
-    ax.errorbar(data[value], y, xerr=np.nan_to_num(err), fmt="o", color=sns.color_palette()[0],
+    ax.errorbar(data[value], y, xerr=np.clip(np.nan_to_num(err), 0, None), fmt="o", color=sns.color_palette()[0],
                 ecolor="grey", capsize=4)
     ax.set_yticks(y, [str(v) for v in data[label]])
     if reference is not None and np.isfinite(reference):
@@ -56,5 +57,70 @@ def funnel_chart(stages: list[str], counts: list[float], title: str) -> plt.Figu
     ax.set_xlim(0, max(counts) * 1.6 if max(counts) > 0 else 1)
     ax.set_title(title)
     ax.set_xlabel("count")
+    fig.tight_layout()
+    return fig
+
+
+def rate_by_cohort_chart(frame: pd.DataFrame, x: str, rate: str, low: str, high: str, title: str,
+                         ylabel: str, hue: str | None = None) -> plt.Figure:
+    """A rate per ordered cohort (e.g. conversion by attempts received) as points with interval
+    bars; one line of points per ``hue`` group."""
+    fig, ax = plt.subplots()
+    groups = [(None, frame)] if hue is None else list(frame.groupby(hue, sort=True))
+    labels = list(dict.fromkeys(frame[x].astype(str)))
+    pos = {lab: i for i, lab in enumerate(labels)}
+    for i, (name, g) in enumerate(groups):
+        xs = np.array([pos[str(v)] for v in g[x]]) + (0 if hue is None else (i - (len(groups) - 1) / 2) * 0.15)
+        err = np.vstack([g[rate] - g[low], g[high] - g[rate]])
+        ax.errorbar(xs, g[rate], yerr=np.clip(np.nan_to_num(err), 0, None), fmt="o", capsize=3, label=name,
+                    color=sns.color_palette()[i % 10])
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_xlabel("attempts received")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if hue is not None:
+        ax.legend(title=hue)
+    fig.tight_layout()
+    return fig
+
+
+def plateau_chart(cohorts: pd.DataFrame, curve: pd.DataFrame, cohort_answer: int, recommended: int,
+                  ci: tuple[int, int], currency: str) -> plt.Figure:
+    """The two answers side by side. Left, the seeds' method: profit per lead of each cohort of
+    settled leads by attempts received, with the knee it picks. Right, the sound method: expected
+    profit per contacted lead of capping at N attempts, with the recommended cap and its interval."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    left.plot(cohorts["attempts"], cohorts["profit_per_lead"], marker="o", color=sns.color_palette()[1])
+    left.axvline(cohort_answer, color="grey", linestyle="--", label=f"knee: {cohort_answer}")
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.set_title("Seeds' method: profit per lead by attempts received")
+    left.set_xlabel("attempts received (cohort)")
+    left.set_ylabel(f"{currency} per lead")
+    left.legend()
+    right.plot(curve["attempts"], curve["profit_per_lead"], marker="o", color=sns.color_palette()[0])
+    right.axvspan(ci[0] - 0.4, ci[1] + 0.4, color=sns.color_palette()[0], alpha=0.12, label="interval")
+    right.axvline(recommended, color=sns.color_palette()[3], linestyle="--", label=f"recommended: {recommended}")
+    right.set_title("Sound method: profit per lead of a cap of N attempts")
+    right.set_xlabel("attempt cap N")
+    right.set_ylabel(f"{currency} per contacted lead")
+    right.legend()
+    fig.tight_layout()
+    return fig
+
+
+def hazard_chart(raw: pd.DataFrame, curve: pd.DataFrame) -> plt.Figure:
+    """Per-attempt conversion (hazard): observed share with its interval per attempt, and the
+    fitted model's value among leads reaching that attempt."""
+    fig, ax = plt.subplots()
+    err = np.vstack([raw["hazard"] - raw["hazard_low"], raw["hazard_high"] - raw["hazard"]])
+    ax.errorbar(raw["attempt"], raw["hazard"], yerr=np.clip(np.nan_to_num(err), 0, None), fmt="o", capsize=3,
+                color="grey", label="observed (with interval)")
+    ax.plot(curve["attempts"], curve["hazard"], color=sns.color_palette()[0], label="fitted model")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("attempt number k")
+    ax.set_ylabel("share of open leads converting at k")
+    ax.set_title("Conversion per attempt among leads still open")
+    ax.legend()
     fig.tight_layout()
     return fig

@@ -40,6 +40,15 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     measured = summary.get("cost", {}).get("cost_per_call_measured")
     if measured is not None:
         rows.append(("Cost per call (measured dialling pace)", money(measured, cur, 2)))
+    plateau = summary.get("plateau") or {}
+    if plateau.get("recommended_attempts") is not None:
+        rows.append(("Attempt cap to write into the SLA (profit per lead is highest there)",
+                     f"{plateau['recommended_attempts']} attempts (interval {plateau['ci_low']}-{plateau['ci_high']})"))
+        if plateau.get("cohort_method_attempts") is not None:
+            rows.append(("The seeds' cohort method would say (biased, see the plateau page)",
+                         f"{plateau['cohort_method_attempts']} attempts"))
+    elif plateau.get("reason"):
+        rows.append(("Attempt cap", f"not available: {plateau['reason']}"))
     return rows
 
 

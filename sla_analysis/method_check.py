@@ -10,6 +10,9 @@ method (``plateau.cohort_method``) are scored on it: an answer is *within 2%* wh
 ``Pi_true(N_hat) >= 0.98 Pi_true(N*)``.
 
     python -m sla_analysis.method_check --scenarios 40 --leads 20000 --boot 100 --out reports/method_check.md
+
+(``make validate-methods``). Exits 1 when the sound method is within 2% in fewer than ``--require``
+(default 90%) of the scenarios.
 """
 from __future__ import annotations
 
@@ -256,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--boot", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write the markdown report here too")
+    ap.add_argument("--require", type=float, default=0.9,
+                    help="fail (exit 1) when the sound method is within 2%% in fewer scenarios than this share")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     study = run_study(a.scenarios, a.leads, a.seed, a.boot)
@@ -277,6 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(text)
+    if s["sound_within_2pct"] < a.require:
+        print(f"FAILED: the sound method is within 2% in {s['sound_within_2pct']:.0%} of scenarios "
+              f"(required: {a.require:.0%})")
+        return 1
     return 0
 
 

@@ -21,7 +21,9 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 #: The notebooks of a report, in reading order. Each is run with papermill and exported to HTML.
 REPORT_NOTEBOOKS: tuple[str, ...] = (
+    "01_stale_lead_cohorts",
     "02_cost_per_call",
+    "03_profitability_plateau",
     "04_lead_value_targets",
 )
 

@@ -597,3 +597,54 @@ def cohort_method(profiles: pd.DataFrame, cost_per_attempt: float, min_leads: in
     if knee is not None:
         return {"cohort_method_attempts": int(round(float(knee))), "how": "kneedle", "table": table}
     return {"cohort_method_attempts": int(x[int(np.argmax(y))]), "how": "argmax", "table": table}
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the results
+# --------------------------------------------------------------------------------------------
+
+def observed_hazards(profiles: pd.DataFrame, confidence: float = 0.95, min_at_risk: int = 30) -> pd.DataFrame:
+    """Raw per-attempt conversion, pooled over covariates: ``hazard_k = events_k / at_risk_k``
+    with its Wilson interval, ``small_sample = at_risk_k < min_at_risk``."""
+    pp = person_period(profiles).groupby("attempt", as_index=False)[["at_risk", "events", "revenue"]].sum()
+    pp["hazard"] = pp.events / pp.at_risk
+    lo, hi = proportion_confint(pp.events.to_numpy(), pp.at_risk.to_numpy(), alpha=1 - confidence, method="wilson")
+    pp["hazard_low"], pp["hazard_high"] = np.asarray(lo), np.asarray(hi)
+    pp["small_sample"] = pp.at_risk < min_at_risk
+    return pp
+
+
+def hazard_shape(hazard: Sequence[float]) -> str:
+    """How a per-attempt conversion curve moves, in words: ``"falls from attempt 1 onward"`` when
+    it never rises, else where it peaks (or that it rises at some attempts after falling)."""
+    h = np.asarray(hazard, dtype=float)
+    if h.size < 2:
+        return "cannot be traced: the history has a single attempt"
+    rises = [int(k) + 2 for k in np.flatnonzero(np.diff(h) > 1e-12)]
+    peak = int(np.argmax(h)) + 1
+    if not rises:
+        return "falls from attempt 1 onward"
+    where = ", ".join(map(str, rises[:5])) + ("…" if len(rises) > 5 else "")
+    if peak == 1:
+        return f"is highest at attempt 1 and falls overall, but rises again at attempt {where}"
+    return f"rises to its peak at attempt {peak}, then falls"
+
+
+def recommend_cap_or_reason(profiles: pd.DataFrame, cost_per_attempt: float, covariates: Sequence[str] = (),
+                            **kwargs) -> CapRecommendation | str:
+    """:func:`recommend_cap`, or, when the history cannot support any cap (nobody contacted, no
+    conversions, too few leads), the reason in plain words."""
+    if not np.isfinite(cost_per_attempt):
+        return "the cost per attempt is unknown (no attempts were logged)"
+    try:
+        return recommend_cap(profiles, cost_per_attempt, covariates, **kwargs)
+    except ValueError as err:
+        return str(err)
+
+
+def cohort_method_or_reason(profiles: pd.DataFrame, cost_per_attempt: float, min_leads: int = 30) -> dict | str:
+    """:func:`cohort_method`, or the reason it has no answer."""
+    try:
+        return cohort_method(profiles, cost_per_attempt, min_leads)
+    except ValueError as err:
+        return str(err)

@@ -48,6 +48,33 @@ def test_pages_exist_and_summary_matches_truth(published, sample_truth):
     assert (published / "2024-02" / "summary.json").is_file()
 
 
+def test_plateau_and_cohorts_in_the_summary(published, sample_truth):
+    s = json.loads((published / "2024Q1" / "summary.json").read_text())
+    p = s["plateau"]
+    lo, hi = sample_truth["plateau"]["band_2pct"]
+    assert isinstance(p["recommended_attempts"], int) and lo <= p["recommended_attempts"] <= hi
+    assert p["ci_low"] <= sample_truth["plateau"]["optimal_attempts"] <= p["ci_high"]
+    assert p["cohort_method_attempts"] < lo  # the seeds' method stops far too early on the sample
+    assert p["cost_per_attempt"] == pytest.approx(sample_truth["cost_per_attempt_used_for_plateau"], rel=0.03)
+    assert p["expected_profit_per_lead"] > 0 and p["hazard_shape"] == "falls from attempt 1 onward"
+    c = s["stale_cohorts"]
+    assert c["window"] == ["2022-12-03", "2023-12-03"]
+    assert sum(v["leads"] for v in c["by_attempts"].values()) == c["leads"] > 5000
+    page = (published / "2024Q1" / "03_profitability_plateau.html").read_text()
+    assert f"Recommended cap: {p['recommended_attempts']} attempts" in page
+    assert "The per-attempt conversion falls from attempt 1 onward" in page
+
+
+def test_period_before_the_data_says_so(tmp_path, sample_dir):
+    """2023Q1: no lead is old enough to be stale; the pages say what is missing instead of failing."""
+    res = cli("report", "--period", "2023Q1", "--data", str(sample_dir), "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    s = json.loads((tmp_path / "2023Q1" / "summary.json").read_text())
+    assert s["stale_cohorts"]["leads"] == 0
+    page = (tmp_path / "2023Q1" / "01_stale_lead_cohorts.html").read_text()
+    assert "not available in this data" in page
+
+
 def test_html_has_no_code_and_loads_nothing_from_the_network(published):
     for page in (published / "2024Q1").glob("*.html"):
         text = page.read_text()
