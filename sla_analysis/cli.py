@@ -1,5 +1,8 @@
 """Command line: ``python -m sla_analysis report --period 2024Q1 [--data DIR] [--config FILE] [--out DIR]``.
 
+``python -m sla_analysis adapt bank-marketing --source bank-full.csv --out DIR [--deal-value X]`` maps a
+foreign export into the data contract (``DIR/{leads,activities,deals}.parquet``) and prints ``DIR``.
+
 Exit codes: 0 published; 2 bad parameters or input (nothing published); 1 a notebook failed
 (nothing published, the notebook and cell are named).
 """
@@ -9,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .adapters import AdapterError
 from .config import ConfigError
 from .contract import ContractError
 from .periods import PeriodError, parse_period
@@ -28,7 +32,25 @@ def _parser() -> argparse.ArgumentParser:
     sam = sub.add_parser("sample", help="write the sample CRM (and its truth.json) to a folder")
     sam.add_argument("--out", type=Path, required=True)
     sam.add_argument("--leads", type=int, default=None, help="number of leads (default 24,000)")
+    ada = sub.add_parser("adapt", help="map a foreign export into the data contract (canonical Parquet tables)")
+    ada.add_argument("dataset", choices=["bank-marketing"],
+                     help="which export: bank-marketing (UCI Bank Marketing bank-full.csv)")
+    ada.add_argument("--source", type=Path, required=True, help="the export file (e.g. bank-full.csv)")
+    ada.add_argument("--out", type=Path, required=True, help="folder for leads/activities/deals.parquet")
+    ada.add_argument("--deal-value", type=_deal_value, default=None,
+                     help="revenue credited to each conversion (the data has none; default 1000)")
     return parser
+
+
+def _deal_value(text: str) -> float:
+    """``--deal-value``: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
             from .sample import SampleParams, write_sample
             params = SampleParams() if args.leads is None else replace(SampleParams(), n_leads=args.leads)
             print(write_sample(args.out, params))
-    except (PeriodError, ConfigError, ContractError) as err:
+        elif args.command == "adapt":
+            from .adapters import bank_marketing
+            extra = {} if args.deal_value is None else {"deal_value": args.deal_value}
+            print(bank_marketing.to_contract(args.source, args.out, **extra))
+    except (PeriodError, ConfigError, ContractError, AdapterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - one readable line, not a traceback
