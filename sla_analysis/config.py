@@ -34,6 +34,14 @@ DEFAULT_TIERS = {
 }
 
 
+#: SDR capacity bands (seeds 001/004): qualified leads and active MQLs an SDR can work, the MQL
+#: conversion and the SQLs a month an SDR is expected to produce.
+DEFAULT_SDR = {"qualified_leads_low": 200, "qualified_leads_high": 400, "active_mqls_low": 150,
+               "active_mqls_high": 200, "mql_conversion": 0.08, "sqls_per_month": 15, "active_days": 90}
+
+GOAL_KEYS = ("leads_sourced", "qualified_leads", "mqls_created", "mqls_managed", "sqls")
+
+
 @dataclass(frozen=True)
 class SLAConfig:
     currency: str = "USD"
@@ -48,12 +56,25 @@ class SLAConfig:
     min_group_size: int = 30
     confidence_level: float = 0.95
     random_seed: int = 20240101
+    business_hours: dict | None = None       # {days, hours, timezone, holidays}; None = clock hours only
+    breakup_touches: int = 1                 # touches allowed past the protocol before "over-worked"
+    default_tier: str = "moderate"           # protocol for leads without a tier
+    review_tolerance: float = 0.2            # relative drift of a measured figure that flags the SLA for review
+    review_every_months: int = 6             # seeds: review the SLA every six months
+    goals: dict[str, float] = field(default_factory=dict)   # monthly goals: leads_sourced, mqls_created, ...
+    sdr: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SDR))
     source_file: str = ""
 
     @property
     def cost_per_call(self) -> float:
         """Seed 000: cost per call = rep hourly cost / calls per hour."""
         return self.rep_hourly_cost / self.calls_per_hour
+
+    @property
+    def tier_protocols(self) -> dict[str, dict]:
+        """Tiers as plain mappings (response_hours, touches, timeframe_days) for the compliance code."""
+        return {t: {"response_hours": p.response_hours, "touches": p.touches, "timeframe_days": p.timeframe_days}
+                for t, p in self.tiers.items()}
 
     @property
     def marketing_target(self) -> float:
@@ -105,6 +126,26 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
         raise ConfigError("config key 'attempts_per_hour' must map attempt types to rates")
     per_hour = {str(k): _number(per_hour_raw, k, 1, low=0, high=10_000, low_open=True)
                 for k in per_hour_raw}
+    business_hours = raw.get("business_hours") or None
+    if business_hours is not None:
+        from .compliance import BusinessHours
+        if not isinstance(business_hours, dict):
+            raise ConfigError("config key 'business_hours' must be a mapping (days, hours, timezone)")
+        try:
+            BusinessHours.from_config(business_hours)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"config key {exc}") from None
+    goals_raw = raw.get("goals") or {}
+    if not isinstance(goals_raw, dict) or set(goals_raw) - set(GOAL_KEYS):
+        raise ConfigError(f"config key 'goals' must map some of {list(GOAL_KEYS)} to monthly numbers")
+    goals = {k: _number(goals_raw, k, 0, low=0, high=1e9) for k in goals_raw}
+    sdr_raw = raw.get("sdr") or {}
+    if not isinstance(sdr_raw, dict) or set(sdr_raw) - set(DEFAULT_SDR):
+        raise ConfigError(f"config key 'sdr' must map some of {list(DEFAULT_SDR)} to numbers")
+    sdr = {k: _number({**DEFAULT_SDR, **sdr_raw}, k, v, low=0, high=1e6) for k, v in DEFAULT_SDR.items()}
+    default_tier = str(raw.get("default_tier", base.default_tier))
+    if default_tier not in tiers:
+        raise ConfigError(f"config key 'default_tier' = {default_tier!r} is not one of the tiers {list(tiers)}")
     currency = raw.get("currency", base.currency)
     if not isinstance(currency, str) or not currency.isalpha() or len(currency) > 5:
         raise ConfigError(f"config key 'currency' must be a currency code such as USD, got {currency!r}")
@@ -121,6 +162,13 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
         min_group_size=_number(raw, "min_group_size", base.min_group_size, low=1, high=1e6, integer=True),
         confidence_level=_number(raw, "confidence_level", base.confidence_level, low=0.5, high=0.999),
         random_seed=_number(raw, "random_seed", base.random_seed, low=0, high=2**32 - 1, integer=True),
+        business_hours=business_hours,
+        breakup_touches=_number(raw, "breakup_touches", base.breakup_touches, low=0, high=100, integer=True),
+        default_tier=default_tier,
+        review_tolerance=_number(raw, "review_tolerance", base.review_tolerance, low=0, high=10, low_open=True),
+        review_every_months=_number(raw, "review_every_months", base.review_every_months, low=1, high=120, integer=True),
+        goals=goals,
+        sdr=sdr,
         source_file=source_file,
     )
 

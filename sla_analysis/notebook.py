@@ -41,6 +41,15 @@ class Context:
         (data.setdefault(section, {}) if section else data).update(to_json(values))
         path.write_text(json.dumps(data, indent=2, sort_keys=True))
 
+    def record_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Add ``frame`` to the report's ``tables.xlsx`` as the sheet ``name`` (in recording order)."""
+        if self.fragments_dir is None:
+            return
+        tables = self.fragments_dir / "tables"
+        tables.mkdir(exist_ok=True)
+        n = len(list(tables.glob(f"{self.notebook}__*.parquet")))
+        frame.reset_index(drop=True).to_parquet(tables / f"{self.notebook}__{n:02d}__{name}.parquet", index=False)
+
 
 def to_json(value: Any) -> Any:
     """Plain JSON types, NaN as null, floats rounded to 6 significant digits for stable output."""

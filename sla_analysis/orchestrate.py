@@ -28,6 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+import pandas as pd
+
 from . import __version__, paths
 from .config import SLAConfig, load_config
 from .contract import find_input_file
@@ -162,6 +164,25 @@ def build_summary(period: Period, cfg: SLAConfig, manifest: dict, fragments: dic
     }
 
 
+def write_workbook(path: Path, tables_dir: Path, period, manifest: dict, notebooks: tuple[str, ...]) -> Path:
+    """``tables.xlsx``: an About sheet (period, inputs, hashes) and the tables the notebooks recorded,
+    in page order."""
+    from .workbook import write_tables
+
+    files = sorted(tables_dir.glob("*.parquet")) if tables_dir.is_dir() else []
+    order = {n: i for i, n in enumerate(notebooks)}
+    files.sort(key=lambda p: (order.get(p.name.split("__")[0], 99), p.name))
+    tables = {p.stem.split("__", 2)[2]: pd.read_parquet(p) for p in files}
+    about = [("Report", f"Sales & marketing SLA report {period.label}"),
+             ("Period", f"{period.start.isoformat()} to {period.end.isoformat()} (end excluded)"),
+             ("Sample data", "yes: generated sample CRM" if manifest.get("sample") else "no"),
+             ("Suite version", __version__)]
+    about += [(f"Input: {n}", f"{i['file']} · {i['rows']:,} rows · sha256 {i['sha256']}")
+              for n, i in sorted(manifest["inputs"].items())]
+    about += [("Sheets", ", ".join(tables) or "none")]
+    return write_tables(path, tables, about)
+
+
 def run_report(period_text: str, data_dir: Path | None = None, config_path: Path | None = None,
                out_root: Path | None = None, notebooks: tuple[str, ...] | None = None,
                quiet: bool = False, before_publish: Callable[[Path], None] | None = None) -> Path:
@@ -194,6 +215,7 @@ def run_report(period_text: str, data_dir: Path | None = None, config_path: Path
                 export_html(executed, staging / f"{name}.html", footer)
             _log(f"[{len(notebooks) + 2}/{len(notebooks) + 3}] writing summary.json and index.html", quiet)
             fragments = {p.stem: json.loads(p.read_text()) for p in sorted(fragments_dir.glob("*.json"))}
+            write_workbook(staging / "tables.xlsx", fragments_dir / "tables", period, manifest, notebooks)
             shutil.rmtree(fragments_dir)
             summary = build_summary(period, cfg, manifest, fragments, [f"{n}.html" for n in notebooks])
             (staging / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -46,6 +46,11 @@ def test_pages_exist_and_summary_matches_truth(published, sample_truth):
         assert abs(value - sample_truth["mql_value_by_source"][source]) < 3 * half / 1.96 * 1.5, source
     assert s["mqls_needed"] > 0
     assert (published / "2024-02" / "summary.json").is_file()
+    from openpyxl import load_workbook
+    wb = load_workbook(report / "tables.xlsx")
+    assert wb.sheetnames[0] == "About" and {"stale cohorts", "profit by attempt cap", "MQL value by source"} <= set(wb.sheetnames)
+    about = {r[0].value: r[1].value for r in wb["About"].iter_rows()}
+    assert s["inputs"]["leads"]["sha256"] in about["Input: leads"]
 
 
 def test_plateau_and_cohorts_in_the_summary(published, sample_truth):

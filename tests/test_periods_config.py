@@ -40,6 +40,13 @@ def test_default_config_has_the_seed_protocol():
     ({"stale_after_days": 10.5}, "whole number"),
     ({"quota": "lots"}, "must be a number"),
     ({"tiers": {"high": {"response_hours": 0}}}, "response_hours"),
+    ({"default_tier": "vip"}, "default_tier"),
+    ({"goals": {"mqls": 10}}, "goals"),
+    ({"goals": {"sqls": -1}}, "sqls"),
+    ({"sdr": {"sqls_per_month": "many"}}, "sqls_per_month"),
+    ({"business_hours": {"timezone": "Mars/Olympus"}}, "unknown time zone"),
+    ({"business_hours": {"hours": [18, 9]}}, "business_hours"),
+    ({"review_tolerance": 0}, "review_tolerance"),
 ])
 def test_out_of_range_config_is_refused(raw, message):
     with pytest.raises(ConfigError, match=message):
@@ -49,3 +56,11 @@ def test_out_of_range_config_is_refused(raw, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yml")
+
+
+def test_business_hours_goals_and_sdr_bands_are_read():
+    cfg = config_from_dict({"business_hours": {"days": "mon-fri", "hours": ["09:00", "17:30"], "timezone": "Europe/Berlin"},
+                            "goals": {"sqls": 60}, "sdr": {"sqls_per_month": 12}})
+    assert cfg.business_hours["timezone"] == "Europe/Berlin" and cfg.goals == {"sqls": 60.0}
+    assert cfg.sdr["sqls_per_month"] == 12 and cfg.sdr["active_mqls_high"] == 200
+    assert cfg.tier_protocols["high"] == {"response_hours": 4, "touches": 15, "timeframe_days": 90}
