@@ -41,6 +41,8 @@ def bar_chart(frame: pd.DataFrame, x: str, y: str, title: str, ylabel: str,
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=30)
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"))
     fig.tight_layout()
     return fig
 
@@ -122,5 +124,38 @@ def hazard_chart(raw: pd.DataFrame, curve: pd.DataFrame) -> plt.Figure:
     ax.set_ylabel("share of open leads converting at k")
     ax.set_title("Conversion per attempt among leads still open")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def survival_chart(curve: pd.DataFrame, windows: dict[str, float], hue: str = "tier",
+                   max_hours: float = 72.0) -> plt.Figure:
+    """Share of MQLs still untouched h hours after becoming MQLs (Kaplan-Meier), one step line per
+    group, with each group's response window as a dotted vertical line in the same colour."""
+    fig, ax = plt.subplots()
+    for i, (name, g) in enumerate(curve[curve.hours <= max_hours].groupby(hue, sort=True)):
+        color = sns.color_palette()[i % 10]
+        ax.step(g["hours"], g["untouched_share"], where="post", color=color, label=str(name))
+        if str(name) in windows:
+            ax.axvline(windows[str(name)], color=color, linestyle=":")
+    ax.set_xlabel("hours since the lead became an MQL")
+    ax.set_ylabel("share not yet contacted")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("How fast MQLs get their first attempt")
+    ax.legend(title=hue)
+    fig.tight_layout()
+    return fig
+
+
+def weekday_hour_heatmap(grid: pd.DataFrame, value: str, title: str, fmt: str = "d") -> plt.Figure:
+    """Weekday x hour-of-day heatmap of ``value`` from a 7 x 24 long frame (weekday_name, hour)."""
+    order = list(dict.fromkeys(grid.sort_values("weekday")["weekday_name"]))
+    table = grid.pivot(index="weekday_name", columns="hour", values=value).reindex(order)
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    sns.heatmap(table, ax=ax, cmap="Blues", cbar_kws={"label": value.replace("_", " ")})
+    ax.set_xlabel("hour of day")
+    ax.set_ylabel("")
+    ax.tick_params(axis="y", rotation=0)
+    ax.set_title(title)
     fig.tight_layout()
     return fig

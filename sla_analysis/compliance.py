@@ -500,9 +500,10 @@ def time_to_first_touch_curve(crm: CRM, start: datetime, stop: datetime, as_of: 
 
 def cadence_leads(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_of: datetime,
                   breakup_touches: int = 1, touch_types: Sequence[str] | None = None,
-                  default_tier: str = "moderate") -> ir.Table:
+                  default_tier: str = "moderate", ended_from: datetime | None = None) -> ir.Table:
     """Per MQL of ``[start, stop)`` whose protocol timeframe has ended by ``as_of``
-    (``mql_at + timeframe_days <= as_of``), an Ibis expression with: the protocol, ``touches`` =
+    (``mql_at + timeframe_days <= as_of``; and not before ``ended_from`` when given, e.g. the
+    protocols that ended during a period), an Ibis expression with: the protocol, ``touches`` =
     activities (of ``touch_types``, default all types) with ``occurred_at < mql_at + timeframe``
     (attempts made before the MQL moment count, as in speed to lead), ``converted`` = a deal
     created before ``mql_at + timeframe``, and ``cadence``:
@@ -515,6 +516,8 @@ def cadence_leads(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     m = _with_protocol(mql_leads(crm, start, stop), tiers, default_tier)
     m = m.mutate(_end_us=_epoch_us(m.mql_at) + (m.timeframe_days * US_PER_DAY).cast("int64"))
     m = m.filter(m._end_us <= _us(as_of))
+    if ended_from is not None:
+        m = m.filter(m._end_us >= _us(ended_from))
     a = crm.activities
     if touch_types is not None:
         a = a.filter(a.type.isin([str(x).lower() for x in touch_types]))
@@ -538,16 +541,16 @@ def cadence_leads(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
 def cadence_table(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_of: datetime,
                   by: str | Sequence[str] = "tier", breakup_touches: int = 1,
                   touch_types: Sequence[str] | None = None, confidence: float = 0.95, min_n: int = 30,
-                  default_tier: str = "moderate") -> pd.DataFrame:
+                  default_tier: str = "moderate", ended_from: datetime | None = None) -> pd.DataFrame:
     """Cadence against the tier protocol per ``by`` group, over MQLs whose timeframe has ended
-    (:func:`cadence_leads`): ``leads`` (n), ``mqls_in_period`` (all MQLs of the period, ended or not),
+    (:func:`cadence_leads`, with ``ended_from``): ``leads`` (n), ``mqls_in_period`` (all MQLs of the period, ended or not),
     ``median_touches`` (exact, linear interpolation), ``mean_touches``, ``never_touched``; counts and
     shares of ``leads`` (Wilson intervals) for ``to_protocol`` (``touches >= protocol_touches``,
     over-worked included), ``over_worked`` (``> protocol + breakup``), ``converted_early`` and
     ``abandoned_early`` (``to_protocol + converted_early + abandoned_early = leads``); and the
     protocol (``protocol_touches``, ``timeframe_days``) when the group has a single one."""
     keys = _as_list(by)
-    t = cadence_leads(crm, tiers, start, stop, as_of, breakup_touches, touch_types, default_tier)
+    t = cadence_leads(crm, tiers, start, stop, as_of, breakup_touches, touch_types, default_tier, ended_from)
     t = t.mutate(**_group_keys(t, keys))
     metrics = dict(
         leads=t.count(),
@@ -613,3 +616,11 @@ def attempts_by_hour_weekday(crm: CRM, start: datetime, stop: datetime, timezone
     out.insert(1, "weekday_name", [WEEKDAYS[d] for d in out.weekday])
     _add_share(out, "connected", "calls_with_outcome", "connect_rate", confidence)
     return out
+
+
+def in_tier_order(frame: pd.DataFrame, tiers: Mapping) -> pd.DataFrame:
+    """Rows of a by-tier frame in the config's tier order (high, moderate, low by default), other
+    labels after them and the ``all`` row last."""
+    rank = {str(t): i for i, t in enumerate(tiers)}
+    key = frame["tier"].map(lambda t: 10_000 if t == "all" else rank.get(str(t), 5_000))
+    return frame.assign(_rank=key).sort_values(["_rank", "tier"], kind="stable").drop(columns="_rank").reset_index(drop=True)

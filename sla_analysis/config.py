@@ -57,6 +57,8 @@ class SLAConfig:
     confidence_level: float = 0.95
     random_seed: int = 20240101
     business_hours: dict | None = None       # {days, hours, timezone, holidays}; None = clock hours only
+    speed_to_lead_target: float = 0.9        # share of MQLs to reach within the tier's window
+    cadence_target: float = 0.8              # share of leads to work to protocol (or convert sooner)
     breakup_touches: int = 1                 # touches allowed past the protocol before "over-worked"
     default_tier: str = "moderate"           # protocol for leads without a tier
     review_tolerance: float = 0.2            # relative drift of a measured figure that flags the SLA for review
@@ -163,6 +165,8 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
         confidence_level=_number(raw, "confidence_level", base.confidence_level, low=0.5, high=0.999),
         random_seed=_number(raw, "random_seed", base.random_seed, low=0, high=2**32 - 1, integer=True),
         business_hours=business_hours,
+        speed_to_lead_target=_number(raw, "speed_to_lead_target", base.speed_to_lead_target, low=0, high=1),
+        cadence_target=_number(raw, "cadence_target", base.cadence_target, low=0, high=1),
         breakup_touches=_number(raw, "breakup_touches", base.breakup_touches, low=0, high=100, integer=True),
         default_tier=default_tier,
         review_tolerance=_number(raw, "review_tolerance", base.review_tolerance, low=0, high=10, low_open=True),

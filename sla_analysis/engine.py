@@ -54,6 +54,18 @@ class CRM:
     def row_counts(self) -> dict[str, int]:
         return {n: i["rows"] for n, i in self.manifest["inputs"].items()}
 
+    def last_event_at(self):
+        """The latest lead creation or activity in the export: how far the data reaches (a period
+        ending later is still in progress). ``None`` for an empty export."""
+        values = [self.leads.created_at.max().execute(), self.activities.occurred_at.max().execute()]
+        values = [v for v in values if v is not None and v == v]
+        return max(values).to_pydatetime().replace(tzinfo=None) if values else None
+
+    def first_event_at(self):
+        """The earliest lead creation in the export (``None`` when it has no leads)."""
+        v = self.leads.created_at.min().execute()
+        return None if v is None or v != v else v.to_pydatetime().replace(tzinfo=None)
+
     @property
     def is_sample(self) -> bool:
         return bool(self.manifest.get("sample"))

@@ -14,6 +14,8 @@ h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 28
 .sub { color: #666; margin-top: 0; }
 table { border-collapse: collapse; width: 100%; } td, th { padding: 5px 8px; border-bottom: 1px solid #eee; }
 td.num, th.num { text-align: right; white-space: nowrap; } th { text-align: left; }
+.met { color: #1a7f37; font-weight: 600; } .missed { color: #c62828; font-weight: 600; }
+.notjudged { color: #777; }
 .footer { font-size: 12px; color: #777; border-top: 1px solid #ddd; margin-top: 32px; padding-top: 8px; }
 """
 
@@ -62,6 +64,18 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
         parts.append(SAMPLE_BANNER)
     parts.append(f"<h1>Sales &amp; marketing SLA report: {_e(period['label'])}</h1>")
     parts.append(f"<p class='sub'>{_e(period['start'])} to {_e(period['end_exclusive'])} (end excluded)</p>")
+    promises = (summary.get("compliance") or {}).get("promises") or []
+    if promises:
+        met = sum(p["status"] == "met" for p in promises)
+        missed = sum(p["status"] == "missed" for p in promises)
+        parts.append(f"<h2>Scorecard: {met} promise{'s' if met != 1 else ''} met, {missed} missed</h2><table>")
+        marks = {"met": ("met", "✔ met"), "missed": ("missed", "✘ missed"), "not judged": ("notjudged", "– too few leads")}
+        for side in ("marketing", "sales"):
+            for p in (p for p in promises if p["side"] == side):
+                cls, label = marks.get(p["status"], ("notjudged", p["status"]))
+                parts.append(f"<tr><td>{_e(side.capitalize())}</td><td>{_e(p['text'])}</td>"
+                             f"<td class='num {cls}'>{_e(label)}</td></tr>")
+        parts.append("</table>")
     rows = headline_rows(summary)
     if rows:
         parts.append("<h2>Headline figures</h2><table>")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import date, datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,9 @@ class Context:
         tables = self.fragments_dir / "tables"
         tables.mkdir(exist_ok=True)
         n = len(list(tables.glob(f"{self.notebook}__*.parquet")))
-        frame.reset_index(drop=True).to_parquet(tables / f"{self.notebook}__{n:02d}__{name}.parquet", index=False)
+        frame = frame.reset_index(drop=True)
+        frame.attrs = {}  # notes kept in attrs are for the page, not the workbook
+        frame.to_parquet(tables / f"{self.notebook}__{n:02d}__{name}.parquet", index=False)
 
 
 def to_json(value: Any) -> Any:
@@ -63,6 +66,8 @@ def to_json(value: Any) -> Any:
         return int(value)
     if isinstance(value, (float, np.floating)):
         return None if not np.isfinite(value) else float(f"{float(value):.6g}")
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return value.isoformat()
     return value
 
 
@@ -114,6 +119,12 @@ def show_table(frame: pd.DataFrame, formats: dict[str, str] | None = None,
     """Display a small frame as an HTML table: index hidden, values escaped, numbers formatted."""
     from IPython.display import HTML, display
 
+    frame = frame.copy()
+    for col in formats or {}:  # numbers held in object columns would be escaped to text before formatting
+        if col in frame and frame[col].dtype == object:
+            numbers = pd.to_numeric(frame[col], errors="coerce")
+            if numbers.notna().sum() == frame[col].notna().sum():
+                frame[col] = numbers
     frame = frame.rename(columns=labels or {})
     formats = {(labels or {}).get(k, k): v for k, v in (formats or {}).items()}
     styler = frame.style.hide(axis="index").format(formats, na_rep="–", escape="html")

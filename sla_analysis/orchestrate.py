@@ -138,8 +138,9 @@ def export_html(notebook: Path, target: Path, footer: str) -> None:
 
 
 def page_title(name: str) -> str:
-    """``04_lead_value_targets`` -> ``Lead value targets``."""
-    return name.split("_", 1)[1].replace("_", " ").capitalize()
+    """``04_lead_value_targets`` -> ``Lead value targets`` (``SLA`` and ``MQL`` kept in capitals)."""
+    words = name.split("_", 1)[1].replace("_", " ").capitalize().split(" ")
+    return " ".join(w.upper() if w.lower() in ("sla", "mql", "sql", "kpi", "kpis") else w for w in words)
 
 
 def build_summary(period: Period, cfg: SLAConfig, manifest: dict, fragments: dict, pages: list[str]) -> dict:

@@ -25,6 +25,7 @@ REPORT_NOTEBOOKS: tuple[str, ...] = (
     "02_cost_per_call",
     "03_profitability_plateau",
     "04_lead_value_targets",
+    "05_sla_compliance",
 )
 
 SAMPLE_DIR = PROCESSED_DIR / "sample_crm"

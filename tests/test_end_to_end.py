@@ -70,6 +70,27 @@ def test_plateau_and_cohorts_in_the_summary(published, sample_truth):
     assert "The per-attempt conversion falls from attempt 1 onward" in page
 
 
+def test_compliance_against_the_generators_truth(published, sample_truth):
+    """Speed to lead in the period vs the generator's share over all its MQLs (the process is
+    stationary): within 3 standard errors; the scorecard on the index page."""
+    s = json.loads((published / "2024Q1" / "summary.json").read_text())
+    c = s["compliance"]
+    for tier, truth in sample_truth["first_touch_within_window"].items():
+        n = c["speed_to_lead"][tier]["decided"]
+        assert abs(c["first_touch_within_window"][tier] - truth) < 3 * (truth * (1 - truth) / n) ** 0.5, tier
+    assert c["period_progress"] == 1.0 and c["mqls"] == sum(v["mqls"] for k, v in c["speed_to_lead"].items() if k != "all")
+    statuses = {p["promise"]: p["status"] for p in c["promises"]}
+    assert statuses["speed to lead, high tier"] == "missed"  # the sample's SDRs reach ~75% of high-tier MQLs in 4 h
+    k = s["kpis"]
+    lo, hi = k["deal_win_rate_settled"]["interval"]
+    assert lo <= sample_truth["params"]["win_rate"] <= hi  # the generator wins 1 opportunity in 3
+    assert k["contact_rate"]["n"] > 1000 and 0.25 <= k["contact_rate"]["value"] <= 0.3  # 25% + converting calls
+    assert s["sdr_capacity"]["sdrs_with_leads"] == sample_truth["params"]["n_sdrs"]
+    index = (published / "2024Q1" / "index.html").read_text()
+    assert "Scorecard:" in index and "of high-tier MQLs within 4 h" in index
+    assert "SLA compliance" in index
+
+
 def test_period_before_the_data_says_so(tmp_path, sample_dir):
     """2023Q1: no lead is old enough to be stale; the pages say what is missing instead of failing."""
     res = cli("report", "--period", "2023Q1", "--data", str(sample_dir), "--out", str(tmp_path))
@@ -78,6 +99,15 @@ def test_period_before_the_data_says_so(tmp_path, sample_dir):
     assert s["stale_cohorts"]["leads"] == 0
     page = (tmp_path / "2023Q1" / "01_stale_lead_cohorts.html").read_text()
     assert "not available in this data" in page
+
+
+def test_period_with_no_mqls_says_so(tmp_path, sample_dir):
+    res = cli("report", "--period", "2019", "--data", str(sample_dir), "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    s = json.loads((tmp_path / "2019" / "summary.json").read_text())
+    assert s["compliance"]["mqls"] == 0 and s["plateau"]["recommended_attempts"] is None
+    page = (tmp_path / "2019" / "05_sla_compliance.html").read_text()
+    assert "No lead became an MQL in 2019" in page
 
 
 def test_html_has_no_code_and_loads_nothing_from_the_network(published):
