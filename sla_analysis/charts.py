@@ -159,3 +159,17 @@ def weekday_hour_heatmap(grid: pd.DataFrame, value: str, title: str, fmt: str = 
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def trend_chart(trend: pd.DataFrame, columns: list[str], labels: list[str]) -> plt.Figure:
+    """Shares across periods, one line per figure (e.g. speed to lead, MQL:SQL, contact rate)."""
+    fig, ax = plt.subplots()
+    for i, (col, label) in enumerate(zip(columns, labels)):
+        ax.plot(trend["period"], trend[col], marker="o", label=label, color=sns.color_palette()[i % 10])
+    ax.set_ylabel("share")
+    ax.set_ylim(0, max(1e-9, float(np.nanmax(trend[columns].to_numpy(dtype=float))) * 1.15) if len(trend) else 1)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_title("Direction over the last periods")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -63,6 +63,8 @@ class SLAConfig:
     default_tier: str = "moderate"           # protocol for leads without a tier
     review_tolerance: float = 0.2            # relative drift of a measured figure that flags the SLA for review
     review_every_months: int = 6             # seeds: review the SLA every six months
+    review_baseline: dict[str, float] = field(default_factory=dict)  # figures the SLA was written with
+    sla_written: str | None = None           # date the SLA was agreed (YYYY-MM-DD), for the six-month review
     goals: dict[str, float] = field(default_factory=dict)   # monthly goals: leads_sourced, mqls_created, ...
     sdr: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SDR))
     source_file: str = ""
@@ -145,6 +147,17 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
     if not isinstance(sdr_raw, dict) or set(sdr_raw) - set(DEFAULT_SDR):
         raise ConfigError(f"config key 'sdr' must map some of {list(DEFAULT_SDR)} to numbers")
     sdr = {k: _number({**DEFAULT_SDR, **sdr_raw}, k, v, low=0, high=1e6) for k, v in DEFAULT_SDR.items()}
+    baseline_raw = raw.get("review_baseline") or {}
+    if not isinstance(baseline_raw, dict):
+        raise ConfigError("config key 'review_baseline' must map figures (e.g. 'close_rate:webinar') to numbers")
+    baseline = {str(k): _number(baseline_raw, k, 0, low=0, high=1e12) for k in baseline_raw}
+    sla_written = raw.get("sla_written")
+    if sla_written is not None:
+        import datetime as _dt
+        try:
+            sla_written = (sla_written if isinstance(sla_written, _dt.date) else _dt.date.fromisoformat(str(sla_written))).isoformat()
+        except ValueError:
+            raise ConfigError(f"config key 'sla_written' must be a date YYYY-MM-DD, got {sla_written!r}") from None
     default_tier = str(raw.get("default_tier", base.default_tier))
     if default_tier not in tiers:
         raise ConfigError(f"config key 'default_tier' = {default_tier!r} is not one of the tiers {list(tiers)}")
@@ -171,6 +184,8 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
         default_tier=default_tier,
         review_tolerance=_number(raw, "review_tolerance", base.review_tolerance, low=0, high=10, low_open=True),
         review_every_months=_number(raw, "review_every_months", base.review_every_months, low=1, high=120, integer=True),
+        review_baseline=baseline,
+        sla_written=sla_written,
         goals=goals,
         sdr=sdr,
         source_file=source_file,

@@ -76,6 +76,11 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
                 parts.append(f"<tr><td>{_e(side.capitalize())}</td><td>{_e(p['text'])}</td>"
                              f"<td class='num {cls}'>{_e(label)}</td></tr>")
         parts.append("</table>")
+    review = summary.get("sla_review") or {}
+    if review:
+        text = (f"Due: {review['why']}." if review.get("due") else "Not due: the measured figures are within "
+                f"{review.get('tolerance', 0):.0%} of the SLA's assumptions.")
+        parts.append(f"<p><strong>SLA review.</strong> {_e(text)}</p>")
     rows = headline_rows(summary)
     if rows:
         parts.append("<h2>Headline figures</h2><table>")

@@ -140,10 +140,20 @@ def show_figure(fig: plt.Figure) -> None:
     plt.close(fig)
 
 
-def interval_text(low, high, fmt: str = "{:,.0f}") -> list[str]:
-    """``"1,944 – 4,913"`` per row, an en dash alone where the interval is unknown."""
-    return ["–" if not (np.isfinite(lo) and np.isfinite(hi)) else f"{fmt.format(lo)} – {fmt.format(hi)}"
+def interval_text(low, high, fmt="{:,.0f}") -> list[str]:
+    """``"1,944 – 4,913"`` per row, an en dash alone where the interval is unknown. ``fmt`` is a
+    format string or a function of one number."""
+    f = fmt.format if isinstance(fmt, str) else fmt
+    return ["–" if not (np.isfinite(lo) and np.isfinite(hi)) else f"{f(lo)} – {f(hi)}"
             for lo, hi in zip(np.asarray(low, dtype=float), np.asarray(high, dtype=float))]
+
+
+def number(value: float) -> str:
+    """A figure of any size readably: ``11,000`` for 100 and more, ``0.0867`` (4 significant
+    digits) below."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
 
 
 def money(value: float, currency: str = "USD", digits: int = 0) -> str:

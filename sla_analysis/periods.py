@@ -50,6 +50,13 @@ class Period:
     def end_ts(self) -> datetime:
         return datetime(self.end.year, self.end.month, self.end.day)
 
+    def previous(self) -> "Period":
+        """The period of the same kind just before this one (2024Q1 -> 2023Q4, 2024-01 -> 2023-12)."""
+        start = _add_months(self.start, -{"year": 12, "quarter": 3, "month": 1}[self.kind])
+        label = {"year": f"{start.year}", "quarter": f"{start.year}Q{(start.month - 1) // 3 + 1}",
+                 "month": f"{start.year}-{start.month:02d}"}[self.kind]
+        return parse_period(label)
+
 
 def _add_months(d: date, n: int) -> date:
     total = d.year * 12 + (d.month - 1) + n

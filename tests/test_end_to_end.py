@@ -86,7 +86,11 @@ def test_compliance_against_the_generators_truth(published, sample_truth):
     assert lo <= sample_truth["params"]["win_rate"] <= hi  # the generator wins 1 opportunity in 3
     assert k["contact_rate"]["n"] > 1000 and 0.25 <= k["contact_rate"]["value"] <= 0.3  # 25% + converting calls
     assert s["sdr_capacity"]["sdrs_with_leads"] == sample_truth["params"]["n_sdrs"]
+    assert s["sla_review"]["due"] and s["sla_review"]["figures"]["attempt_cap"]["flagged"]
+    assert list(s["trend"]) == ["2023Q1", "2023Q2", "2023Q3", "2023Q4", "2024Q1"]
+    assert s["trend"]["2024Q1"]["first_touch_within_window"] == c["first_touch_within_window"]["high"]
     index = (published / "2024Q1" / "index.html").read_text()
+    assert "SLA review.</strong> Due:" in index
     assert "Scorecard:" in index and "of high-tier MQLs within 4 h" in index
     assert "SLA compliance" in index
 
