@@ -30,15 +30,16 @@ import pandas as pd
 
 from .config import SLAConfig
 from .engine import CRM
+from .lead_value import settled_window
 from .stats import rate_table
 
 _GROUP_COLUMNS = ("source", "segment", "tier")
 
 
 def cohort_window(as_of: datetime, stale_after_days: int, lookback_days: int) -> tuple[datetime, datetime]:
-    """Stale leads: entered in ``[as_of - stale - lookback, as_of - stale)``."""
-    stop = as_of - timedelta(days=stale_after_days)
-    return stop - timedelta(days=lookback_days), stop
+    """Stale leads: entered in ``[as_of - stale - lookback, as_of - stale)``, the same window as the
+    settled MQLs of :func:`sla_analysis.lead_value.settled_window`."""
+    return settled_window(as_of, stale_after_days, lookback_days)
 
 
 def group_columns(crm: CRM) -> list[str]:
@@ -226,6 +227,17 @@ def group_summary(cohorts: pd.DataFrame, by: str, confidence: float = 0.95, min_
     g["cost_per_lead"] = g.attempts_cost / g.leads
     g["profit_per_lead"] = g.revenue_per_lead - g.cost_per_lead
     return g
+
+
+def plateau_history(crm: CRM, cfg: SLAConfig, as_of: datetime) -> tuple[pd.DataFrame, list[str], float, datetime]:
+    """What the attempt-cap analysis learns from, as of ``as_of``: the lead profiles of MQLs that
+    entered from the stale window's start up to ``as_of`` (with :func:`plateau_covariates`), the
+    covariates, the average cost of their counted attempts, and the window's start."""
+    window_from, _ = cohort_window(as_of, cfg.stale_after_days, cfg.lookback_days)
+    covariates = plateau_covariates(crm)
+    profiles = lead_profiles(crm, window_from, as_of, as_of, cfg.stale_after_days, covariates)
+    cost = attempt_mix_cost(attempt_types(crm, cfg, window_from, as_of, as_of))
+    return profiles, covariates, cost, window_from
 
 
 def plateau_covariates(crm: CRM) -> list[str]:

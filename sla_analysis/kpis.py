@@ -632,6 +632,15 @@ def sdr_capacity(crm: CRM, start, stop, as_of, active_days: int = 90,
     return out
 
 
+def mqls_per_month(monthly: pd.DataFrame, progress: float) -> float:
+    """MQLs a month in the period at full pace: MQLs created in the period's months / months /
+    ``progress`` (the share of the period the data covers; 0 when it covers none)."""
+    in_period = monthly[monthly.in_period]
+    if progress <= 0 or in_period.empty:
+        return 0.0
+    return float(in_period.mqls_created.sum()) / len(in_period) / progress
+
+
 def sdr_headcount_needed(mqls_per_month: float, mql_conversion: float = MQL_CONVERSION,
                          sqls_per_sdr: float = SQLS_PER_SDR, active_mqls: float | None = None,
                          active_mqls_band: tuple = ACTIVE_MQLS_BAND) -> dict:

@@ -119,12 +119,6 @@ def show_table(frame: pd.DataFrame, formats: dict[str, str] | None = None,
     """Display a small frame as an HTML table: index hidden, values escaped, numbers formatted."""
     from IPython.display import HTML, display
 
-    frame = frame.copy()
-    for col in formats or {}:  # numbers held in object columns would be escaped to text before formatting
-        if col in frame and frame[col].dtype == object:
-            numbers = pd.to_numeric(frame[col], errors="coerce")
-            if numbers.notna().sum() == frame[col].notna().sum():
-                frame[col] = numbers
     frame = frame.rename(columns=labels or {})
     formats = {(labels or {}).get(k, k): v for k, v in (formats or {}).items()}
     styler = frame.style.hide(axis="index").format(formats, na_rep="–", escape="html")

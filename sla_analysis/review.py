@@ -111,10 +111,7 @@ def measured_figures(crm: CRM, cfg: SLAConfig, period: Period, n_boot: int = 100
         pph = float(pace.iloc[-1].calls_per_hour_dialling)
         if np.isfinite(pph) and pph > 0:
             out["cost_per_call"] = (cfg.rep_hourly_cost / pph, np.nan, np.nan)
-    start, _ = co.cohort_window(end, cfg.stale_after_days, cfg.lookback_days)
-    cov = co.plateau_covariates(crm)
-    prof = co.lead_profiles(crm, start, end, end, cfg.stale_after_days, cov)
-    c = co.attempt_mix_cost(co.attempt_types(crm, cfg, start, end, end))
+    prof, cov, c, _ = co.plateau_history(crm, cfg, end)
     rec = recommend_cap_or_reason(prof[prof.attempts >= 1], c, cov, n_boot=n_boot, seed=cfg.random_seed % 2**32,
                                   min_at_risk=cfg.min_group_size, confidence=cfg.confidence_level)
     if not isinstance(rec, str):
