@@ -51,7 +51,11 @@ CONTRACT: dict[str, TableSpec] = {
         "leads",
         required={"lead_id": STRING, "created_at": TIMESTAMP, "source": STRING},
         optional={"segment": STRING, "tier": STRING, "score": FLOAT, "mql_at": TIMESTAMP,
-                  "sql_at": TIMESTAMP, "owner_id": STRING, "marketing_sourced": BOOL},
+                  "sql_at": TIMESTAMP, "owner_id": STRING, "marketing_sourced": BOOL,
+                  # handoff quality (notebook 06): all optional
+                  "fit_score": FLOAT, "interest_score": FLOAT, "mql_type": STRING,
+                  "rejected_at": TIMESTAMP, "rejection_reason": STRING, "recycled_at": TIMESTAMP,
+                  "requalified_at": TIMESTAMP, "marketing_influenced": BOOL, "persona": STRING},
         key="lead_id", lowercase=("tier",), allowed={"tier": TIERS},
     ),
     "activities": TableSpec(

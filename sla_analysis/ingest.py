@@ -20,7 +20,7 @@ import ibis
 from . import paths
 from .contract import CONTRACT, ContractError, Violation, find_input_file, validate_table
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION = "2"
 MANIFEST = "manifest.json"
 SAMPLE_MARKER = "truth.json"
 
