@@ -1,4 +1,7 @@
-"""Command line: ``python -m sla_analysis report --period 2024Q1 [--data DIR] [--config FILE] [--out DIR]``.
+"""Command line: ``python -m sla_analysis report --period 2024Q1 [--data DIR] [--profile P] [--config FILE] [--out DIR]``.
+
+``--profile salesforce|hubspot|path/to/mapping.yml`` reads a CRM's own export through a mapping file
+(``docs/mapping-files.md``); without it the folder holds the canonical tables (``docs/data-contract.md``).
 
 ``python -m sla_analysis adapt bank-marketing --source bank-full.csv --out DIR [--deal-value X]`` maps a
 foreign export into the data contract (``DIR/{leads,activities,deals}.parquet``) and prints ``DIR``.
@@ -26,9 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--data", type=Path, default=None, help="folder with the CRM export (default data/raw)")
     rep.add_argument("--config", type=Path, default=None, help="SLA config (default config/sla.yml)")
     rep.add_argument("--out", type=Path, default=None, help="reports folder (default reports/)")
+    rep.add_argument("--profile", default=None,
+                     help="read the export through a mapping: salesforce, hubspot or a mapping file's path")
     rep.add_argument("--quiet", action="store_true", help="no progress messages")
     val = sub.add_parser("validate", help="validate a CRM export against the data contract only")
     val.add_argument("--data", type=Path, default=None)
+    val.add_argument("--profile", default=None, help="as for report")
     sam = sub.add_parser("sample", help="write the sample CRM (and its truth.json) to a folder")
     sam.add_argument("--out", type=Path, required=True)
     sam.add_argument("--leads", type=int, default=None, help="number of leads (default 24,000)")
@@ -59,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from .orchestrate import run_report
             parse_period(args.period)  # refused before anything else happens
-            run_report(args.period, args.data, args.config, args.out, quiet=args.quiet)
+            run_report(args.period, args.data, args.config, args.out, quiet=args.quiet, profile=args.profile)
         elif args.command == "validate":
             from .orchestrate import resolve_inputs
-            print(resolve_inputs(args.data))
+            print(resolve_inputs(args.data, profile=args.profile))
         elif args.command == "sample":
             from dataclasses import replace
             from .sample import SampleParams, write_sample

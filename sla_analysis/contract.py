@@ -142,19 +142,13 @@ def find_input_file(data_dir: Path, table: str) -> Path | None:
     return found[0] if found else None
 
 
-def read_raw(con: ibis.BaseBackend, path: Path) -> ir.Table:
+def read_raw(con: ibis.BaseBackend, path: Path, used: tuple[str, ...] = ()) -> ir.Table:
     """Read a file as it is: CSV as text columns (so parsing errors can be reported per row),
-    Parquet with its own types. A ``_row`` column numbers the data rows from 1."""
-    try:
-        if path.suffix == ".csv":
-            raw = con.read_csv(str(path), all_varchar=True, header=True)
-        else:
-            raw = con.read_parquet(str(path))
-    except Exception as exc:  # DuckDB's message says what it could not read
-        first = str(exc).strip().splitlines()[0][:300]
-        raise ContractError([Violation(str(path), "-", f"cannot be read as {path.suffix[1:].upper()}: "
-                                       f"{first}", 0, [])]) from None
-    return raw.mutate(_row=ibis.row_number() + 1)
+    Parquet with its own types. A ``_row`` column numbers the data rows from 1. See
+    :mod:`sla_analysis.sources` for what is read and what is refused."""
+    from .sources import read_source
+
+    return read_source(con, path, used=used)
 
 
 def _parse(col: ir.Column, kind: str, lowercase: bool) -> ir.Column:
@@ -186,7 +180,7 @@ def _given(t: ir.Table, c: str) -> ir.StringColumn:
 def _annotate(raw: ir.Table, spec: TableSpec, lead_keys: ir.Table | None, as_of: datetime) -> tuple[ir.Table, list[Rule]]:
     """Typed columns + helper columns, and the rules over them."""
     present = [c for c in spec.columns if c in raw.columns]
-    exprs = {"_row": raw["_row"]}
+    exprs = {c: raw[c] for c in ("_file", "_row") if c in raw.columns}
     rules: list[Rule] = []
     for c in present:
         kind = spec.columns[c]
@@ -236,13 +230,20 @@ def _pandera_schema(spec_name: str, rules: list[Rule]) -> tuple[pa.DataFrameSche
 
 def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys: ir.Table | None,
                    as_of: datetime) -> tuple[ir.Table, list[Violation], dict]:
-    """Read, parse and check one input file. Returns the canonical table expression (all contract
-    columns, absent optional ones as NULL), the violations, and what was present."""
-    raw = read_raw(con, path)
+    """Read, parse and check one canonical input file. See :func:`validate_raw`."""
+    return validate_raw(read_raw(con, path, tuple(spec.columns)), str(path), spec, lead_keys, as_of)
+
+
+def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table | None,
+                 as_of: datetime) -> tuple[ir.Table, list[Violation], dict]:
+    """Parse and check one table read as it is (canonical column names, a ``_row`` column and,
+    for a table stacked from several files, a ``_file`` column). Returns the canonical table
+    expression (all contract columns, absent optional ones as NULL), the violations, and what was
+    present. ``label`` names the input in messages."""
     missing = [c for c in spec.required if c not in raw.columns]
     if missing:
-        found = ", ".join(c for c in raw.columns if c != "_row")
-        return raw, [Violation(str(path), c, f"required column is missing (columns found: {found})", 0, [])
+        found = ", ".join(c for c in raw.columns if not c.startswith("_"))
+        return raw, [Violation(label, c, f"required column is missing (columns found: {found})", 0, [])
                      for c in missing], {}
     table, rules = _annotate(raw, spec, lead_keys, as_of)
     # Materialised once in the engine, so each pandera check scans a table, not the whole pipeline.
@@ -262,16 +263,17 @@ def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys
             n_bad = int(bad.count().execute())
             if n_bad == 0:  # pandera-ibis fails every check on an empty table; no row broke this rule
                 continue
-            cols = ["_row", *[c for c in (spec.key, *rule.show) if c in checked.columns]]
+            cols = [*[c for c in ("_file", "_row") if c in checked.columns],
+                    *[c for c in (spec.key, *rule.show) if c in checked.columns]]
             cols = list(dict.fromkeys(cols))
             ex = bad.order_by("_row").select(*cols).limit(MAX_EXAMPLES).to_pyarrow().to_pylist()
             examples = [{("row" if k == "_row" else k.removeprefix("_raw_").lstrip("_")): v for k, v in r.items()}
                         for r in ex]
-            violations.append(Violation(str(path), rule.column, rule.text, n_bad, examples))
+            violations.append(Violation(label, rule.column, rule.text, n_bad, examples))
     canonical = table.select(*[
         (table[c] if c in table.columns else ibis.null(_IBIS_TYPES[t]).name(c))
         for c, t in spec.columns.items()
     ])
-    present = {"file": str(path), "columns": [c for c in spec.columns if c in raw.columns],
-               "extra_columns": [c for c in raw.columns if c not in spec.columns and c != "_row"]}
+    present = {"file": label, "columns": [c for c in spec.columns if c in raw.columns],
+               "extra_columns": [c for c in raw.columns if c not in spec.columns and not c.startswith("_")]}
     return canonical, violations, present

@@ -18,7 +18,7 @@ from pathlib import Path
 import ibis
 
 from . import paths
-from .contract import CONTRACT, ContractError, Violation, find_input_file, validate_table
+from .contract import CONTRACT, ContractError, Violation, find_input_file, validate_raw, validate_table
 
 CONTRACT_VERSION = "2"
 MANIFEST = "manifest.json"
@@ -56,35 +56,68 @@ def inputs_hash(files: dict[str, Path]) -> dict[str, str]:
     return {name: file_sha256(path) for name, path in sorted(files.items())}
 
 
+def _table_hash(table: str, files: list[str], hashes: dict[str, str], mapped: bool) -> str:
+    """A canonical table's input hash: its file's SHA-256; for a table stacked from several files
+    (through a mapping), the SHA-256 of their ``name:sha256`` lines (each file's own hash is in the
+    manifest's ``mapping.files``)."""
+    if not mapped:
+        return hashes[table]
+    if len(files) == 1:
+        return hashes[files[0]]
+    lines = "\n".join(f"{f}:{hashes[f]}" for f in sorted(files))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
 def is_sample(data_dir: Path) -> bool:
     """A folder written by the sample generator (it leaves its ``truth.json`` beside the tables)."""
     return (Path(data_dir) / SAMPLE_MARKER).is_file()
 
 
-def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Path | None = None) -> Path:
+def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Path | None = None,
+                   profile: str | Path | None = None) -> Path:
     """Validate ``data_dir`` and return the folder of its canonical Parquet cache.
 
+    ``profile``: read the export through a mapping file (a built-in profile name such as
+    ``salesforce`` or a path; see ``docs/mapping-files.md``) instead of canonical files.
     Raises :class:`ContractError` listing every violation; nothing is cached then.
     """
     data_dir = Path(data_dir)
     cache_root = Path(cache_root or paths.PROCESSED_DIR)
     as_of = as_of or datetime.now(timezone.utc).replace(tzinfo=None)
-    files = _input_files(data_dir)
+    mapping = None
+    if profile is not None:
+        from .mapping import load_mapping
+        mapping = load_mapping(profile)
+        files = {name: data_dir / name for name in mapping.files() if (data_dir / name).is_file()}
+    else:
+        files = _input_files(data_dir)
     hashes = inputs_hash(files)
     sample = is_sample(data_dir)
-    key = hashlib.sha256(json.dumps({"contract": CONTRACT_VERSION, "inputs": hashes, "sample": sample},
-                                    sort_keys=True).encode()).hexdigest()[:16]
+    identity = {"contract": CONTRACT_VERSION, "inputs": hashes, "sample": sample}
+    if mapping is not None:
+        identity["mapping"] = {"name": mapping.name, "sha256": mapping.sha256()}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     target = cache_root / f"crm-{key}"
     if (target / MANIFEST).is_file():
         return target
     con = connect()
     violations: list[Violation] = []
-    canonical, present = {}, {}
+    canonical, present, excluded, sources = {}, {}, [], {}
     lead_keys = None
     for name in ("leads", "activities", "deals", "reps"):
-        if name not in files:
+        if mapping is not None:
+            if name not in mapping.tables:
+                continue
+            from .mapping import mapped_table
+            mapped = mapped_table(con, mapping, data_dir, name)
+            excluded += mapped.excluded
+            sources[name] = mapped.files
+            table, found, info = validate_raw(mapped.table, mapped.label, CONTRACT[name], lead_keys, as_of)
+        elif name in files:
+            sources[name] = [files[name].name]
+            table, found, info = validate_table(con, files[name], CONTRACT[name], lead_keys, as_of)
+        else:
             continue
-        table, found, info = validate_table(con, files[name], CONTRACT[name], lead_keys, as_of)
         violations += found
         if info:
             canonical[name], present[name] = table, info
@@ -103,11 +136,16 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
         manifest = {
             "contract_version": CONTRACT_VERSION,
             "data_dir": str(data_dir),
-            "inputs": {n: {"file": files[n].name, "sha256": hashes[n], "rows": rows[n],
+            "inputs": {n: {"file": ", ".join(sources[n]), "rows": rows[n],
+                           "sha256": _table_hash(n, sources[n], hashes, mapping is not None),
                            **{k: v for k, v in present[n].items() if k != "file"}}
                        for n in canonical},
             "sample": sample,
         }
+        if mapping is not None:
+            manifest["mapping"] = {"name": mapping.name, "file": mapping.path.name, "sha256": mapping.sha256(),
+                                   "files": hashes}
+            manifest["excluded"] = excluded
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         try:
             os.rename(tmp, target)

@@ -68,12 +68,19 @@ def ensure_sample(quiet: bool = False) -> Path:
     return paths.SAMPLE_DIR
 
 
-def resolve_inputs(data_dir: Path | None, quiet: bool = False) -> Path:
+def resolve_inputs(data_dir: Path | None, quiet: bool = False, profile: str | None = None) -> Path:
     """Validate the export in ``data_dir`` (default ``data/raw``) and return its cache folder.
 
+    ``profile`` reads it through a mapping file (``salesforce``, ``hubspot`` or a path).
     When the default folder holds no export, the bundled sample CRM is used and the console says so.
     """
     paths.PROCESSED_DIR.mkdir(parents=True, exist_ok=True)
+    if profile:
+        data_dir = Path(data_dir or paths.RAW_DIR)
+        if not data_dir.is_dir():
+            from .contract import ContractError, Violation
+            raise ContractError([Violation(str(data_dir), "-", "data folder does not exist", 0, [])])
+        return prepare_inputs(data_dir, profile=profile)
     if data_dir is None and not has_export(paths.RAW_DIR):
         _log("data/raw holds no CRM export: using the bundled SAMPLE CRM (generated, not real data).", quiet)
         return prepare_inputs(ensure_sample(quiet))
@@ -186,7 +193,8 @@ def write_workbook(path: Path, tables_dir: Path, period, manifest: dict, noteboo
 
 def run_report(period_text: str, data_dir: Path | None = None, config_path: Path | None = None,
                out_root: Path | None = None, notebooks: tuple[str, ...] | None = None,
-               quiet: bool = False, before_publish: Callable[[Path], None] | None = None) -> Path:
+               quiet: bool = False, before_publish: Callable[[Path], None] | None = None,
+               profile: str | None = None) -> Path:
     """Build and publish ``<out_root>/<period>/``; returns its path. Raises on any failure,
     leaving the previously published report untouched."""
     from .index_page import write_index
@@ -197,7 +205,7 @@ def run_report(period_text: str, data_dir: Path | None = None, config_path: Path
     notebooks = notebooks or paths.REPORT_NOTEBOOKS
     t0 = time.monotonic()
     _log(f"[1/{len(notebooks) + 3}] validating inputs", quiet)
-    crm_dir = resolve_inputs(data_dir, quiet)
+    crm_dir = resolve_inputs(data_dir, quiet, profile)
     manifest = json.loads((crm_dir / "manifest.json").read_text())
     with period_lock(out_root, period.label):
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{period.label}-", dir=out_root))
