@@ -11,23 +11,27 @@ STAMP := $(VENV)/.installed
 # Never exported to recipes: make would expand them to build the environment.
 # (Defaults first: a variable named by `unexport` counts as defined, so a later ?= would not set it.)
 PERIOD ?=
+PERIODS ?=
 DATA ?=
 CONFIG ?=
+PROFILE ?=
 OUT ?=
 SCENARIOS ?= 200
 LEADS ?= 20000
 BOOT ?= 100
-unexport PERIOD DATA CONFIG OUT SCENARIOS LEADS BOOT
+unexport PERIOD PERIODS DATA CONFIG PROFILE OUT SCENARIOS LEADS BOOT
 
 # $(value X) is the text as given (make does not expand it), wrapped in single quotes for the shell.
 quote = '$(subst ','\'',$(value $(1)))'
-OPTIONAL_ARGS = $(if $(value DATA),--data $(call quote,DATA)) $(if $(value CONFIG),--config $(call quote,CONFIG)) $(if $(value OUT),--out $(call quote,OUT))
+PROFILE_ARG = $(if $(value PROFILE),--profile $(call quote,PROFILE))
+OPTIONAL_ARGS = $(if $(value DATA),--data $(call quote,DATA)) $(PROFILE_ARG) $(if $(value CONFIG),--config $(call quote,CONFIG)) $(if $(value OUT),--out $(call quote,OUT))
 
-.PHONY: help install report validate validate-methods sample lab test test-fast clean-reports
+.PHONY: help install report reports validate validate-real validate-methods sample lab test test-fast clean-reports
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
-	@echo "  Parameters: PERIOD=2024Q1|2024-03|2024  DATA=folder  CONFIG=file.yml  OUT=folder"
+	@echo "  Parameters: PERIOD=2024Q1|2024-03|2024  PERIODS=\"2024-01 2024-02\"  DATA=folder  PROFILE=name|mapping.yml"
+	@echo "              CONFIG=file.yml  OUT=folder"
 	@echo "  validate-methods: SCENARIOS=200 LEADS=20000 BOOT=100"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -46,8 +50,20 @@ report: $(STAMP) ## Build and publish reports/PERIOD/ (e.g. make report PERIOD=2
 	@test -n $(call quote,PERIOD) || { echo "error: set PERIOD, e.g. make report PERIOD=2024Q1"; exit 2; }
 	$(PY) -m sla_analysis report --period $(call quote,PERIOD) $(OPTIONAL_ARGS)
 
+# PERIODS is split on blanks by the shell with globbing off: each word is passed quoted to the CLI,
+# which refuses what is not a period; a failing period is reported and the rest still run.
+reports: $(STAMP) ## Backfill several periods (PERIODS="2024-01 2024-02"); a failure does not stop the rest
+	@periods=$(call quote,PERIODS); set -f; n=0; failed=""; \
+	test -n "$$periods" || { echo "error: set PERIODS, e.g. make reports PERIODS=\"2024-01 2024-02\""; exit 2; }; \
+	for p in $$periods; do \
+	  n=$$((n + 1)); echo "== $$p"; \
+	  $(PY) -m sla_analysis report --period "$$p" $(OPTIONAL_ARGS) || { rc=$$?; failed="$$failed $$p(exit $$rc)"; echo "== $$p FAILED (exit $$rc)" >&2; }; \
+	done; \
+	if [ -n "$$failed" ]; then echo "reports: $$n period(s), failed:$$failed" >&2; exit 1; fi; \
+	echo "reports: all $$n period(s) published"
+
 validate: $(STAMP) ## Validate the CRM export in data/raw (or DATA=) against the data contract
-	$(PY) -m sla_analysis validate $(if $(value DATA),--data $(call quote,DATA))
+	$(PY) -m sla_analysis validate $(if $(value DATA),--data $(call quote,DATA)) $(PROFILE_ARG)
 
 validate-methods: $(STAMP) ## Simulation study of the attempt-cap methods -> reports/method_check.md (SCENARIOS= LEADS= BOOT=)
 	$(PY) -m sla_analysis.method_check --scenarios $(call quote,SCENARIOS) --leads $(call quote,LEADS) --boot $(call quote,BOOT) --out reports/method_check.md
@@ -58,11 +74,14 @@ sample: $(STAMP) ## Write the sample CRM and its truth.json to OUT= (default dat
 lab: $(STAMP) ## Open the notebooks in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/
 
-test: $(STAMP) ## Run the whole test suite (unit, notebooks, end to end)
-	$(PY) -m pytest -q
+test: $(STAMP) ## Run the whole test suite (unit, notebooks, end to end; real data: validate-real)
+	$(PY) -m pytest -q -m "not real"
+
+validate-real: $(STAMP) ## The public datasets in ../shared (Bank Marketing, Olist) end to end, checked independently
+	$(PY) -m pytest -q -m real tests/test_real_data.py
 
 test-fast: $(STAMP) ## Unit tests only (no notebook runs)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not real"
 
 clean-reports: ## Remove published reports (data/raw is never touched)
 	rm -rf reports/*/ reports/.staging-* reports/.old-*

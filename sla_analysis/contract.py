@@ -130,6 +130,13 @@ class Rule:
     text: str
     ok: Callable[[ir.Table], ir.BooleanValue]
     show: tuple[str, ...] = ()
+    code: str = ""  # rules a mapping may turn into counted exclusions: see EXCLUDABLE
+
+
+#: Rules whose failing rows a mapping file may drop and count (``exclude: [...]``) instead of refusing
+#: the export: an activity or deal whose lead is not in the export, a deal dated before its lead.
+EXCLUDABLE = {"unknown_lead": "refers to a lead_id that is not in leads",
+              "before_lead": "deal created before its lead existed"}
 
 
 def find_input_file(data_dir: Path, table: str) -> Path | None:
@@ -209,12 +216,13 @@ def _annotate(raw: ir.Table, spec: TableSpec, lead_keys: ir.Table | None, as_of:
                           lambda t: t[key].isnull() | (t._dup_count <= 1), (key, "_dup_count")))
     if spec.references_leads and lead_keys is not None and "lead_id" in present:
         table = table.left_join(lead_keys, table.lead_id == lead_keys._known_lead_id).drop("_known_lead_id")
-        rules.append(Rule("lead_id", "refers to a lead_id that is not in leads",
-                          lambda t: t.lead_id.isnull() | t._lead_created_at.notnull(), ("lead_id",)))
+        rules.append(Rule("lead_id", EXCLUDABLE["unknown_lead"],
+                          lambda t: t.lead_id.isnull() | t._lead_created_at.notnull(), ("lead_id",), "unknown_lead"))
         if spec.name == "deals" and "created_at" in present:
-            rules.append(Rule("created_at", "deal created before its lead existed",
+            rules.append(Rule("created_at", EXCLUDABLE["before_lead"],
                               lambda t: t.created_at.isnull() | t._lead_created_at.isnull() |
-                              (t.created_at >= t._lead_created_at), ("created_at", "_lead_created_at")))
+                              (t.created_at >= t._lead_created_at), ("created_at", "_lead_created_at"),
+                              "before_lead"))
     return table, rules
 
 
@@ -235,11 +243,12 @@ def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys
 
 
 def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table | None,
-                 as_of: datetime) -> tuple[ir.Table, list[Violation], dict]:
+                 as_of: datetime, exclude: tuple[str, ...] = ()) -> tuple[ir.Table, list[Violation], dict]:
     """Parse and check one table read as it is (canonical column names, a ``_row`` column and,
     for a table stacked from several files, a ``_file`` column). Returns the canonical table
     expression (all contract columns, absent optional ones as NULL), the violations, and what was
-    present. ``label`` names the input in messages."""
+    present. ``label`` names the input in messages. Rows failing a rule whose code is in ``exclude``
+    (see :data:`EXCLUDABLE`) are dropped and counted in ``present["excluded"]`` instead."""
     missing = [c for c in spec.required if c not in raw.columns]
     if missing:
         found = ", ".join(c for c in raw.columns if not c.startswith("_"))
@@ -251,6 +260,7 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
                               for i, rule in enumerate(rules)}).cache()
     schema, by_name = _pandera_schema(spec.name, rules)
     violations: list[Violation] = []
+    excluded: list[dict] = []
     try:
         schema.validate(checked, lazy=True)
     except SchemaErrors as err:
@@ -263,6 +273,10 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
             n_bad = int(bad.count().execute())
             if n_bad == 0:  # pandera-ibis fails every check on an empty table; no row broke this rule
                 continue
+            if rule.code and rule.code in exclude:
+                excluded.append({"table": spec.name, "file": label, "rule": rule.text, "rows": n_bad,
+                                 "reason": "excluded by the mapping file"})
+                continue
             cols = [*[c for c in ("_file", "_row") if c in checked.columns],
                     *[c for c in (spec.key, *rule.show) if c in checked.columns]]
             cols = list(dict.fromkeys(cols))
@@ -270,10 +284,13 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
             examples = [{("row" if k == "_row" else k.removeprefix("_raw_").lstrip("_")): v for k, v in r.items()}
                         for r in ex]
             violations.append(Violation(label, rule.column, rule.text, n_bad, examples))
-    canonical = table.select(*[
-        (table[c] if c in table.columns else ibis.null(_IBIS_TYPES[t]).name(c))
+    kept = [checked[f"_ok_{i}"] for i, rule in enumerate(rules) if rule.code and rule.code in exclude]
+    source = checked.filter(*kept) if excluded else table
+    canonical = source.select(*[
+        (source[c] if c in source.columns else ibis.null(_IBIS_TYPES[t]).name(c))
         for c, t in spec.columns.items()
     ])
     present = {"file": label, "columns": [c for c in spec.columns if c in raw.columns],
-               "extra_columns": [c for c in raw.columns if c not in spec.columns and not c.startswith("_")]}
+               "extra_columns": [c for c in raw.columns if c not in spec.columns and not c.startswith("_")],
+               "excluded": excluded}
     return canonical, violations, present

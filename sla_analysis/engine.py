@@ -66,6 +66,25 @@ class CRM:
         v = self.leads.created_at.min().execute()
         return None if v is None or v != v else v.to_pydatetime().replace(tzinfo=None)
 
+    def limits(self) -> dict[str, str]:
+        """What this export cannot support, each with the reason in plain words:
+
+        * ``attempts``: no contact attempts (an empty activities table, or one the mapping says the
+          export does not have: then the mapping's own reason): cohorts by attempts, cost per call measured, the attempt cap, speed
+          to lead and cadence cannot be computed;
+        * ``revenue``: the deals have no amounts: revenue, MQL values and marketing's delivered value
+          cannot be computed.
+        """
+        out = {}
+        unavailable = self.manifest.get("unavailable") or {}
+        if "activities" in unavailable:
+            out["attempts"] = str(unavailable["activities"])
+        elif not self.row_counts.get("activities"):
+            out["attempts"] = "the export has no contact attempts (the activities table is empty)"
+        if not self.has("deals", "amount"):
+            out["revenue"] = "the deals have no amounts, so revenue and the value of a lead are unknown"
+        return out
+
     @property
     def is_sample(self) -> bool:
         return bool(self.manifest.get("sample"))

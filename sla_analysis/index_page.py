@@ -16,7 +16,7 @@ table { border-collapse: collapse; width: 100%; } td, th { padding: 5px 8px; bor
 td.num, th.num { text-align: right; white-space: nowrap; } th { text-align: left; }
 .met { color: #1a7f37; font-weight: 600; } .missed { color: #c62828; font-weight: 600; }
 .notjudged { color: #777; }
-.footer { font-size: 12px; color: #777; border-top: 1px solid #ddd; margin-top: 32px; padding-top: 8px; }
+.sla-footer { font-size: 12px; color: #777; border-top: 1px solid #ddd; margin-top: 32px; padding-top: 8px; }
 """
 
 
@@ -31,7 +31,9 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     if summary.get("lead_value_target") is not None:
         rows.append(("Marketing's monthly target (quota x marketing share)", money(summary["lead_value_target"], cur)))
     delivered = (summary.get("lead_value") or {}).get("delivered_by_month") or {}
-    if delivered and summary.get("lead_value_target"):
+    if delivered and None in delivered.values():
+        rows.append(("MQL value marketing delivered", "not available: the deals have no amounts"))
+    elif delivered and summary.get("lead_value_target"):
         avg = sum(delivered.values()) / len(delivered)
         rows.append(("MQL value marketing delivered, per month of the period",
                      f"{money(avg, cur)} ({avg / summary['lead_value_target']:.0%} of target)"))
@@ -52,6 +54,34 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     elif plateau.get("reason"):
         rows.append(("Attempt cap", f"not available: {plateau['reason']}"))
     return rows
+
+
+def _rows(entry: dict) -> int:
+    return int(entry.get("rows") or 0)
+
+
+def data_quality_section(summary: dict) -> list[str]:
+    """The inputs read (file, rows) and the rows left out, each with its rule, reason and count."""
+    parts = ["<h2>Data quality</h2>"]
+    inputs = summary.get("inputs") or {}
+    if inputs:
+        parts.append("<table><tr><th>Table</th><th>File</th><th class='num'>Rows used</th></tr>")
+        parts += [f"<tr><td>{_e(n)}</td><td>{_e(i.get('file', ''))}</td><td class='num'>{_rows(i):,}</td></tr>"
+                  for n, i in sorted(inputs.items())]
+        parts.append("</table>")
+    excluded = (summary.get("data_quality") or {}).get("excluded") or []
+    if not excluded:
+        parts.append("<p>No row was left out: every row of the export passed the data contract.</p>")
+        return parts
+    total = sum(_rows(e) for e in excluded)
+    parts.append(f"<p>{total:,} row{'s' if total != 1 else ''} left out of the figures, by rule "
+                 "(the rows themselves are not shown):</p>")
+    parts.append("<table><tr><th>Table</th><th>Rule</th><th>Reason</th><th class='num'>Rows</th></tr>")
+    parts += [f"<tr><td>{_e(e.get('table', ''))}</td><td>{_e(e.get('rule', ''))}</td>"
+              f"<td>{_e(e.get('reason', ''))}</td><td class='num'>{_rows(e):,}</td></tr>"
+              for e in excluded]
+    parts.append("</table>")
+    return parts
 
 
 def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer: str) -> None:
@@ -87,7 +117,10 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
         parts += [f"<tr><td>{_e(k)}</td><td class='num'>{_e(v)}</td></tr>" for k, v in rows]
         parts.append("</table>")
     values = summary.get("mql_value_by_source") or {}
-    if values:
+    limits = summary.get("limits") or {}
+    if values and limits.get("revenue"):
+        parts.append(f"<h2>What an MQL is worth, by source</h2><p>Not available: {_e(limits['revenue'])}.</p>")
+    elif values:
         parts.append("<h2>What an MQL is worth, by source</h2><table><tr><th>Source</th><th class='num'>Value per MQL</th></tr>")
         parts += [f"<tr><td>{_e(s)}</td><td class='num'>{_e(money(v, cur) if v is not None else 'not enough data')}</td></tr>"
                   for s, v in sorted(values.items())]
@@ -95,5 +128,6 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
     parts.append("<h2>Pages</h2><ul>")
     parts += [f"<li><a href='{_e(href)}'>{_e(title)}</a></li>" for href, title in pages]
     parts.append("</ul>")
-    parts.append(f"<div class='footer'>{_e(footer)}</div></body></html>")
+    parts += data_quality_section(summary)
+    parts.append(f"<div class='sla-footer'>{_e(footer)}</div></body></html>")
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")

@@ -112,7 +112,9 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             mapped = mapped_table(con, mapping, data_dir, name)
             excluded += mapped.excluded
             sources[name] = mapped.files
-            table, found, info = validate_raw(mapped.table, mapped.label, CONTRACT[name], lead_keys, as_of)
+            table, found, info = validate_raw(mapped.table, mapped.label, CONTRACT[name], lead_keys, as_of,
+                                              mapped.exclude)
+            excluded += info.get("excluded", []) if info else []
         elif name in files:
             sources[name] = [files[name].name]
             table, found, info = validate_table(con, files[name], CONTRACT[name], lead_keys, as_of)
@@ -138,7 +140,7 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             "data_dir": str(data_dir),
             "inputs": {n: {"file": ", ".join(sources[n]), "rows": rows[n],
                            "sha256": _table_hash(n, sources[n], hashes, mapping is not None),
-                           **{k: v for k, v in present[n].items() if k != "file"}}
+                           **{k: v for k, v in present[n].items() if k not in ("file", "excluded")}}
                        for n in canonical},
             "sample": sample,
         }
@@ -146,6 +148,7 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             manifest["mapping"] = {"name": mapping.name, "file": mapping.path.name, "sha256": mapping.sha256(),
                                    "files": hashes}
             manifest["excluded"] = excluded
+            manifest["unavailable"] = mapping.unavailable
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         try:
             os.rename(tmp, target)

@@ -34,9 +34,10 @@ def marketing_target(quota: float, marketing_share: float) -> float:
 
 def blended_mql_value(mql_values: pd.Series, mix: pd.Series) -> float:
     """Value of an average MQL at the source mix ``mix`` (shares, any scale):
-    sum_s(mix_s x value_s) / sum_s(mix_s). NaN when the mix is empty."""
+    sum_s(mix_s x value_s) / sum_s(mix_s). NaN when the mix is empty or no source has a value
+    (e.g. the deals have no amounts)."""
     mix = mix.reindex(mql_values.index).fillna(0)
-    if mix.sum() <= 0:
+    if mix.sum() <= 0 or not mql_values.notna().any():
         return float("nan")
     return float((mix / mix.sum() * mql_values.fillna(0)).sum())
 
@@ -71,14 +72,17 @@ def mql_table(crm: CRM) -> ir.Table:
     mql_at = leads.mql_at if crm.has("leads", "mql_at") else leads.created_at
     mqls = leads.select("lead_id", "source", "segment", mql_at=mql_at).filter(ibis._.mql_at.notnull())
     deals = crm.deals
-    amount = deals.amount.fill_null(0) if crm.has("deals", "amount") else ibis.literal(0.0)
+    has_amount = crm.has("deals", "amount")
+    # Without deal amounts revenue is unknown (NULL), not zero: the value figures then say so.
+    amount = deals.amount.fill_null(0) if has_amount else deals.amount
     per_lead = deals.group_by("lead_id").aggregate(
         opportunity_at=deals.created_at.min(),
         won=(deals.stage == "won").any(),
         revenue=amount.sum(where=deals.stage == "won"),
     )
     joined = mqls.left_join(per_lead, mqls.lead_id == per_lead.lead_id).drop("lead_id_right")
-    return joined.mutate(won=joined.won.fill_null(False), revenue=joined.revenue.fill_null(0.0))
+    revenue = joined.revenue.fill_null(0.0) if has_amount else ibis.null("float64")
+    return joined.mutate(won=joined.won.fill_null(False), revenue=revenue)
 
 
 def settled_window(period_end: datetime, stale_after_days: int, lookback_days: int) -> tuple[datetime, datetime]:
@@ -138,11 +142,14 @@ def source_mix(delivered: pd.DataFrame, settled: pd.DataFrame, by: str = "source
 def delivered_value(monthly: pd.DataFrame, values: pd.DataFrame, months: list[str], target: float,
                     by: str = "source") -> pd.DataFrame:
     """Per month of the period: MQLs delivered and their dollar value (MQLs x value per MQL of
-    their source) against marketing's target. Months without MQLs show 0."""
+    their source) against marketing's target. Months without MQLs show 0; the value is NaN when no
+    source has an MQL value (the deals have no amounts)."""
     priced = monthly.merge(values[[by, "mql_value"]], on=by, how="left")
     priced["value"] = priced.mqls * priced.mql_value.fillna(0)
     out = priced.groupby("month", as_index=False)[["mqls", "value"]].sum()
     out = pd.DataFrame({"month": months}).merge(out, on="month", how="left").fillna({"mqls": 0, "value": 0.0})
+    if not values.mql_value.notna().any():
+        out["value"] = float("nan")
     out["target"] = target
     out["share_of_target"] = out.value / target if target > 0 else float("nan")
     return out

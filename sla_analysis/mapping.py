@@ -23,7 +23,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import yaml
 
-from .contract import CONTRACT, FLOAT, STRING, TIMESTAMP, ContractError, TableSpec, Violation
+from .contract import CONTRACT, EXCLUDABLE, FLOAT, TIMESTAMP, ContractError, TableSpec, Violation
 from .sources import read_source
 
 FORMAT_VERSION = 1
@@ -32,7 +32,7 @@ TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S.%f"
 CURRENCY_AND_SPACES = r"[\s\x{00a0}\x{202f}$€£¥₹]"
 
 _TOP_KEYS = {"mapping", "name", "description", "timezone", "lookups", "tables"}
-_PART_KEYS = {"file", "csv", "sheet", "drop", "columns"}
+_PART_KEYS = {"file", "csv", "sheet", "drop", "columns", "exclude"}
 _COLUMN_KEYS = {"column", "value", "optional", "default", "map", "else", "when", "split", "lookup",
                 "keep_unmatched", "format", "timezone", "number", "scale"}
 _DROP_KEYS = {"column", "field", "equals", "not_in", "missing", "reason"}
@@ -110,6 +110,7 @@ class Mapping:
     lookups: dict[str, dict]
     doc: dict
     errors: list[Violation] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def where(self, line: int) -> str:
         return f"{self.path.name} line {line}"
@@ -175,6 +176,12 @@ def load_mapping(profile: str | Path) -> Mapping:
         if table not in CONTRACT:
             errors.append(m.error(_line(tables, table), str(table), f"not a canonical table (expected {', '.join(CONTRACT)})"))
             continue
+        if isinstance(parts, dict) and "none" in parts:
+            if set(parts) != {"none"} or not str(parts["none"] or "").strip():
+                errors.append(m.error(_line(tables, table), table, "`none: <why the export has no such table>` stands alone"))
+            m.unavailable[str(table)] = str(parts["none"])
+            m.tables[table] = []
+            continue
         parts = parts if isinstance(parts, list) else [parts]
         for i, part in enumerate(parts):
             if not isinstance(part, dict) or "file" not in part or not isinstance(part.get("columns"), dict):
@@ -223,6 +230,10 @@ def _check_part(m: Mapping, table: str, part: dict) -> None:
             m.errors.append(m.error(_line(col, "number" if "number" in col else "scale"), where, "`number` and `scale` apply to number columns only"))
         if "when" in col and not (isinstance(col["when"], list) and all(isinstance(c, dict) and "then" in c and "column" in c for c in col["when"])):
             m.errors.append(m.error(_line(col, "when"), where, "`when` must be a list of {column, equals|missing, then}"))
+    for code in part.get("exclude") or []:
+        if code not in EXCLUDABLE:
+            m.errors.append(m.error(_line(part, "exclude"), f"{table}.exclude",
+                                    f"{code!r} cannot be excluded (only: {', '.join(EXCLUDABLE)})"))
     for i, rule in enumerate(part.get("drop") or []):
         line = _line(part.get("drop"), i)
         if not isinstance(rule, dict) or ("column" in rule) == ("field" in rule):
@@ -324,6 +335,7 @@ class MappedTable:
     label: str
     files: list[str]
     excluded: list[dict]
+    exclude: tuple[str, ...] = ()
 
 
 def _read(con: ibis.BaseBackend, m: Mapping, data_dir: Path, node: dict, used: set[str], where: str) -> ir.Table:
@@ -421,6 +433,10 @@ def mapped_table(con: ibis.BaseBackend, m: Mapping, data_dir: Path, table: str) 
     """Read canonical ``table`` through the mapping: its parts stacked, lookups joined, rows dropped
     by the drop rules (counted per rule)."""
     spec: TableSpec = CONTRACT[table]
+    if table in m.unavailable:  # the export has no such table: an empty one, said so in the report
+        empty = ibis.memtable({c: [] for c in spec.required} | {"_row": []},
+                              schema={**{c: "string" for c in spec.required}, "_row": "int64"})
+        return MappedTable(empty, f"(no {table} in this export: {m.unavailable[table]})", [], [])
     parts = m.tables[table]
     errors: list[Violation] = []
     pieces, excluded, files = [], [], []
@@ -472,7 +488,8 @@ def mapped_table(con: ibis.BaseBackend, m: Mapping, data_dir: Path, table: str) 
                               for c in names]) for piece in pieces]
     stacked = aligned[0] if len(aligned) == 1 else ibis.union(*aligned, distinct=False)
     label = ", ".join(files) if len(files) > 1 else str(data_dir / files[0])
-    return MappedTable(stacked, label, files, excluded)
+    exclude = tuple(dict.fromkeys(str(c) for part in parts for c in part.get("exclude") or []))
+    return MappedTable(stacked, label, files, excluded, exclude)
 
 
 def _rule_text(rule: dict) -> str:

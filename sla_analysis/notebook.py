@@ -9,6 +9,7 @@ opened by an analyst in JupyterLab with the default parameters, the same inputs 
 from __future__ import annotations
 
 import html
+import itertools
 import json
 from datetime import date, datetime
 from dataclasses import dataclass
@@ -110,8 +111,13 @@ def say(text: str) -> None:
 
 
 def not_available(what: str, why: str) -> None:
-    """The plain note a section shows when the export lacks what it needs."""
+    """The plain note a section shows when the export lacks what it needs (``why`` is a sentence;
+    its first letter is capitalised)."""
+    why = why[:1].upper() + why[1:]
     say(f"**{esc(what)}: not available in this data.** {esc(why)}")
+
+
+_TABLE_IDS = itertools.count(1)
 
 
 def show_table(frame: pd.DataFrame, formats: dict[str, str] | None = None,
@@ -122,6 +128,7 @@ def show_table(frame: pd.DataFrame, formats: dict[str, str] | None = None,
     frame = frame.rename(columns=labels or {})
     formats = {(labels or {}).get(k, k): v for k, v in (formats or {}).items()}
     styler = frame.style.hide(axis="index").format(formats, na_rep="–", escape="html")
+    styler = styler.set_uuid(f"t{next(_TABLE_IDS)}")  # not random: the same inputs give the same page
     styler = styler.format_index(escape="html", axis=1)
     display(HTML(styler.to_html()))
 

@@ -1,7 +1,8 @@
 """The SLA scorecard: one line per promise, each marked met, missed, or not judged.
 
 A promise is *met* when the measured figure reaches its target; *not judged* when the sample is too
-small (fewer than ``min_n`` leads) or the figure is missing. The lines are plain data (JSON in
+small (fewer than ``min_n`` leads) or the figure is missing; *not available* when the export lacks
+what the figure needs (no attempts logged, no deal amounts). The lines are plain data (JSON in
 ``summary.json`` under ``compliance.promises``) that the index page renders.
 """
 from __future__ import annotations
@@ -21,6 +22,12 @@ def period_progress(start: datetime, end: datetime, data_end: datetime, data_sta
     lo = max(start, data_start) if data_start is not None else start
     covered = (min(end, data_end) - lo).total_seconds()
     return float(np.clip(covered / span, 0.0, 1.0)) if span > 0 else 1.0
+
+
+def not_available(side: str, promise: str, why: str) -> dict:
+    """A promise the data cannot judge at all (e.g. no attempts logged, no deal amounts)."""
+    return {"side": side, "promise": promise, "text": f"{promise[0].upper()}{promise[1:]}: not available ({why})",
+            "actual": None, "target": None, "status": "not available"}
 
 
 def _status(actual: float, target: float, n: int | None, min_n: int) -> str:

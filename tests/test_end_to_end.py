@@ -175,27 +175,3 @@ def test_make_refuses_injected_period(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert res.returncode != 0 and "is not a period" in res.stderr + res.stdout
     assert not (ROOT / "pwned").exists() and not (tmp_path / "pwned").exists()
-
-
-BANK_CSV = ROOT.parent / "shared" / "datasets" / "bank_marketing" / "bank-full.csv"
-
-
-@pytest.mark.skipif(not BANK_CSV.exists(), reason="needs ../shared/datasets (present in CI)")
-def test_bank_marketing_report_says_conversion_falls_from_the_first_attempt(tmp_path):
-    """Real data (UCI Bank Marketing) through the adapter into the contract and the whole report."""
-    data = tmp_path / "bank"
-    res = cli("adapt", "bank-marketing", "--source", str(BANK_CSV), "--out", str(data))
-    assert res.returncode == 0, res.stderr
-    res = cli("report", "--period", "2011Q1", "--data", str(data), "--config",
-              str(ROOT / "examples" / "bank_marketing" / "sla.yml"), "--out", str(tmp_path / "out"))
-    assert res.returncode == 0, res.stderr
-    s = json.loads((tmp_path / "out" / "2011Q1" / "summary.json").read_text())
-    p = s["plateau"]
-    assert p["hazard_shape"] == "falls from attempt 1 onward"
-    assert p["contacted_leads"] == 45_211 and p["censored_leads"] == 0
-    assert p["support_max_attempts"] == 34 and not p["at_support_edge"]
-    assert p["cohort_method_attempts"] == 1 and p["ci_low"] <= p["recommended_attempts"] <= p["ci_high"]
-    assert s["stale_cohorts"]["leads"] == 45_211 and s["stale_cohorts"]["customers"] == 5_289
-    page = (tmp_path / "out" / "2011Q1" / "03_profitability_plateau.html").read_text()
-    assert "The per-attempt conversion falls from attempt 1 onward" in page
-    assert "Sample data." not in page
