@@ -134,9 +134,11 @@ class Rule:
 
 
 #: Rules whose failing rows a mapping file may drop and count (``exclude: [...]``) instead of refusing
-#: the export: an activity or deal whose lead is not in the export, a deal dated before its lead.
+#: the export: an activity or deal whose lead is not in the export, a deal dated before its lead, a
+#: time after the run (a meeting booked ahead).
 EXCLUDABLE = {"unknown_lead": "refers to a lead_id that is not in leads",
-              "before_lead": "deal created before its lead existed"}
+              "before_lead": "deal created before its lead existed",
+              "future": "timestamp is in the future (e.g. a meeting booked ahead)"}
 
 
 def find_input_file(data_dir: Path, table: str) -> Path | None:
@@ -201,7 +203,7 @@ def _annotate(raw: ir.Table, spec: TableSpec, lead_keys: ir.Table | None, as_of:
             rules.append(Rule(c, "required value is missing", lambda t, c=c: _given(t, c).notnull(), (f"_raw_{c}",)))
         if kind == TIMESTAMP:
             rules.append(Rule(c, f"timestamp is in the future (after {as_of:%Y-%m-%d %H:%M} UTC)",
-                              lambda t, c=c: t[c].isnull() | (t[c] <= ibis.timestamp(as_of)), (c,)))
+                              lambda t, c=c: t[c].isnull() | (t[c] <= ibis.timestamp(as_of)), (c,), "future"))
         if c in spec.allowed:
             allowed = spec.allowed[c]
             rules.append(Rule(c, f"must be one of {', '.join(allowed)}",

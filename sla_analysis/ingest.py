@@ -114,7 +114,7 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             sources[name] = mapped.files
             table, found, info = validate_raw(mapped.table, mapped.label, CONTRACT[name], lead_keys, as_of,
                                               mapped.exclude)
-            excluded += info.get("excluded", []) if info else []
+            excluded += [{**e, "file": ", ".join(mapped.files)} for e in (info or {}).get("excluded", [])]
         elif name in files:
             sources[name] = [files[name].name]
             table, found, info = validate_table(con, files[name], CONTRACT[name], lead_keys, as_of)

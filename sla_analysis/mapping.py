@@ -32,10 +32,11 @@ TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S.%f"
 CURRENCY_AND_SPACES = r"[\s\x{00a0}\x{202f}$€£¥₹]"
 
 _TOP_KEYS = {"mapping", "name", "description", "timezone", "lookups", "tables"}
-_PART_KEYS = {"file", "csv", "sheet", "drop", "columns", "exclude"}
+_PART_KEYS = {"file", "csv", "sheet", "drop", "columns", "exclude", "optional"}
 _COLUMN_KEYS = {"column", "value", "optional", "default", "map", "else", "when", "split", "lookup",
                 "keep_unmatched", "format", "timezone", "number", "scale"}
-_DROP_KEYS = {"column", "field", "equals", "not_in", "missing", "reason"}
+_DROP_KEYS = {"column", "field", "equals", "not_in", "missing", "reason", "optional"}
+_CASE_KEYS = {"column", "field", "equals", "not_in", "missing", "then", "optional"}
 _LOOKUP_KEYS = {"file", "key", "value", "csv", "sheet"}
 _CSV_KEYS = {"delimiter", "encoding"}
 
@@ -228,8 +229,18 @@ def _check_part(m: Mapping, table: str, part: dict) -> None:
             m.errors.append(m.error(_line(col, "format" if "format" in col else "timezone"), where, "`format` and `timezone` apply to timestamp columns only"))
         if ("number" in col or "scale" in col) and spec.columns[name] != FLOAT:
             m.errors.append(m.error(_line(col, "number" if "number" in col else "scale"), where, "`number` and `scale` apply to number columns only"))
-        if "when" in col and not (isinstance(col["when"], list) and all(isinstance(c, dict) and "then" in c and "column" in c for c in col["when"])):
-            m.errors.append(m.error(_line(col, "when"), where, "`when` must be a list of {column, equals|missing, then}"))
+        if "when" in col:
+            cases = col["when"]
+            if not (isinstance(cases, list) and all(isinstance(c, dict) and "then" in c and (("column" in c) != ("field" in c))
+                                                    and sum(k in c for k in ("equals", "not_in", "missing")) == 1
+                                                    for c in cases)):
+                m.errors.append(m.error(_line(col, "when"), where, "`when` must be a list of {column or field, "
+                                        "equals | not_in | missing, then}"))
+            else:
+                for c in cases:
+                    _unknown(m, c, _CASE_KEYS, f"{where}.when")
+                    if "field" in c and c["field"] not in columns:
+                        m.errors.append(m.error(c.line, f"{where}.when", f"field {c['field']!r} is not mapped in this table"))
     for code in part.get("exclude") or []:
         if code not in EXCLUDABLE:
             m.errors.append(m.error(_line(part, "exclude"), f"{table}.exclude",
@@ -316,14 +327,27 @@ def _source_columns(col: dict | str) -> list[str]:
     return [str(n) for n in (names if isinstance(names, list) else [names])]
 
 
+def _names(value: Any) -> list[str]:
+    return [str(n) for n in (value if isinstance(value, list) else [value])]
+
+
 def _used_columns(part: dict) -> set[str]:
     used = set()
     for col in part["columns"].values():
         used |= set(_source_columns(col))
         if isinstance(col, dict):
-            used |= {str(c["column"]) for c in col.get("when") or []}
-    used |= {str(r["column"]) for r in part.get("drop") or [] if "column" in r}
+            used |= {n for c in col.get("when") or [] if "column" in c for n in _names(c["column"])}
+    used |= {n for r in part.get("drop") or [] if "column" in r for n in _names(r["column"])}
     return used
+
+
+def _source(raw: ir.Table, names: list[str]) -> ir.StringValue | None:
+    """The first non-empty value among the source columns ``names`` present in ``raw`` (None when
+    none is present)."""
+    present = [c for c in names if c in raw.columns]
+    if not present:
+        return None
+    return ibis.coalesce(*[_text(raw[c]) for c in present]) if len(present) > 1 else _text(raw[present[0]])
 
 
 @dataclass
@@ -382,24 +406,16 @@ def _column_expr(m: Mapping, raw: ir.Table, part: dict, table: str, name: str,
     if "value" in opts:
         value = opts["value"]
         return ibis.literal(None, type="string") if value is None else ibis.literal(str(value))
-    if "when" in opts:
-        expr = ibis.literal(None, type="string") if opts.get("else") is None else ibis.literal(str(opts["else"]))
-        for case in reversed(opts["when"]):
-            src = str(case["column"])
-            if src not in raw.columns:
-                errors.append(m.error(_line(case, "column"), where, f"source column {src!r} is not in {part['file']} (columns: {_shown(raw)})"))
-                return None
-            expr = ibis.ifelse(_matches(_text(raw[src]), case), ibis.literal(str(case["then"])), expr)
-        return expr
     sources = _source_columns(col)
-    present = [c for c in sources if c in raw.columns]
-    if not present:
+    if not sources:  # `when` cases alone: rows no case matches take `else`
+        return ibis.literal(None if opts.get("else") is None else str(opts["else"]), type="string")
+    expr = _source(raw, sources)
+    if expr is None:
         if opts.get("optional"):
             return None if opts.get("default") is None else ibis.literal(str(opts["default"]))
         names = " or ".join(repr(c) for c in sources)
         errors.append(m.error(line, where, f"source column {names} is not in {part['file']} (columns: {_shown(raw)})"))
         return None
-    expr = ibis.coalesce(*[_text(raw[c]) for c in present]) if len(present) > 1 else _text(raw[present[0]])
     if "split" in opts:
         expr = _text(expr.split(str(opts["split"]))[0])
     return expr
@@ -407,7 +423,7 @@ def _column_expr(m: Mapping, raw: ir.Table, part: dict, table: str, name: str,
 
 def _finish(expr: ir.StringValue, opts: dict, kind: str, zone: str) -> ir.StringValue:
     """Value map, default, then the number or time conversion."""
-    if "map" in opts:
+    if "map" in opts and _source_columns(opts):
         mapping = {str(k).strip().lower(): (None if v is None else str(v)) for k, v in (opts["map"] or {}).items()}
         fallback = expr if "else" not in opts else ibis.literal(None if opts["else"] is None else str(opts["else"]), type="string")
         key = expr.lower()
@@ -434,49 +450,84 @@ def mapped_table(con: ibis.BaseBackend, m: Mapping, data_dir: Path, table: str) 
     by the drop rules (counted per rule)."""
     spec: TableSpec = CONTRACT[table]
     if table in m.unavailable:  # the export has no such table: an empty one, said so in the report
-        empty = ibis.memtable({c: [] for c in spec.required} | {"_row": []},
-                              schema={**{c: "string" for c in spec.required}, "_row": "int64"})
-        return MappedTable(empty, f"(no {table} in this export: {m.unavailable[table]})", [], [])
-    parts = m.tables[table]
+        return _empty(spec, f"(no {table} in this export: {m.unavailable[table]})")
+    parts = [p for p in m.tables[table] if not (p.get("optional") and not (data_dir / str(p["file"])).is_file())]
+    if not parts:  # every part optional and absent
+        files = ", ".join(str(p["file"]) for p in m.tables[table])
+        return _empty(spec, f"(none of {files} is in the export)")
     errors: list[Violation] = []
     pieces, excluded, files = [], [], []
-    for p_i, part in enumerate(parts):
+    for part in parts:
         raw = _read(con, m, data_dir, part, _used_columns(part), table)
         files.append(str(part["file"]))
+        columns = part["columns"]
+        opts_of = {name: (col if isinstance(col, dict) else {}) for name, col in columns.items()}
         exprs: dict[str, ir.Value] = {}
-        for name in part["columns"]:
+        for name in columns:
             expr = _column_expr(m, raw, part, table, name, errors)
             if expr is not None:
                 exprs[name] = expr
+        # conditions on source columns, evaluated on the rows as read: drop rules and `when` cases
+        conditions: dict[str, ir.BooleanValue] = {}
         drops = part.get("drop") or []
         for i, rule in enumerate(drops):
-            if "column" in rule and str(rule["column"]) not in raw.columns:
-                errors.append(m.error(_line(drops, i), f"{table}.drop", f"source column {rule['column']!r} is not in {part['file']} (columns: {_shown(raw)})"))
+            if "column" in rule:
+                cond = _source_condition(m, raw, part, rule, _line(drops, i), f"{table}.drop", errors)
+                if cond is not None:
+                    conditions[f"_drop_{i}"] = cond
+        for name in exprs:
+            for j, case in enumerate(opts_of[name].get("when") or []):
+                if "column" in case:
+                    cond = _source_condition(m, raw, part, case, _line(case), f"{table}.{name}.when", errors)
+                    if cond is not None:
+                        conditions[f"_case_{name}_{j}"] = cond
         if errors:
             continue
-        src_drop = {f"_drop_{i}": _matches(_text(raw[str(r["column"])]), r) for i, r in enumerate(drops) if "column" in r}
-        t = raw.select("_row", **exprs, **src_drop)
+        t = raw.select("_row", **exprs, **conditions)
         for name in list(exprs):
-            opts = part["columns"][name] if isinstance(part["columns"][name], dict) else {}
+            opts = opts_of[name]
             if "lookup" in opts:
                 lk = _lookup_table(con, m, data_dir, str(opts["lookup"])).rename(**{f"_lk_{name}": "_lk_value", f"_lk_k_{name}": "_lk_key"})
                 t = t.left_join(lk, t[name] == lk[f"_lk_k_{name}"]).drop(f"_lk_k_{name}")
                 kept = t[name] if opts.get("keep_unmatched") else ibis.literal(None, type="string")
                 t = t.mutate(**{name: ibis.coalesce(t[f"_lk_{name}"], kept)}).drop(f"_lk_{name}")
-        kind = spec.columns
-        t = t.mutate(**{name: _finish(t[name], part["columns"][name] if isinstance(part["columns"][name], dict) else {},
-                                      kind[name], m.timezone) for name in exprs})
-        t = t.mutate(**{f"_drop_{i}": _matches(t[str(r["field"])], r) for i, r in enumerate(drops) if "field" in r})
-        flags = [f"_drop_{i}" for i in range(len(drops))]
+        t = t.mutate(**{name: _finish(t[name], opts_of[name], spec.columns[name], m.timezone) for name in exprs})
+        # `when` cases override the mapped value, the first matching case first: cases on source
+        # columns (as read) first, then cases on other canonical columns (with their own cases applied)
+        for on_field in (False, True):
+            cased = {}
+            for name in exprs:
+                cases = opts_of[name].get("when") or []
+                value, used = t[name], False
+                for j in reversed(range(len(cases))):
+                    case = cases[j]
+                    if ("field" in case) != on_field:
+                        continue
+                    if on_field:
+                        cond = _matches(t[str(case["field"])], case) if case["field"] in exprs else None
+                    else:
+                        cond = t[f"_case_{name}_{j}"] if f"_case_{name}_{j}" in t.columns else None
+                    if cond is not None:
+                        then = case["then"]
+                        value = ibis.ifelse(cond, ibis.literal(None if then is None else str(then), type="string"), value)
+                        used = True
+                if used:
+                    cased[name] = value
+            if cased:
+                t = t.mutate(**cased)
+        t = t.drop(*[c for c in t.columns if c.startswith("_case_")])
+        t = t.mutate(**{f"_drop_{i}": _matches(t[str(r["field"])], r) for i, r in enumerate(drops)
+                        if "field" in r and r["field"] in exprs})
+        flags = [f"_drop_{i}" for i in range(len(drops)) if f"_drop_{i}" in t.columns]
         if flags:
             # Each dropped row is counted once, under the first rule that drops it.
-            firsts = {f"_first_{i}": t[f] & ~ibis.or_(*[t[g] for g in flags[:i]]) if i else t[f]
-                      for i, f in enumerate(flags)}
+            firsts = {f"_first_{f}": t[f] & ~ibis.or_(*[t[g] for g in flags[:k]]) if k else t[f]
+                      for k, f in enumerate(flags)}
             counts = t.aggregate(**{k: v.cast("int64").sum() for k, v in firsts.items()}).to_pyarrow().to_pylist()[0]
-            for i, rule in enumerate(drops):
-                n = int(counts[f"_first_{i}"] or 0)
+            for f in flags:
+                rule = drops[int(f.split("_")[-1])]
                 excluded.append({"table": table, "file": str(part["file"]), "rule": _rule_text(rule),
-                                 "reason": str(rule.get("reason", "")), "rows": n})
+                                 "reason": str(rule.get("reason", "")), "rows": int(counts[f"_first_{f}"] or 0)})
             t = t.filter(~ibis.or_(*[t[f] for f in flags])).drop(*flags)
         if len(parts) > 1:
             t = t.mutate(_file=ibis.literal(str(part["file"])))
@@ -492,8 +543,28 @@ def mapped_table(con: ibis.BaseBackend, m: Mapping, data_dir: Path, table: str) 
     return MappedTable(stacked, label, files, excluded, exclude)
 
 
+def _empty(spec: TableSpec, label: str) -> MappedTable:
+    empty = ibis.memtable({c: [] for c in spec.required} | {"_row": []},
+                          schema={**{c: "string" for c in spec.required}, "_row": "int64"})
+    return MappedTable(empty, label, [], [])
+
+
+def _source_condition(m: Mapping, raw: ir.Table, part: dict, rule: dict, line: int, where: str,
+                      errors: list[Violation]) -> ir.BooleanValue | None:
+    """A drop rule's or a case's condition on source columns; None (skipped) when its columns are
+    absent and it is ``optional``, else absent columns are a mapping error."""
+    names = _names(rule["column"])
+    col = _source(raw, names)
+    if col is None:
+        if not rule.get("optional"):
+            shown = " or ".join(repr(c) for c in names)
+            errors.append(m.error(line, where, f"source column {shown} is not in {part['file']} (columns: {_shown(raw)})"))
+        return None
+    return _matches(col, rule)
+
+
 def _rule_text(rule: dict) -> str:
-    target = f"{rule['column']}" if "column" in rule else f"{rule['field']}"
+    target = " or ".join(_names(rule["column"])) if "column" in rule else f"{rule['field']}"
     if rule.get("missing"):
         return f"{target} is empty"
     if "not_in" in rule:
