@@ -99,3 +99,16 @@ def test_a_vendor_export_gives_the_same_report_as_the_canonical_crm(tables, tmp_
     via_contract = _report(canonical, tmp_path / "out-canonical")
     assert via_profile == via_contract
     assert via_profile["plateau"].get("recommended_attempts") is not None  # a real report, not an empty one
+
+
+def test_make_passes_profile_as_one_quoted_argument(tmp_path):
+    """PROFILE= reaches the CLI as a single argument, never as shell or make syntax."""
+    res = subprocess.run(["make", "-n", "report", "PERIOD=2024Q1", "PROFILE=salesforce; touch pwned",
+                          "DATA=$(shell touch pwned)"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    line = res.stdout.strip().splitlines()[-1]
+    assert "--profile 'salesforce; touch pwned'" in line and "--data '$(shell touch pwned)'" in line
+    assert not (ROOT / "pwned").exists()
+    res = subprocess.run(["make", "-n", "validate", "PROFILE=hubspot"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert "--profile 'hubspot'" in res.stdout
