@@ -321,10 +321,7 @@ def timestamp_text(text: ir.StringValue, fmt: str | None, zone: str) -> ir.Strin
 def _source_columns(col: dict | str) -> list[str]:
     if isinstance(col, (str, int)):
         return [str(col)]
-    names = col.get("column")
-    if names is None:
-        return []
-    return [str(n) for n in (names if isinstance(names, list) else [names])]
+    return [] if col.get("column") is None else _names(col["column"])
 
 
 def _names(value: Any) -> list[str]:
@@ -568,9 +565,6 @@ def _rule_text(rule: dict) -> str:
     if rule.get("missing"):
         return f"{target} is empty"
     if "not_in" in rule:
-        return f"{target} not in {', '.join(map(str, _values_raw(rule['not_in'])))}"
-    return f"{target} = {', '.join(map(str, _values_raw(rule['equals'])))}"
+        return f"{target} not in {', '.join(_names(rule['not_in']))}"
+    return f"{target} = {', '.join(_names(rule['equals']))}"
 
-
-def _values_raw(v: Any) -> list:
-    return v if isinstance(v, list) else [v]

@@ -158,17 +158,22 @@ SF_STAGE = {"won": ("Closed Won", 100, "Closed", True, True), "lost": ("Closed L
             "open": ("Proposal/Price Quote", 75, "Pipeline", False, False)}
 
 
+def _inputs(tables: dict[str, pd.DataFrame], out_dir: Path):
+    """Create ``out_dir``; the leads, activities and deals renumbered from 0, the number of leads and
+    how many of each odd case to add."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    leads = tables["leads"].reset_index(drop=True)
+    acts = tables["activities"].reset_index(drop=True)
+    deals = tables["deals"].reset_index(drop=True)
+    return leads, acts, deals, len(leads), _n_extra(len(leads))
+
+
 def write_salesforce_export(tables: dict[str, pd.DataFrame], out_dir: Path, *, custom_fields: bool = True,
                             future_meetings: bool = True) -> dict[str, pd.DataFrame]:
     """Write a Salesforce Data Export Service folder for the canonical ``tables``; return the
     canonical tables the ``salesforce`` profile reads back from it."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    leads = tables["leads"].reset_index(drop=True)
-    acts = tables["activities"].reset_index(drop=True)
-    deals = tables["deals"].reset_index(drop=True)
-    n = len(leads)
-    k = _n_extra(n)
+    leads, acts, deals, n, k = _inputs(tables, out_dir)
 
     # Users (reps)
     owners = _owners(tables)
@@ -512,12 +517,7 @@ def write_hubspot_export(tables: dict[str, pd.DataFrame], out_dir: Path, headers
         raise ValueError("headers must be 'display' or 'api'")
     display = headers == "display"
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    leads = tables["leads"].reset_index(drop=True)
-    acts = tables["activities"].reset_index(drop=True)
-    deals = tables["deals"].reset_index(drop=True)
-    n = len(leads)
-    k = _n_extra(n)
+    leads, acts, deals, n, k = _inputs(tables, out_dir)
 
     def when(series) -> pd.Series:
         s = _utc(pd.Series(series).reset_index(drop=True))
