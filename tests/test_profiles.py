@@ -4,6 +4,7 @@ export carries, and the same summary figures as that CRM written in the canonica
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -103,12 +104,16 @@ def test_a_vendor_export_gives_the_same_report_as_the_canonical_crm(tables, tmp_
 
 def test_make_passes_profile_as_one_quoted_argument(tmp_path):
     """PROFILE= reaches the CLI as a single argument, never as shell or make syntax."""
-    res = subprocess.run(["make", "-n", "report", "PERIOD=2024Q1", "PROFILE=salesforce; touch pwned",
-                          "DATA=$(shell touch pwned)"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # A make started from another make (as CI may do) prints "Entering/Leaving directory" lines; turn them off
+    # and read the line that runs the CLI.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    res = subprocess.run(["make", "--no-print-directory", "-n", "report", "PERIOD=2024Q1",
+                          "PROFILE=salesforce; touch pwned", "DATA=$(shell touch pwned)"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60, env=env)
     assert res.returncode == 0, res.stderr
-    line = res.stdout.strip().splitlines()[-1]
+    line = next(ln for ln in res.stdout.splitlines() if "--period" in ln)
     assert "--profile 'salesforce; touch pwned'" in line and "--data '$(shell touch pwned)'" in line
     assert not (ROOT / "pwned").exists()
-    res = subprocess.run(["make", "-n", "validate", "PROFILE=hubspot"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=60)
+    res = subprocess.run(["make", "--no-print-directory", "-n", "validate", "PROFILE=hubspot"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60, env=env)
     assert "--profile 'hubspot'" in res.stdout
