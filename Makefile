@@ -21,6 +21,13 @@ LEADS ?= 20000
 BOOT ?= 100
 unexport PERIOD PERIODS DATA CONFIG PROFILE OUT SCENARIOS LEADS BOOT
 
+# make would split a value holding a newline into two shell commands: such a value is refused.
+define newline
+
+
+endef
+$(foreach v,PERIOD PERIODS DATA CONFIG PROFILE OUT,$(if $(findstring $(newline),$(value $(v))),$(error $(v) must be on one line)))
+
 # $(value X) is the text as given (make does not expand it), wrapped in single quotes for the shell.
 quote = '$(subst ','\'',$(value $(1)))'
 PROFILE_ARG = $(if $(value PROFILE),--profile $(call quote,PROFILE))

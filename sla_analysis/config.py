@@ -4,6 +4,7 @@ Values out of range are refused before any data is read, with the key and the ac
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ class SLAConfig:
     sla_written: str | None = None           # date the SLA was agreed (YYYY-MM-DD), for the six-month review
     goals: dict[str, float] = field(default_factory=dict)   # monthly goals: leads_sourced, mqls_created, ...
     sdr: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SDR))
+    mql_score_threshold: float | None = None  # lead score at which marketing hands a lead to sales; None = not set
+    score_band_width: float | None = None     # width of the score bands on the qualification page; None = automatic
+    lead_work_cost: float | None = None       # cost of working one MQL; None = measured (its attempts x cost per attempt)
     source_file: str = ""
 
     @property
@@ -98,6 +102,8 @@ def _number(raw: dict, key: str, default: float, *, low: float, high: float,
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"config key {key!r} must be a number, got {value!r}")
+    if not math.isfinite(value):  # .nan would pass every comparison below
+        raise ConfigError(f"config key {key!r} must be a finite number, got {value!r}")
     too_low = value <= low if low_open else value < low
     if too_low or value > high:
         left = "(" if low_open else "["
@@ -107,10 +113,29 @@ def _number(raw: dict, key: str, default: float, *, low: float, high: float,
     return int(value) if integer else float(value)
 
 
+def _optional_number(raw: dict, key: str, *, low: float, high: float, low_open: bool = False) -> float | None:
+    """A number in range, or ``None`` when the key is absent or empty."""
+    if raw.get(key) is None:
+        return None
+    return _number(raw, key, 0, low=low, high=high, low_open=low_open)
+
+
+def _known_keys() -> set[str]:
+    from dataclasses import fields
+    return {f.name for f in fields(SLAConfig)} - {"source_file"}
+
+
 def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
     """Check every value's range and build an :class:`SLAConfig`."""
     if not isinstance(raw, dict):
         raise ConfigError("config must be a YAML mapping of keys to values")
+    unknown = sorted(str(k) for k in raw if str(k) not in _KNOWN_KEYS)
+    if unknown:  # a misspelt key would silently leave its default in force
+        import difflib
+        hints = [f"{k!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, _KNOWN_KEYS, 1)) else "")
+                 for k in unknown]
+        raise ConfigError(f"config key{'s' if len(unknown) > 1 else ''} {', '.join(hints)} "
+                          f"{'are' if len(unknown) > 1 else 'is'} not known (known keys: {', '.join(sorted(_KNOWN_KEYS))})")
     base = SLAConfig()
     tiers_raw = raw.get("tiers", {}) or {}
     if not isinstance(tiers_raw, dict):
@@ -188,8 +213,14 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
         sla_written=sla_written,
         goals=goals,
         sdr=sdr,
+        mql_score_threshold=_optional_number(raw, "mql_score_threshold", low=-1e9, high=1e9),
+        score_band_width=_optional_number(raw, "score_band_width", low=0, high=1e9, low_open=True),
+        lead_work_cost=_optional_number(raw, "lead_work_cost", low=0, high=1e9),
         source_file=source_file,
     )
+
+
+_KNOWN_KEYS = _known_keys()
 
 
 def load_config(path: str | Path | None = None) -> SLAConfig:
@@ -200,5 +231,8 @@ def load_config(path: str | Path | None = None) -> SLAConfig:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {what}") from None
     return config_from_dict(raw, source_file=str(path))

@@ -23,6 +23,8 @@ from pandera.errors import SchemaErrors
 STRING, TIMESTAMP, FLOAT, BOOL = "string", "timestamp", "float64", "boolean"
 
 TIERS = ("high", "moderate", "low")
+#: timestamps before this are typos or placeholders (0024 for 2024, 1970-01-01 for "no date")
+EARLIEST = datetime(1990, 1, 1)
 STAGES = ("open", "won", "lost")
 MAX_EXAMPLES = 10
 
@@ -40,6 +42,8 @@ class TableSpec:
     lowercase: tuple[str, ...] = ()
     allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
     non_negative: tuple[str, ...] = ()
+    maximum: dict[str, float] = field(default_factory=dict)  # larger values are typos, not data
+    must_have_rows: bool = False  # a header-only file is refused
 
     @property
     def columns(self) -> dict[str, str]:
@@ -56,27 +60,27 @@ CONTRACT: dict[str, TableSpec] = {
                   "fit_score": FLOAT, "interest_score": FLOAT, "mql_type": STRING,
                   "rejected_at": TIMESTAMP, "rejection_reason": STRING, "recycled_at": TIMESTAMP,
                   "requalified_at": TIMESTAMP, "marketing_influenced": BOOL, "persona": STRING},
-        key="lead_id", lowercase=("tier",), allowed={"tier": TIERS},
+        key="lead_id", lowercase=("tier",), allowed={"tier": TIERS}, must_have_rows=True,
     ),
     "activities": TableSpec(
         "activities",
         required={"activity_id": STRING, "lead_id": STRING, "occurred_at": TIMESTAMP, "type": STRING},
         optional={"rep_id": STRING, "outcome": STRING, "duration_s": FLOAT},
         key="activity_id", references_leads=True, lowercase=("type", "outcome"),
-        non_negative=("duration_s",),
+        non_negative=("duration_s",), maximum={"duration_s": 86_400}, must_have_rows=True,
     ),
     "deals": TableSpec(
         "deals",
         required={"deal_id": STRING, "lead_id": STRING, "created_at": TIMESTAMP, "stage": STRING},
         optional={"closed_at": TIMESTAMP, "amount": FLOAT, "proposal_at": TIMESTAMP},
         key="deal_id", references_leads=True, lowercase=("stage",), allowed={"stage": STAGES},
-        non_negative=("amount",),
+        non_negative=("amount",), maximum={"amount": 1e12},
     ),
     "reps": TableSpec(
         "reps",
         required={"rep_id": STRING},
         optional={"team": STRING, "role": STRING, "hourly_cost": FLOAT},
-        key="rep_id", table_required=False, non_negative=("hourly_cost",),
+        key="rep_id", table_required=False, non_negative=("hourly_cost",), maximum={"hourly_cost": 1e5},
     ),
 }
 
@@ -204,12 +208,25 @@ def _annotate(raw: ir.Table, spec: TableSpec, lead_keys: ir.Table | None, as_of:
         if kind == TIMESTAMP:
             rules.append(Rule(c, f"timestamp is in the future (after {as_of:%Y-%m-%d %H:%M} UTC)",
                               lambda t, c=c: t[c].isnull() | (t[c] <= ibis.timestamp(as_of)), (c,), "future"))
+            rules.append(Rule(c, f"timestamp is before {EARLIEST:%Y-%m-%d} (a typo, or a placeholder for no date?)",
+                              lambda t, c=c: t[c].isnull() | (t[c] >= ibis.timestamp(EARLIEST)), (c,)))
+        if kind == FLOAT:
+            rules.append(Rule(c, "must be a finite number (not NaN or infinity)",
+                              lambda t, c=c: t[c].isnull() | ~(t[c].isnan() | t[c].isinf()), (f"_raw_{c}",)))
         if c in spec.allowed:
             allowed = spec.allowed[c]
             rules.append(Rule(c, f"must be one of {', '.join(allowed)}",
                               lambda t, c=c, a=allowed: t[c].isnull() | t[c].isin(a), (f"_raw_{c}",)))
         if c in spec.non_negative:
             rules.append(Rule(c, "must not be negative", lambda t, c=c: t[c].isnull() | (t[c] >= 0), (c,)))
+        if c in spec.maximum:
+            top = spec.maximum[c]
+            rules.append(Rule(c, f"must be at most {top:,.0f} (a larger value is a typo)",
+                              lambda t, c=c, top=top: t[c].isnull() | t[c].isnan() | (t[c] <= top), (c,)))
+    if spec.name == "deals" and {"created_at", "closed_at"} <= set(present):
+        rules.append(Rule("closed_at", "deal closed before it was created",
+                          lambda t: t.closed_at.isnull() | t.created_at.isnull() | (t.closed_at >= t.created_at),
+                          ("closed_at", "created_at")))
     table = raw.select(**exprs)
     key = spec.key
     if key in present:
@@ -219,7 +236,7 @@ def _annotate(raw: ir.Table, spec: TableSpec, lead_keys: ir.Table | None, as_of:
     if spec.references_leads and lead_keys is not None and "lead_id" in present:
         table = table.left_join(lead_keys, table.lead_id == lead_keys._known_lead_id).drop("_known_lead_id")
         rules.append(Rule("lead_id", EXCLUDABLE["unknown_lead"],
-                          lambda t: t.lead_id.isnull() | t._lead_created_at.notnull(), ("lead_id",), "unknown_lead"))
+                          lambda t: t.lead_id.isnull() | t._lead_rows.notnull(), ("lead_id",), "unknown_lead"))
         if spec.name == "deals" and "created_at" in present:
             rules.append(Rule("created_at", EXCLUDABLE["before_lead"],
                               lambda t: t.created_at.isnull() | t._lead_created_at.isnull() |
@@ -245,7 +262,7 @@ def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys
 
 
 def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table | None,
-                 as_of: datetime, exclude: tuple[str, ...] = ()) -> tuple[ir.Table, list[Violation], dict]:
+                 as_of: datetime, exclude: tuple[str, ...] = (), *, allow_empty: bool = False) -> tuple[ir.Table, list[Violation], dict]:
     """Parse and check one table read as it is (canonical column names, a ``_row`` column and,
     for a table stacked from several files, a ``_file`` column). Returns the canonical table
     expression (all contract columns, absent optional ones as NULL), the violations, and what was
@@ -256,6 +273,9 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
         found = ", ".join(c for c in raw.columns if not c.startswith("_"))
         return raw, [Violation(label, c, f"required column is missing (columns found: {found})", 0, [])
                      for c in missing], {}
+    if spec.must_have_rows and not allow_empty and int(raw.count().execute()) == 0:
+        return raw, [Violation(label, "-", f"has no data rows (a header only): there are no {spec.name} to "
+                               "report on", 0, [])], {}
     table, rules = _annotate(raw, spec, lead_keys, as_of)
     # Materialised once in the engine, so each pandera check scans a table, not the whole pipeline.
     checked = table.mutate(**{f"_ok_{i}": rule.ok(table).fill_null(False)

@@ -68,6 +68,18 @@ def _table_hash(table: str, files: list[str], hashes: dict[str, str], mapped: bo
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def validator_fingerprint() -> str:
+    """SHA-256 of the code that reads and validates an export: a cache written under other rules
+    (an older contract, mapping reader or source reader) is not reused."""
+    from . import contract, mapping, sources
+
+    digest = hashlib.sha256()
+    for module in (contract, mapping, sources):
+        digest.update(Path(module.__file__).read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def is_sample(data_dir: Path) -> bool:
     """A folder written by the sample generator (it leaves its ``truth.json`` beside the tables)."""
     return (Path(data_dir) / SAMPLE_MARKER).is_file()
@@ -93,7 +105,8 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
         files = _input_files(data_dir)
     hashes = inputs_hash(files)
     sample = is_sample(data_dir)
-    identity = {"contract": CONTRACT_VERSION, "inputs": hashes, "sample": sample}
+    identity = {"contract": CONTRACT_VERSION, "validator": validator_fingerprint(), "inputs": hashes,
+                "sample": sample}
     if mapping is not None:
         identity["mapping"] = {"name": mapping.name, "sha256": mapping.sha256()}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
@@ -113,7 +126,7 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             excluded += mapped.excluded
             sources[name] = mapped.files
             table, found, info = validate_raw(mapped.table, mapped.label, CONTRACT[name], lead_keys, as_of,
-                                              mapped.exclude)
+                                              mapped.exclude, allow_empty=name in mapping.unavailable)
             excluded += [{**e, "file": ", ".join(mapped.files)} for e in (info or {}).get("excluded", [])]
         elif name in files:
             sources[name] = [files[name].name]
@@ -125,7 +138,7 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             canonical[name], present[name] = table, info
         if name == "leads" and info:
             lead_keys = (table.group_by(_known_lead_id=table.lead_id)
-                         .aggregate(_lead_created_at=table.created_at.min()))
+                         .aggregate(_lead_created_at=table.created_at.min(), _lead_rows=table.count()))
     if violations:
         raise ContractError(violations)
     cache_root.mkdir(parents=True, exist_ok=True)

@@ -362,6 +362,9 @@ class MappedTable:
 def _read(con: ibis.BaseBackend, m: Mapping, data_dir: Path, node: dict, used: set[str], where: str) -> ir.Table:
     csv_opts = node.get("csv") or {}
     path = data_dir / str(node["file"])
+    if not path.resolve().is_relative_to(Path(data_dir).resolve()):
+        raise ContractError([m.error(_line(node, "file"), where, f"file {node['file']!r} is outside the DATA "
+                                     f"folder {data_dir}: a mapping reads the export's own files only")])
     if not path.is_file():
         raise ContractError([m.error(_line(node, "file"), where, f"file {node['file']!r} is not in {data_dir}")])
     return read_source(con, path, delimiter=csv_opts.get("delimiter"), encoding=csv_opts.get("encoding", "utf-8"),

@@ -98,8 +98,10 @@ SAMPLE_BANNER = ('<div style="background:#fff3cd;border:1px solid #e0c36c;paddin
 
 
 def esc(text: Any) -> str:
-    """HTML-escape a value that came from the CRM before it goes into prose."""
-    return html.escape(str(text))
+    """Escape a value that came from the CRM before it goes into prose: HTML shows as text, and so
+    does Markdown that would make a link or an image (``[..](..)``, ``![..](http://..)``, a bare
+    ``http://`` address), which would otherwise be clickable or fetched from the network."""
+    return html.escape(str(text)).replace("[", "&#91;").replace("]", "&#93;").replace("://", "&#58;//")
 
 
 def say(text: str) -> None:

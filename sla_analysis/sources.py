@@ -27,6 +27,25 @@ ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "latin1": 
              "iso-8859-1": "latin-1", "utf-16": "utf-16"}
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SAMPLE = 1 << 16
+MAX_LINE_BYTES = 2_097_152          # DuckDB's max_line_size: a longer line is not a CRM row
+MAX_XLSX_BYTES = 512 << 20          # a workbook whose parts expand beyond this is refused ...
+MAX_XLSX_RATIO = 100                # ... as is one that expands more than 100-fold past 64 MB
+MAX_PARQUET_ROWS_PER_BYTE = 1       # unique ids take bytes: more rows than bytes is a bomb
+
+
+def _first_long_line(path: Path, limit: int = MAX_LINE_BYTES) -> int | None:
+    """The number (from 1, the header is line 1) of the first line longer than ``limit`` bytes."""
+    line, carry = 1, 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            parts = block.split(b"\n")
+            lengths = [carry + len(parts[0]), *map(len, parts[1:])]
+            over = next((i for i, n in enumerate(lengths) if n > limit), None)
+            if over is not None:
+                return line + over
+            line += len(parts) - 1
+            carry = lengths[-1] if len(parts) > 1 else lengths[0]
+    return None
 
 
 def _refuse(path: Path, rule: str, column: str = "-") -> ContractError:
@@ -70,6 +89,15 @@ def read_csv(con: ibis.BaseBackend, path: Path, delimiter: str | None = None,
         raise _refuse(path, f"encoding {encoding!r} is not supported (use one of utf-8, latin-1, utf-16)")
     if path.stat().st_size == 0:
         raise _refuse(path, "is empty (expected a header row and data rows)")
+    with open(path, "rb") as fh:
+        head = fh.read(HEADER_SAMPLE)
+    if enc == "utf-8" and (head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head):
+        raise _refuse(path, "is not UTF-8 text (it looks like UTF-16 or binary data): save it as UTF-8, or read "
+                            "it through a mapping file with `csv: {encoding: utf-16}` (see docs/mapping-files.md)")
+    long_line = _first_long_line(path)
+    if long_line is not None:
+        raise _refuse(path, f"line {long_line} is longer than {MAX_LINE_BYTES:,} bytes: not a CRM row "
+                            "(an unclosed quote, or not a CSV export?)")
     delim = delimiter or _sniff_delimiter(con, path, enc)
     try:
         raw = con.read_csv(str(path), all_varchar=True, header=True, delim=delim, encoding=enc)
@@ -89,6 +117,7 @@ def read_excel(path: Path, sheet: str | None = None) -> tuple[ir.Table, list[str
     import openpyxl
     import pyarrow as pa
 
+    _refuse_zip_bomb(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - not a workbook, or a damaged one
@@ -111,6 +140,23 @@ def read_excel(path: Path, sheet: str | None = None) -> tuple[ir.Table, list[str
     names = _unique_names(header)
     table = pa.table({n: pa.array(col, type=pa.string()) for n, col in zip(names, columns)})
     return ibis.memtable(table), header
+
+
+def _refuse_zip_bomb(path: Path) -> None:
+    """A workbook is a ZIP archive: refuse one whose parts expand to more than MAX_XLSX_BYTES, or more
+    than MAX_XLSX_RATIO-fold past 64 MB (the sizes are read from the archive's directory; Python's
+    zipfile never inflates a part beyond its declared size)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return  # openpyxl says what is wrong
+    size, packed = sum(i.file_size for i in infos), sum(i.compress_size for i in infos)
+    if size > MAX_XLSX_BYTES or (size > (64 << 20) and size > MAX_XLSX_RATIO * max(packed, 1)):
+        raise _refuse(path, f"expands from {packed:,} to {size:,} bytes: refused as a ZIP bomb (export the "
+                            "sheet as CSV instead)")
 
 
 def _cell_text(value: object) -> str | None:
@@ -137,6 +183,21 @@ def _unique_names(header: list[str]) -> list[str]:
     return out
 
 
+def _refuse_parquet_bomb(path: Path) -> None:
+    """Parquet pages are compressed: a file of a few KB can hold a billion identical rows. Every
+    contract table has a unique id, which takes bytes: refuse more rows than bytes (past a million)."""
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # noqa: BLE001 - DuckDB says what is wrong with the file
+        return
+    size = path.stat().st_size
+    if rows > 1_000_000 and rows > MAX_PARQUET_ROWS_PER_BYTE * size:
+        raise _refuse(path, f"holds {rows:,} rows in {size:,} bytes: refused as a decompression bomb "
+                            "(rows with unique ids cannot be that small)")
+
+
 def read_source(con: ibis.BaseBackend, path: Path, delimiter: str | None = None, encoding: str = "utf-8",
                 sheet: str | None = None, used: Iterable[str] = ()) -> ir.Table:
     """Read ``path`` as it is, with a ``_row`` column numbering the data rows from 1.
@@ -156,6 +217,7 @@ def read_source(con: ibis.BaseBackend, path: Path, delimiter: str | None = None,
     elif suffix == ".xlsx":
         raw, header = read_excel(path, sheet)
     else:
+        _refuse_parquet_bomb(path)
         try:
             raw = con.read_parquet(str(path))
         except Exception as exc:  # noqa: BLE001

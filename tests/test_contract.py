@@ -35,6 +35,16 @@ def test_valid_export_is_cached_with_canonical_columns(crm_dir, tmp_path):
     assert prepare_inputs(crm_dir(), as_of=AS_OF, cache_root=tmp_path / "cache") == cache
 
 
+def test_cache_written_under_other_rules_is_not_reused(crm_dir, tmp_path, monkeypatch):
+    """A cache is keyed by the inputs and by the validating code: new rules re-validate old inputs."""
+    from sla_analysis import ingest
+
+    cache = prepare_inputs(crm_dir(), as_of=AS_OF, cache_root=tmp_path / "cache")
+    monkeypatch.setattr(ingest, "validator_fingerprint", lambda: "rules-of-another-version")
+    again = prepare_inputs(crm_dir(), as_of=AS_OF, cache_root=tmp_path / "cache")
+    assert again != cache and (again / "manifest.json").is_file()
+
+
 def test_unknown_lead_ids_in_activities_and_deals(crm_dir, tmp_path):
     acts = ACTIVITIES + [{"activity_id": "A9", "lead_id": "GHOST", "occurred_at": "2024-02-01", "type": "call"}]
     deals = DEALS + [{"deal_id": "D9", "lead_id": "NOBODY", "created_at": "2024-02-01", "stage": "open", "amount": ""}]

@@ -105,13 +105,12 @@ def test_period_before_the_data_says_so(tmp_path, sample_dir):
     assert "not available in this data" in page
 
 
-def test_period_with_no_mqls_says_so(tmp_path, sample_dir):
+def test_period_with_no_data_is_refused(tmp_path, sample_dir):
+    """2019: the sample starts in 2023; a scheduled run of a period about which the export says
+    nothing is an error (exit 2), not a report of zeros."""
     res = cli("report", "--period", "2019", "--data", str(sample_dir), "--out", str(tmp_path))
-    assert res.returncode == 0, res.stderr
-    s = json.loads((tmp_path / "2019" / "summary.json").read_text())
-    assert s["compliance"]["mqls"] == 0 and s["plateau"]["recommended_attempts"] is None
-    page = (tmp_path / "2019" / "05_sla_compliance.html").read_text()
-    assert "No lead became an MQL in 2019" in page
+    assert res.returncode == 2 and "PERIOD 2019 has no data" in res.stderr and "the export covers" in res.stderr
+    assert not (tmp_path / "2019").exists()
 
 
 def test_html_has_no_code_and_loads_nothing_from_the_network(published):

@@ -1,4 +1,5 @@
 """The sample generator is deterministic and its data agree with the truth it writes."""
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -41,3 +42,30 @@ def test_sample_covers_2023_and_2024(sample_dir):
     assert leads.created_at.min() < pd.Timestamp("2023-01-15")
     assert leads.created_at.max() > pd.Timestamp("2024-12-15")
     assert set(leads.tier) == {"high", "moderate", "low"}
+
+
+def test_cached_sample_made_by_older_generator_is_remade(tmp_path, monkeypatch):
+    """data/processed/sample_crm is a cache: when sample.py changes, the next run regenerates it."""
+    from sla_analysis import orchestrate, paths, sample
+
+    calls = []
+
+    def fake_write_sample(out_dir, p=None):
+        calls.append(out_dir)
+        (out_dir / "truth.json").write_text('{"made": "now"}')
+        return out_dir
+
+    monkeypatch.setattr(paths, "PROCESSED_DIR", tmp_path)
+    monkeypatch.setattr(paths, "SAMPLE_DIR", tmp_path / "sample_crm")
+    monkeypatch.setattr(sample, "write_sample", fake_write_sample)
+    stale = tmp_path / "sample_crm"
+    stale.mkdir()
+    (stale / "truth.json").write_text('{"made": "by an older generator"}')
+    (stale / "generator.txt").write_text("0000000000000000\n")
+
+    out = orchestrate.ensure_sample(quiet=True)
+    assert json.loads((out / "truth.json").read_text()) == {"made": "now"}
+    assert (out / "generator.txt").read_text().strip() == orchestrate.sample_generator_version()
+    orchestrate.ensure_sample(quiet=True)  # current now: not regenerated
+    assert len(calls) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample_crm"]  # no temporary folders left
