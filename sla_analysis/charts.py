@@ -30,13 +30,17 @@ def interval_chart(frame: pd.DataFrame, label: str, value: str, low: str, high: 
 
 
 def bar_chart(frame: pd.DataFrame, x: str, y: str, title: str, ylabel: str,
-              reference: float | None = None, reference_label: str = "", hue: str | None = None) -> plt.Figure:
-    """Bars with an optional horizontal reference line (a target or an assumption)."""
+              reference: float | None = None, reference_label: str = "", hue: str | None = None,
+              legend_outside: bool = False) -> plt.Figure:
+    """Bars with an optional horizontal reference line (a target or an assumption); the legend goes
+    right of the axes with ``legend_outside`` (when it would hide bars)."""
     fig, ax = plt.subplots()
     sns.barplot(data=frame, x=x, y=y, hue=hue, ax=ax, color=None if hue else sns.color_palette()[0])
     if reference is not None and np.isfinite(reference):
         ax.axhline(reference, color=sns.color_palette()[3], linestyle="--", label=reference_label)
         ax.legend()
+    if legend_outside and ax.get_legend() is not None:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_xlabel("")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -64,7 +68,7 @@ def funnel_chart(stages: list[str], counts: list[float], title: str) -> plt.Figu
 
 
 def rate_by_cohort_chart(frame: pd.DataFrame, x: str, rate: str, low: str, high: str, title: str,
-                         ylabel: str, hue: str | None = None) -> plt.Figure:
+                         ylabel: str, hue: str | None = None, xlabel: str = "attempts received") -> plt.Figure:
     """A rate per ordered cohort (e.g. conversion by attempts received) as points with interval
     bars; one line of points per ``hue`` group."""
     fig, ax = plt.subplots()
@@ -77,7 +81,7 @@ def rate_by_cohort_chart(frame: pd.DataFrame, x: str, rate: str, low: str, high:
         ax.errorbar(xs, g[rate], yerr=np.clip(np.nan_to_num(err), 0, None), fmt="o", capsize=3, label=name,
                     color=sns.color_palette()[i % 10])
     ax.set_xticks(range(len(labels)), labels)
-    ax.set_xlabel("attempts received")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if hue is not None:

@@ -26,6 +26,7 @@ REPORT_NOTEBOOKS: tuple[str, ...] = (
     "03_profitability_plateau",
     "04_lead_value_targets",
     "05_sla_compliance",
+    "06_lead_qualification",
 )
 
 SAMPLE_DIR = PROCESSED_DIR / "sample_crm"

@@ -16,6 +16,24 @@ policy equals the seed's table (seed 000). The true figures are written beside t
 ``truth.json``: the analytic ones (close rates, MQL values, the per-attempt hazards and the profit
 curve of capping at N attempts) and the ones read off the generated events (speed to lead).
 Everything is vectorised with NumPy, so millions of leads take seconds.
+
+Handoff columns (notebook 06) are added to the leads afterwards, from a separate random stream
+(``seed + 8``) and from the events already generated, so every other column is the same as without
+them. Their known effects:
+
+* ``fit_score + interest_score = score`` exactly (a random split); the score works through the
+  tier (tiers are centred on 40 / 60 / 80 points), so conversion by score band is known analytically
+  (:func:`score_band_truth`);
+* ``mql_type`` (the offer that made an MQL) is drawn given the source, so its close rate and MQL
+  value are mixtures of the sources' (:func:`group_truth`);
+* ``persona`` is drawn given whether the lead reached an opportunity (economic buyers more often
+  do), so its conversion follows by Bayes' rule; ``segment`` changes deal size only;
+* sales *rejects* a share of the contacted MQLs that got at most two attempts and no deal (a share
+  that depends on the source) with a reason; MQLs worked to their tier's protocol without a deal
+  are *recycled* to marketing and some come back as MQLs (``requalified_at``); an opportunity whose
+  last attempt came after a silence of ``second_round_gap_days`` is read as recycled after the
+  previous attempt and requalified before it (the return path that can end in a sale);
+* every marketing-sourced lead is ``marketing_influenced``, and a share of the others is too.
 """
 from __future__ import annotations
 
@@ -26,6 +44,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
+from scipy.stats import norm
+
+#: lead score = round(N(centre of the tier, SCORE_SD)), clipped to 0-100
+SCORE_CENTRE = {"high": 80.0, "moderate": 60.0, "low": 40.0}
+SCORE_SD = 8.0
 
 SOURCES = {  # seed 000's MQL value table: avg revenue per customer, MQL-to-customer close rate
     "white paper": (160_000.0, 0.010),
@@ -67,6 +90,30 @@ class SampleParams:
     emails_per_hour: float = 30.0
     n_sdrs: int = 8
     sdr_hourly_cost: float = 50.0
+    # handoff columns (notebook 06), drawn from their own random stream: default_rng(seed + 8)
+    mql_type_by_source: dict = field(default_factory=lambda: {
+        "white paper": {"content download": 0.85, "demo request": 0.10, "contact request": 0.05},
+        "webinar": {"webinar registration": 0.80, "demo request": 0.15, "contact request": 0.05},
+        "online demo": {"demo request": 0.85, "content download": 0.15},
+        "tradeshow": {"event visit": 0.75, "demo request": 0.15, "contact request": 0.10},
+        "contact sales": {"contact request": 0.85, "demo request": 0.15}})
+    persona_given_deal: dict = field(default_factory=lambda: {
+        "economic buyer": 0.40, "champion": 0.30, "influencer": 0.20, "end user": 0.10})
+    persona_given_no_deal: dict = field(default_factory=lambda: {
+        "economic buyer": 0.15, "champion": 0.25, "influencer": 0.30, "end user": 0.30})
+    persona_missing: float = 0.08             # leads without a persona, at random
+    influenced_if_not_sourced: float = 0.4    # sales-sourced leads marketing touched anyway
+    rejection_by_source: dict = field(default_factory=lambda: {
+        "white paper": 0.6, "webinar": 0.5, "online demo": 0.3, "tradeshow": 0.5, "contact sales": 0.2})
+    rejection_reasons: dict = field(default_factory=lambda: {
+        "bad fit": 0.35, "no budget": 0.25, "not the decision maker": 0.20, "no interest": 0.20})
+    rejection_delay_days: float = 2.0         # mean (exponential) from the last attempt to the rejection
+    recycle_share: float = 0.9                # MQLs worked to the protocol without a deal that are recycled
+    recycle_delay_days: tuple = (1.0, 7.0)    # uniform, from the last attempt to the recycling
+    requalify_recycled: float = 0.15          # recycled MQLs (no deal) that come back as MQLs ...
+    requalify_rejected: float = 0.05          # ... and rejected ones
+    requalify_delay_days: float = 60.0        # mean (exponential) from recycling / rejection to requalifying
+    second_round_gap_days: float = 14.0       # a deal after this long a silence is a recycled lead's second round
 
 
 def _planned_caps(rng: np.random.Generator, tiers: np.ndarray, p: SampleParams) -> np.ndarray:
@@ -138,6 +185,150 @@ def true_profit_curve(p: SampleParams, h0: dict[str, float], cost_per_attempt: f
                          "profit_per_lead": profit})
 
 
+def deal_probability(p: SampleParams, h0: dict[str, float] | None = None) -> dict[str, dict[str, float]]:
+    """P(opportunity | MQL, source, tier) = (1 - never_contacted) x P(converts within its planned cap)."""
+    h0 = h0 or solve_base_hazards(p)
+    return {s: {t: (1 - p.never_contacted) * _p_deal_by_cap(h0[s], t, p) for t in p.tier_mix} for s in p.source_mix}
+
+
+def _score_at_least(a: float, tier: str) -> float:
+    """P(score >= a | tier) for score = clip(round(N(centre, SCORE_SD)), 0, 100) (whole numbers)."""
+    if a <= 0:
+        return 1.0
+    if a > 100:
+        return 0.0
+    return float(norm.sf((np.ceil(a) - 0.5 - SCORE_CENTRE[tier]) / SCORE_SD))
+
+
+def score_band_truth(p: SampleParams, low: float, high: float) -> dict[str, float]:
+    """True rates of the MQLs whose score lies in ``[low, high)``.
+
+    ``P(tier | band) ∝ tier_mix x P(score in band | tier)``; ``sql_rate = Σ_t P(t | band) q_t`` with
+    ``q_t = Σ_s source_mix_s P(opportunity | s, t)``; ``close_rate = sql_rate x win_rate``;
+    ``value_per_mql = Σ_t P(t | band) Σ_s source_mix_s P(opportunity | s, t) x win_rate x revenue_s x
+    E[segment multiplier]``; ``share`` = P(band) among MQLs.
+    """
+    q = deal_probability(p)
+    seg_mean = sum(p.segment_mix[g] * p.segment_mult[g] for g in p.segment_mix)
+    w = {t: p.tier_mix[t] * (_score_at_least(low, t) - _score_at_least(high, t)) for t in p.tier_mix}
+    total = sum(w.values())
+    if total <= 0:
+        return {"share": 0.0, "sql_rate": float("nan"), "close_rate": float("nan"), "value_per_mql": float("nan")}
+    sql = sum(w[t] / total * sum(p.source_mix[s] * q[s][t] for s in p.source_mix) for t in p.tier_mix)
+    value = sum(w[t] / total * sum(p.source_mix[s] * q[s][t] * p.win_rate * SOURCES[s][0] * seg_mean
+                                   for s in p.source_mix) for t in p.tier_mix)
+    return {"share": total, "sql_rate": sql, "close_rate": sql * p.win_rate, "value_per_mql": value}
+
+
+def group_truth(p: SampleParams, by: str) -> dict[str, dict[str, float]]:
+    """True ``sql_rate``, ``close_rate`` and ``value_per_mql`` of the MQLs per ``by`` group, for
+    ``source``, ``segment``, ``mql_type`` and ``persona`` (see the module docstring).
+
+    * source s: close rate c_s (seed 000), value c_s x revenue_s x E[segment multiplier];
+    * segment g: every source's close rate (segments do not change conversion), value x multiplier_g;
+    * mql_type m: a mixture over ``P(s | m) ∝ source_mix_s P(m | s)``;
+    * persona k: ``P(opp | k) = A_k π / (A_k π + B_k (1 - π))`` (Bayes), A / B its shares among MQLs
+      with / without an opportunity, π = P(opportunity | MQL); revenue per customer as overall.
+    A lead without a value (no persona, no MQL type) is ``(not recorded)``, which has the overall rates.
+    """
+    seg_mean = sum(p.segment_mix[g] * p.segment_mult[g] for g in p.segment_mix)
+    close = {s: SOURCES[s][1] for s in p.source_mix}
+    rev = {s: SOURCES[s][0] for s in p.source_mix}
+
+    def mix(weights: dict[str, float], mult: float = seg_mean) -> dict[str, float]:
+        total = sum(weights.values())
+        c = sum(weights[s] * close[s] for s in weights) / total
+        v = sum(weights[s] * close[s] * rev[s] for s in weights) / total * mult
+        return {"sql_rate": c / p.win_rate, "close_rate": c, "value_per_mql": v}
+
+    overall = mix(dict(p.source_mix))
+    if by == "source":
+        return {s: mix({s: 1.0}) for s in p.source_mix}
+    if by == "segment":
+        return {g: mix(dict(p.source_mix), p.segment_mult[g]) for g in p.segment_mix}
+    if by == "mql_type":
+        types = sorted({m for d in p.mql_type_by_source.values() for m in d})
+        return {m: mix({s: p.source_mix[s] * p.mql_type_by_source[s].get(m, 0.0) for s in p.source_mix
+                        if p.mql_type_by_source[s].get(m, 0.0) > 0}) for m in types}
+    if by == "persona":
+        pi = overall["sql_rate"]
+        out = {}
+        for k in p.persona_given_deal:
+            a, b = p.persona_given_deal[k], p.persona_given_no_deal[k]
+            sql = a * pi / (a * pi + b * (1 - pi))
+            out[k] = {"sql_rate": sql, "close_rate": sql * p.win_rate,
+                      "value_per_mql": sql / pi * overall["value_per_mql"]}
+        out["(not recorded)"] = overall
+        return out
+    raise ValueError(f"no truth for groups {by!r}")
+
+
+def rejection_truth(p: SampleParams) -> dict:
+    """P(rejected | MQL) per source: ``(1 - never_contacted) x Σ_t tier_mix_t Σ_{n<=2} P(cap = n | t)
+    x Π_{k<=n} (1 - h_k(s, t)) x rejection_by_source_s`` (contacted MQLs with one or two attempts and
+    no opportunity); overall at the source mix; per reason, overall x the reason's share."""
+    h0 = solve_base_hazards(p)
+    by_source = {}
+    for s in p.source_mix:
+        cand = 0.0
+        for t, wt in p.tier_mix.items():
+            dist = cap_distribution(t, p)
+            surv = np.cumprod(1 - hazard(h0[s], p.tier_mult[t], np.arange(1, 3), p.decay))
+            cand += wt * sum(dist.get(n, 0.0) * surv[n - 1] for n in (1, 2))
+        by_source[s] = (1 - p.never_contacted) * cand * p.rejection_by_source.get(s, 0.0)
+    overall = sum(p.source_mix[s] * by_source[s] for s in p.source_mix)
+    shares = {r: v / sum(p.rejection_reasons.values()) for r, v in p.rejection_reasons.items()}
+    return {"rate_by_source": by_source, "rate": overall, "reason_share": shares,
+            "rate_by_reason": {r: overall * v for r, v in shares.items()}}
+
+
+def return_path_truth(tables: dict[str, pd.DataFrame], follow_days: int) -> dict:
+    """Read off the generated leads and deals: of the leads rejected (recycled) at least
+    ``follow_days`` before the export's last activity, the share back as MQLs within ``follow_days``
+    (``requalified_at``) and the share with a deal created after the rejection (recycling) and won
+    within ``follow_days`` of it."""
+    leads, deals = tables["leads"], tables["deals"]
+    horizon = tables["activities"].occurred_at.max()
+    window = pd.Timedelta(days=follow_days)
+    won = deals[deals.stage == "won"][["lead_id", "created_at", "closed_at"]]
+    out = {}
+    for kind, col in (("rejected", "rejected_at"), ("recycled", "recycled_at")):
+        c = leads[leads[col].notna() & (leads[col] <= horizon - window)][["lead_id", col, "requalified_at"]]
+        back = (c.requalified_at >= c[col]) & (c.requalified_at <= c[col] + window)
+        w = won.merge(c[["lead_id", col]], on="lead_id")
+        w = w[(w.created_at >= w[col]) & (w.closed_at <= w[col] + window)]
+        n = len(c)
+        out[kind] = {"leads": n, "requalified": int(back.sum()), "won": int(w.lead_id.nunique()),
+                     "requalified_share": float(back.mean()) if n else float("nan"),
+                     "won_share": w.lead_id.nunique() / n if n else float("nan")}
+    return out
+
+
+def handoff_truth(p: SampleParams, tables: dict[str, pd.DataFrame], follow_days: int = 120) -> dict:
+    """Notebook 06's known answers: analytic rates by score band (10 points wide), MQL type, persona,
+    segment and source, rejection rates, the marketing-sourced and -influenced shares (sourcing is
+    independent of the outcome, so they are the same for leads, pipeline and won revenue); read off
+    the data: days from MQL to rejection, and the return path of rejected and recycled leads."""
+    leads = tables["leads"]
+    rej = leads[leads.rejected_at.notna()]
+    wait = (rej.rejected_at - rej.mql_at).dt.total_seconds() / 86400
+    edges = list(range(0, 100, 10))
+    sourced = p.marketing_sourced_share
+    return {
+        "score_bands": {f"{a}-{a + 9}" if a < 90 else "90+": score_band_truth(p, a, a + 10 if a < 90 else np.inf)
+                        for a in edges},
+        "by_source": group_truth(p, "source"),
+        "by_segment": group_truth(p, "segment"),
+        "by_mql_type": group_truth(p, "mql_type"),
+        "by_persona": group_truth(p, "persona"),
+        "rejection": {**rejection_truth(p), "median_days_mql_to_rejection": float(wait.median())},
+        "return_path": {"follow_days": follow_days, **return_path_truth(tables, follow_days)},
+        "marketing_sourced_share": sourced,
+        "marketing_influenced_share": sourced + (1 - sourced) * p.influenced_if_not_sourced,
+        "fit_plus_interest_is_score": True,
+    }
+
+
 def _pick(rng: np.random.Generator, mix: dict, n: int) -> np.ndarray:
     names = np.array(list(mix))
     probs = np.array(list(mix.values()), dtype=float)
@@ -158,8 +349,9 @@ def generate(p: SampleParams = SampleParams()) -> dict[str, pd.DataFrame]:
     source = _pick(rng, p.source_mix, n)
     segment = _pick(rng, p.segment_mix, n)
     tier = _pick(rng, p.tier_mix, n)
-    tier_center = np.select([tier == "high", tier == "moderate"], [80.0, 60.0], 40.0)
-    score = np.clip(np.round(tier_center + rng.normal(0, 8, n)), 0, 100).astype(int)
+    tier_center = np.select([tier == "high", tier == "moderate"], [SCORE_CENTRE["high"], SCORE_CENTRE["moderate"]],
+                            SCORE_CENTRE["low"])
+    score = np.clip(np.round(tier_center + rng.normal(0, SCORE_SD, n)), 0, 100).astype(int)
     is_mql = rng.random(n) < p.mql_share
     mql_at = created + (rng.random(n) * 48 * 3600).astype("timedelta64[s]")
     marketing_sourced = rng.random(n) < p.marketing_sourced_share
@@ -257,6 +449,7 @@ def generate(p: SampleParams = SampleParams()) -> dict[str, pd.DataFrame]:
         "owner_id": owner,
         "marketing_sourced": marketing_sourced,
     })
+    leads = pd.concat([leads, handoff_columns(p, leads, activities, deals)], axis=1)
     reps = pd.DataFrame({
         "rep_id": sdrs,
         "team": np.where(np.arange(p.n_sdrs) % 2 == 0, "east", "west"),
@@ -264,6 +457,123 @@ def generate(p: SampleParams = SampleParams()) -> dict[str, pd.DataFrame]:
         "hourly_cost": p.sdr_hourly_cost,
     })
     return {"leads": leads, "activities": activities, "deals": deals, "reps": reps}
+
+
+def _days(values: np.ndarray) -> np.ndarray:
+    """Days (floats) as a ``timedelta64[s]`` array."""
+    return (np.asarray(values, dtype=float) * 86400.0).astype(np.int64).astype("timedelta64[s]")
+
+
+def _pick_rows(u: np.ndarray, groups: np.ndarray, dists: dict) -> np.ndarray:
+    """Per row, the category of ``dists[group]`` (a mapping category -> probability) that the
+    uniform draw ``u`` falls in (inverse CDF); ``None`` for rows whose group has no distribution."""
+    out = np.full(len(u), None, dtype=object)
+    for group, dist in dists.items():
+        rows = groups == group
+        names = np.array(list(dist), dtype=object)
+        cdf = np.cumsum(np.array(list(dist.values()), dtype=float))
+        cdf /= cdf[-1]
+        out[rows] = names[np.minimum(np.searchsorted(cdf, u[rows], side="right"), len(names) - 1)]
+    return out
+
+
+def lead_attempt_facts(leads: pd.DataFrame, activities: pd.DataFrame, deals: pd.DataFrame) -> pd.DataFrame:
+    """Per lead (in ``leads`` order): ``has_deal``, ``attempts`` before its first deal (all of them
+    without a deal), the times of the ``last`` and the ``previous`` of those attempts."""
+    first_deal = deals.groupby("lead_id").created_at.min()
+    a = activities[["lead_id", "occurred_at"]].join(first_deal.rename("deal_at"), on="lead_id")
+    a = a[a.deal_at.isna() | (a.occurred_at <= a.deal_at)].sort_values(["lead_id", "occurred_at"])
+    g = a.groupby("lead_id").occurred_at
+    facts = pd.DataFrame({"attempts": g.size(), "last": g.max(),
+                          "previous": a[g.cumcount(ascending=False) == 1].set_index("lead_id").occurred_at})
+    out = facts.reindex(leads.lead_id)
+    out["attempts"] = out.attempts.fillna(0).astype(int)
+    out["has_deal"] = leads.lead_id.isin(first_deal.index).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def handoff_columns(p: SampleParams, leads: pd.DataFrame, activities: pd.DataFrame,
+                    deals: pd.DataFrame) -> pd.DataFrame:
+    """The leads' handoff columns (see the module docstring), from the generated events and a
+    random stream of their own (``default_rng(seed + 8)``): every draw is made for every lead, in a
+    fixed order, so the columns depend on the events only through the rules below.
+
+    * ``fit_score = round(score x U(0.35, 0.65))``, ``interest_score = score - fit_score``;
+    * ``mql_type`` ~ ``mql_type_by_source[source]`` for MQLs; ``persona`` ~ ``persona_given_deal``
+      or ``persona_given_no_deal`` (missing for ``persona_missing`` of the leads);
+    * ``marketing_influenced`` = sourced, or not sourced and U < ``influenced_if_not_sourced``;
+    * rejected: a contacted MQL with 1-2 attempts and no deal, with probability
+      ``rejection_by_source[source]``, at last attempt + Exp(``rejection_delay_days``), reason ~
+      ``rejection_reasons``;
+    * recycled: an MQL with at least its tier's protocol touches and no deal, with probability
+      ``recycle_share``, at last attempt + U(``recycle_delay_days``); a lead whose deal followed an
+      attempt that came ``second_round_gap_days`` or more after the previous one is recycled after
+      the previous attempt (+ the same delay, at most 30% of the gap) and requalified in between;
+    * requalified: recycled (no deal) with probability ``requalify_recycled``, rejected with
+      ``requalify_rejected``, after Exp(``requalify_delay_days``).
+
+    Events later than the export's last activity have not happened yet: they are left empty.
+    """
+    rng = np.random.default_rng(p.seed + 8)
+    n = len(leads)
+    u_split, u_type, u_persona, u_missing, u_influenced = (rng.random(n) for _ in range(5))
+    u_reject, u_reason, u_recycle, u_requalify, u_second = (rng.random(n) for _ in range(5))
+    reject_delay = rng.exponential(p.rejection_delay_days, n)
+    recycle_delay = rng.uniform(*p.recycle_delay_days, n)
+    requalify_delay = rng.exponential(p.requalify_delay_days, n)
+
+    horizon = activities.occurred_at.max() if len(activities) else pd.Timestamp(p.end)
+    horizon = np.datetime64(horizon, "s")
+    nat = np.datetime64("NaT", "s")
+    facts = lead_attempt_facts(leads, activities, deals)
+    source = leads.source.to_numpy()
+    score = leads.score.to_numpy()
+    is_mql = leads.mql_at.notna().to_numpy()
+    has_deal = facts.has_deal.to_numpy()
+    attempts = facts.attempts.to_numpy()
+    last = facts["last"].to_numpy().astype("datetime64[s]")
+    previous = facts["previous"].to_numpy().astype("datetime64[s]")
+
+    fit = np.round(score * (0.35 + 0.3 * u_split)).astype(int)
+    mql_type = np.where(is_mql, _pick_rows(u_type, source, p.mql_type_by_source), None)
+    persona = np.where(has_deal, _pick_rows(u_persona, np.full(n, "d"), {"d": p.persona_given_deal}),
+                       _pick_rows(u_persona, np.full(n, "n"), {"n": p.persona_given_no_deal}))
+    persona = np.where(u_missing < p.persona_missing, None, persona)
+    sourced = leads.marketing_sourced.to_numpy().astype(bool)
+    influenced = sourced | (u_influenced < p.influenced_if_not_sourced)
+
+    reject_p = np.array([p.rejection_by_source.get(s, 0.0) for s in source])
+    rejected = is_mql & ~has_deal & (attempts >= 1) & (attempts <= 2) & (u_reject < reject_p)
+    rejected_at = np.where(rejected, last + _days(reject_delay), nat)
+    rejected &= rejected_at <= horizon
+    rejected_at = np.where(rejected, rejected_at, nat)
+    reason = np.where(rejected, _pick_rows(u_reason, np.full(n, "r"), {"r": p.rejection_reasons}), None)
+
+    touches = np.array([p.tier_touches.get(t, 1) for t in leads.tier])
+    worked_out = is_mql & ~has_deal & (attempts >= touches) & ~rejected & (u_recycle < p.recycle_share)
+    gap_days = ((facts["last"] - facts["previous"]).dt.total_seconds() / 86400.0).to_numpy()  # NaN: < 2 attempts
+    second = has_deal & (attempts >= 2) & (gap_days >= p.second_round_gap_days)
+    recycled_at = np.where(worked_out, last + _days(recycle_delay), nat)
+    recycled_at = np.where(second, previous + _days(np.minimum(recycle_delay, 0.3 * np.nan_to_num(gap_days))),
+                           recycled_at)
+    recycled_at = np.where(recycled_at <= horizon, recycled_at, nat)
+    back = (worked_out & (u_requalify < p.requalify_recycled)) | (rejected & (u_requalify < p.requalify_rejected))
+    requalified_at = np.where(back, np.where(rejected, rejected_at, recycled_at) + _days(requalify_delay), nat)
+    until_last = np.where(second, (last - recycled_at).astype("timedelta64[s]").astype(np.int64), 0)
+    in_between = recycled_at + ((0.5 + 0.4 * u_second) * until_last).astype(np.int64).astype("timedelta64[s]")
+    requalified_at = np.where(second, in_between, requalified_at)
+    requalified_at = np.where(requalified_at <= horizon, requalified_at, nat)
+    return pd.DataFrame({
+        "fit_score": fit,
+        "interest_score": score - fit,
+        "mql_type": mql_type,
+        "rejected_at": rejected_at.astype("datetime64[s]"),
+        "rejection_reason": reason,
+        "recycled_at": recycled_at.astype("datetime64[s]"),
+        "requalified_at": requalified_at.astype("datetime64[s]"),
+        "marketing_influenced": influenced,
+        "persona": persona,
+    })
 
 
 def _space_calls_in_sessions(rng: np.random.Generator, occurred: np.ndarray, rep: np.ndarray,
@@ -315,6 +625,7 @@ def truth(p: SampleParams, tables: dict[str, pd.DataFrame], cost_per_attempt: fl
             "curve": curve.round(6).to_dict(orient="list"),
         },
         "first_touch_within_window": within,
+        "handoff": handoff_truth(p, tables),
     }
 
 

@@ -174,3 +174,78 @@ def test_make_refuses_injected_period(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert res.returncode != 0 and "is not a period" in res.stderr + res.stdout
     assert not (ROOT / "pwned").exists() and not (tmp_path / "pwned").exists()
+
+
+def test_handoff_against_the_generators_truth(published, sample_truth):
+    """Page 06 on the sample: score bands, rejection rates, the return path and the sourced and
+    influenced shares hold the generator's truth within their intervals (groups compared together
+    with Bonferroni-widened Wilson intervals recomputed from the counts)."""
+    import numpy as np
+
+    from sla_analysis.sample import SampleParams, group_truth, score_band_truth
+    from sla_analysis.stats import wilson_interval
+    h = json.loads((published / "2024Q1" / "summary.json").read_text())["handoff"]
+    p, truth = SampleParams(), sample_truth["handoff"]
+    assert h["settled_window"] == ["2022-12-03", "2023-12-03"] and h["mqls"] > 8000
+    sc = h["score"]
+    assert sc["available"] and sc["score_column"] == "score" and sc["threshold"] == 60 and len(sc["bands"]) == 8
+    for band, b in sc["bands"].items():
+        t = score_band_truth(p, -np.inf if b["low"] is None else b["low"], np.inf if b["high"] is None else b["high"])
+        assert b["sql_rate_ci"][0] <= t["sql_rate"] <= b["sql_rate_ci"][1], band
+        assert b["close_rate_ci"][0] <= t["close_rate"] <= b["close_rate_ci"][1], band
+    diff = score_band_truth(p, 60, 70)["sql_rate"] - score_band_truth(p, 50, 60)["sql_rate"]
+    lo, hi = sc["threshold_test"]["sql_rate_difference_ci"]
+    assert lo <= diff <= hi and sc["threshold_test"]["below"] == "50-59"
+    assert sc["best_threshold"]["ci_bands"][0] == "below 30"  # passing every MQL (the truth) is within the interval
+    rej = h["rejection"]
+    assert rej["rate_ci"][0] <= truth["rejection"]["rate"] <= rej["rate_ci"][1]
+    for source, r in rej["by_source"].items():
+        lo, hi = wilson_interval(r["rejected"], r["mqls"], 1 - 0.05 / len(rej["by_source"]))
+        assert lo <= truth["rejection"]["rate_by_source"][source] <= hi, source
+    for reason, r in rej["by_reason"].items():
+        assert r["share_ci"][0] <= truth["rejection"]["reason_share"][reason] <= r["share_ci"][1], reason
+    for kind in ("rejected", "recycled"):
+        for share in ("requalified_share", "won_share"):
+            lo, hi = h["return_path"][kind][f"{share}_ci"]
+            assert lo <= truth["return_path"][kind][share] <= hi, (kind, share)
+    att = h["attribution"]
+    assert att["marketing_share_assumed"] == 0.6
+    for key, t in (("sourced", truth["marketing_sourced_share"]), ("influenced", truth["marketing_influenced_share"])):
+        for share in ("leads_share", "pipeline_share", "won_revenue_share"):
+            lo, hi = att[key][f"{share}_ci"]
+            assert lo <= t <= hi, (key, share)
+    for section, key, by in (("mql_types", "by_type", "mql_type"), ("personas", "by_persona", "persona"),
+                             ("segments", "by_segment", "segment")):
+        groups, t = h[section][key], group_truth(p, by)
+        assert set(groups) == set(t)
+        for g, r in groups.items():
+            lo, hi = wilson_interval(r["customers"], r["mqls"], 1 - 0.05 / len(groups))
+            assert lo <= t[g]["close_rate"] <= hi, (section, g)
+    page = (published / "2024Q1" / "06_lead_qualification.html").read_text()
+    assert "not available in this data" not in page
+    assert "The MQL threshold of 60" in page and "were contacted but neither accepted, rejected nor returned" in page
+
+
+def test_report_without_the_handoff_columns_still_publishes(tmp_path, sample_dir):
+    """The sample without the columns page 06 added to the contract: the page publishes, and each
+    section that needs them says "not available in this data" (score, segment and the sourced share
+    come from the older columns)."""
+    import shutil
+
+    import pandas as pd
+    data = tmp_path / "old-export"
+    data.mkdir()
+    for name in ("activities", "deals", "reps"):
+        shutil.copy(sample_dir / f"{name}.parquet", data)
+    new = ["fit_score", "interest_score", "mql_type", "rejected_at", "rejection_reason", "recycled_at",
+           "requalified_at", "marketing_influenced", "persona"]
+    pd.read_parquet(sample_dir / "leads.parquet").drop(columns=new).to_parquet(data / "leads.parquet", index=False)
+    report = orchestrate.run_report("2024Q1", data, None, tmp_path / "out", notebooks=("06_lead_qualification",),
+                                    quiet=True)
+    h = json.loads((report / "summary.json").read_text())["handoff"]
+    assert {k for k in ("score", "mql_types", "rejection", "return_path", "attribution", "segments", "personas")
+            if not h[k]["available"]} == {"mql_types", "rejection", "return_path", "personas"}
+    assert "influenced" not in h["attribution"] and h["attribution"]["sourced"]["leads_share"] > 0.85
+    page = (report / "06_lead_qualification.html").read_text()
+    assert page.count("not available in this data") == 4
+    assert "The leads have no mql_type column" in page and "Sample data." not in page
