@@ -74,16 +74,22 @@ def _entered_leads(crm: CRM, start: datetime, stop: datetime) -> ir.Table:
     return t.filter(t.entered_at.notnull() & (t.entered_at >= start) & (t.entered_at < stop))
 
 
-def counted_attempts(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
-    """The attempts that count, one row per activity of a lead entered in ``[start, stop)``:
-    before ``as_of`` and not after the lead's first deal. Adds ``attempt_number`` (1, 2, … in
-    time order) and ``hours_since_previous`` (null for the first)."""
+def _attempts_that_count(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
+    """Activities of leads entered in ``[start, stop)``, before ``as_of`` and not after the lead's
+    first deal (no numbering: counting them needs no window)."""
     leads = _entered_leads(crm, start, stop).select("lead_id")
     out = lead_outcomes(crm, as_of).select("lead_id", "first_deal_at")
     a = crm.activities
     a = a.filter(a.occurred_at < as_of).semi_join(leads, "lead_id")
     a = a.left_join(out, "lead_id").drop("lead_id_right")
-    a = a.filter(a.first_deal_at.isnull() | (a.occurred_at <= a.first_deal_at))
+    return a.filter(a.first_deal_at.isnull() | (a.occurred_at <= a.first_deal_at))
+
+
+def counted_attempts(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
+    """The attempts that count, one row per activity of a lead entered in ``[start, stop)``:
+    before ``as_of`` and not after the lead's first deal. Adds ``attempt_number`` (1, 2, … in
+    time order) and ``hours_since_previous`` (null for the first)."""
+    a = _attempts_that_count(crm, start, stop, as_of)
     w = ibis.window(group_by="lead_id", order_by=["occurred_at", "activity_id"])
     prev = a.occurred_at.lag().over(w)
     return a.mutate(attempt_number=ibis.row_number().over(w) + 1,
@@ -95,7 +101,7 @@ def lead_table(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale
     :func:`counted_attempts`; by type see :func:`attempt_types`), ``converted`` (has a deal),
     ``outcome`` (won / open / lost / none), ``won``, ``revenue``, ``stale`` and ``censored``."""
     leads = _entered_leads(crm, start, stop)
-    acts = counted_attempts(crm, start, stop, as_of)
+    acts = _attempts_that_count(crm, start, stop, as_of)
     n = acts.group_by("lead_id").aggregate(attempts=acts.count())
     out = lead_outcomes(crm, as_of)
     t = leads.left_join(n, "lead_id").drop("lead_id_right")

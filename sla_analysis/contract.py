@@ -17,8 +17,6 @@ from typing import Callable
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-import pandera.ibis as pa
-from pandera.errors import SchemaErrors
 
 STRING, TIMESTAMP, FLOAT, BOOL = "string", "timestamp", "float64", "boolean"
 
@@ -245,8 +243,12 @@ def _annotate(raw: ir.Table, spec: TableSpec, lead_keys: ir.Table | None, as_of:
     return table, rules
 
 
-def _pandera_schema(spec_name: str, rules: list[Rule]) -> tuple[pa.DataFrameSchema, dict[str, Rule]]:
-    """One pandera check per rule, run on a boolean column ``_ok_<i>``; check names index rules."""
+def _pandera_schema(spec_name: str, rules: list[Rule]) -> tuple["pa.DataFrameSchema", dict[str, Rule]]:
+    """One pandera check per rule, run on a boolean column ``_ok_<i>``; check names index rules.
+    (pandera is imported here, not at the top: the notebooks read validated tables and need not
+    load it.)"""
+    import pandera.ibis as pa
+
     columns, by_name = {}, {}
     for i, rule in enumerate(rules):
         name = f"rule_{i}"
@@ -280,6 +282,8 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
     # Materialised once in the engine, so each pandera check scans a table, not the whole pipeline.
     checked = table.mutate(**{f"_ok_{i}": rule.ok(table).fill_null(False)
                               for i, rule in enumerate(rules)}).cache()
+    from pandera.errors import SchemaErrors
+
     schema, by_name = _pandera_schema(spec.name, rules)
     violations: list[Violation] = []
     excluded: list[dict] = []
@@ -307,7 +311,8 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
                         for r in ex]
             violations.append(Violation(label, rule.column, rule.text, n_bad, examples))
     kept = [checked[f"_ok_{i}"] for i, rule in enumerate(rules) if rule.code and rule.code in exclude]
-    source = checked.filter(*kept) if excluded else table
+    # The canonical table is read from the materialised one: the file is parsed once.
+    source = checked.filter(*kept) if excluded else checked
     canonical = source.select(*[
         (source[c] if c in source.columns else ibis.null(_IBIS_TYPES[t]).name(c))
         for c, t in spec.columns.items()

@@ -34,17 +34,28 @@ MAX_PARQUET_ROWS_PER_BYTE = 1       # unique ids take bytes: more rows than byte
 
 
 def _first_long_line(path: Path, limit: int = MAX_LINE_BYTES) -> int | None:
-    """The number (from 1, the header is line 1) of the first line longer than ``limit`` bytes."""
-    line, carry = 1, 0
+    """The number (from 1, the header is line 1) of the first line longer than ``limit`` bytes
+    (the newlines are found with NumPy, a block of 4 MB at a time)."""
+    import numpy as np
+
+    line, carry = 1, 0  # carry: bytes of the current line seen in earlier blocks
     with open(path, "rb") as fh:
         while block := fh.read(1 << 22):
-            parts = block.split(b"\n")
-            lengths = [carry + len(parts[0]), *map(len, parts[1:])]
-            over = next((i for i, n in enumerate(lengths) if n > limit), None)
-            if over is not None:
-                return line + over
-            line += len(parts) - 1
-            carry = lengths[-1] if len(parts) > 1 else lengths[0]
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            if len(ends) == 0:
+                carry += len(block)
+                if carry > limit:
+                    return line
+                continue
+            lengths = np.diff(ends, prepend=-1) - 1  # bytes before each newline in this block
+            lengths[0] += carry
+            over = np.flatnonzero(lengths > limit)
+            if len(over):
+                return line + int(over[0])
+            line += len(ends)
+            carry = len(block) - int(ends[-1]) - 1
+            if carry > limit:
+                return line
     return None
 
 
