@@ -48,6 +48,8 @@ from .periods import Period, parse_period
 SUMMARY_SCHEMA_VERSION = "1"
 #: a notebook cell running longer than this fails the run (a scheduled run must not hang)
 CELL_TIMEOUT_S = int(os.environ.get("SLA_ANALYSIS_CELL_TIMEOUT_S", "1800"))
+#: notebooks run at once: one per core, at most four (each is a kernel with its own DuckDB)
+DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 4))
 
 
 class NotebookFailed(RuntimeError):
@@ -211,6 +213,30 @@ def _checkpoint(stage: str, staging: Path) -> None:
     time.sleep(float(os.environ.get("SLA_ANALYSIS_PAUSE_S", "60")))
 
 
+class Stopwatch:
+    """Wall time of each stage of a run (validate, each notebook, each export, summary), for
+    ``provenance.json`` and the benchmark. With ``SLA_ANALYSIS_TIMINGS=<file>`` each finished stage
+    is also appended to that file as a JSON line with its ``time.monotonic()`` start and end (the
+    same clock in every process on the machine), so a benchmark can line them up with its memory
+    samples."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+        self._file = os.environ.get("SLA_ANALYSIS_TIMINGS")
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            end = time.monotonic()
+            self.stages[name] = round(self.stages.get(name, 0.0) + end - start, 3)
+            if self._file:
+                with open(self._file, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"stage": name, "start": start, "end": end}) + "\n")
+
+
 def check_period_has_data(crm_dir: Path, period: Period, cfg: SLAConfig) -> None:
     """Refuse a period about which the export says nothing: no lead created, no activity logged and
     no deal opened in the period or in the window its analyses look back on (the stale-lead cohorts:
@@ -352,16 +378,49 @@ def write_workbook(path: Path, tables_dir: Path, period, manifest: dict, noteboo
 def run_report(period_text: str, data_dir: Path | None = None, config_path: Path | None = None,
                out_root: Path | None = None, notebooks: tuple[str, ...] | None = None,
                quiet: bool = False, before_publish: Callable[[Path], None] | None = None,
-               profile: str | None = None) -> Path:
+               profile: str | None = None, jobs: int | None = None) -> Path:
     """Build and publish ``<out_root>/<period>/``; returns its path. Raises on any failure,
-    leaving the previously published report untouched."""
+    leaving the previously published report untouched. ``jobs``: notebooks run at once (default
+    :data:`DEFAULT_JOBS`; they are independent, so the order does not change any output)."""
     with stop_signals_clean_up():
         return _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, before_publish,
-                           profile)
+                           profile, jobs or DEFAULT_JOBS)
+
+
+def run_notebooks(notebooks: tuple[str, ...], run_one: Callable[[str], None], jobs: int) -> None:
+    """Run ``run_one(name)`` for every notebook, ``jobs`` at a time, in daemon threads (a signal to
+    the run is not held up by a notebook still running: its kernel is stopped by the clean-up).
+    After a failure no further notebook starts; the error of the first failed notebook, in the
+    given order, is raised once the running ones have finished."""
+    pending = list(notebooks)
+    errors: dict[str, BaseException] = {}
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not pending or errors:
+                    return
+                name = pending.pop(0)
+            try:
+                run_one(name)
+            except BaseException as err:  # noqa: BLE001 - handed to the main thread
+                with lock:
+                    errors[name] = err
+
+    threads = [threading.Thread(target=worker, daemon=True, name=f"notebooks-{i}")
+               for i in range(max(1, min(jobs, len(notebooks))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)  # short waits: the main thread stays responsive to SIGTERM
+    if errors:
+        raise next(errors[n] for n in notebooks if n in errors)
 
 
 def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, before_publish,
-                profile) -> Path:
+                profile, jobs) -> Path:
     from .index_page import write_index
 
     period = parse_period(period_text)
@@ -376,7 +435,9 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
     t0 = time.monotonic()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _log(f"[1/{len(notebooks) + 3}] validating inputs", quiet)
-    crm_dir = resolve_inputs(data_dir, quiet, profile)
+    watch = Stopwatch()
+    with watch.stage("validate"):
+        crm_dir = resolve_inputs(data_dir, quiet, profile)
     manifest = json.loads((crm_dir / "manifest.json").read_text())
     check_period_has_data(crm_dir, period, cfg)
     with period_lock(out_root, period.label, quiet):
@@ -395,18 +456,25 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
             footer = (f"sla-analysis {__version__} (commit {commit}) · period {period.label} · inputs: {hashes}"
                       + (" · SAMPLE DATA" if manifest.get("sample") else "")
                       + f" · built {started} · provenance.json")
-            for i, name in enumerate(notebooks, start=2):
-                _log(f"[{i}/{len(notebooks) + 3}] running {name}", quiet)
+            step = {name: i for i, name in enumerate(notebooks, start=2)}
+
+            def run_one(name: str) -> None:
+                _log(f"[{step[name]}/{len(notebooks) + 3}] running {name}", quiet)
                 _checkpoint(f"notebook:{name}", staging)
-                executed = execute_notebook(name, staging, params)
+                with watch.stage(f"notebook:{name}"):
+                    executed = execute_notebook(name, staging, params)
                 _checkpoint(f"export:{name}", staging)
-                export_html(executed, staging / f"{name}.html", footer)
+                with watch.stage(f"export:{name}"):
+                    export_html(executed, staging / f"{name}.html", footer)
+
+            run_notebooks(notebooks, run_one, jobs)
             _log(f"[{len(notebooks) + 2}/{len(notebooks) + 3}] writing summary.json and index.html", quiet)
-            fragments = {p.stem: json.loads(p.read_text()) for p in sorted(fragments_dir.glob("*.json"))}
-            write_workbook(staging / "tables.xlsx", fragments_dir / "tables", period, manifest, notebooks)
-            shutil.rmtree(fragments_dir)
-            summary = build_summary(period, cfg, manifest, fragments, [f"{n}.html" for n in notebooks])
-            (staging / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+            with watch.stage("summary"):
+                fragments = {p.stem: json.loads(p.read_text()) for p in sorted(fragments_dir.glob("*.json"))}
+                write_workbook(staging / "tables.xlsx", fragments_dir / "tables", period, manifest, notebooks)
+                shutil.rmtree(fragments_dir)
+                summary = build_summary(period, cfg, manifest, fragments, [f"{n}.html" for n in notebooks])
+                (staging / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
             provenance = {
                 "run_started_utc": started,
                 "duration_s": round(time.monotonic() - t0, 1),
@@ -416,6 +484,7 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
                 "inputs": manifest["inputs"], "data_dir": manifest.get("data_dir"),
                 "mapping": manifest.get("mapping"), "config_file": cfg.source_file,
                 "config_sha256": _sha256(cfg.source_file) if cfg.source_file else None,
+                "stages_s": watch.stages,
             }
             (staging / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
             write_index(staging / "index.html", summary, [(f"{n}.html", page_title(n)) for n in notebooks], footer)

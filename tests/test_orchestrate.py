@@ -1,0 +1,59 @@
+"""The orchestrator's notebook scheduling and stage timings (no kernels: fake notebooks)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from sla_analysis.orchestrate import Stopwatch, run_notebooks
+
+
+def test_notebooks_run_at_most_jobs_at_once_and_all_run():
+    running, peak, done, lock = [0], [0], [], threading.Lock()
+
+    def run_one(name):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+            done.append(name)
+
+    names = tuple(f"nb{i}" for i in range(7))
+    run_notebooks(names, run_one, jobs=3)
+    assert sorted(done) == sorted(names) and peak[0] == 3
+    done.clear()
+    run_notebooks(names, run_one, jobs=1)
+    assert done == list(names)  # one at a time: in the given order
+
+
+def test_first_failure_in_order_is_raised_and_nothing_new_starts():
+    started = []
+
+    def run_one(name):
+        started.append(name)
+        if name in ("b", "c"):
+            time.sleep(0.1 if name == "b" else 0.0)  # c fails first in time, b comes first in order
+            raise RuntimeError(f"{name} failed")
+        time.sleep(0.3)
+
+    with pytest.raises(RuntimeError, match="b failed"):
+        run_notebooks(("a", "b", "c", "d", "e"), run_one, jobs=3)
+    assert "d" not in started and "e" not in started
+
+
+def test_stopwatch_records_stages_and_writes_timings(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLA_ANALYSIS_TIMINGS", str(tmp_path / "t.jsonl"))
+    watch = Stopwatch()
+    with watch.stage("validate"):
+        time.sleep(0.05)
+    with pytest.raises(ValueError):
+        with watch.stage("notebook:x"):
+            raise ValueError
+    assert set(watch.stages) == {"validate", "notebook:x"} and watch.stages["validate"] >= 0.05
+    lines = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert [x["stage"] for x in lines] == ["validate", "notebook:x"]
+    assert all(x["end"] >= x["start"] for x in lines)
