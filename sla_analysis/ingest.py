@@ -34,10 +34,18 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def connect() -> ibis.BaseBackend:
-    """An in-process DuckDB connection with a fixed time zone and thread count (same inputs,
-    same figures)."""
-    con = ibis.duckdb.connect(threads=os.cpu_count() or 2)
+#: DuckDB's memory budget per process (``SLA_ANALYSIS_DUCKDB_MEMORY``, e.g. ``4GB``); beyond it,
+#: joins, sorts and materialised tables spill to ``data/processed/.duckdb-spill/`` (out of core).
+DUCKDB_MEMORY = os.environ.get("SLA_ANALYSIS_DUCKDB_MEMORY", "2GB")
+
+
+def connect(database: str | Path = ":memory:") -> ibis.BaseBackend:
+    """A DuckDB connection with a fixed time zone and thread count (same inputs, same figures), a
+    memory budget and a spill folder; ``database`` is a file for a file-backed database."""
+    spill = paths.PROCESSED_DIR / ".duckdb-spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    con = ibis.duckdb.connect(str(database), threads=os.cpu_count() or 2, memory_limit=DUCKDB_MEMORY,
+                              temp_directory=str(spill))
     con.raw_sql("SET TimeZone = 'UTC'")
     return con
 
@@ -52,8 +60,39 @@ def _input_files(data_dir: Path) -> dict[str, Path]:
     return {n: p for n, p in found.items() if p is not None}
 
 
-def inputs_hash(files: dict[str, Path]) -> dict[str, str]:
-    return {name: file_sha256(path) for name, path in sorted(files.items())}
+HASH_MEMO = "input-hashes.json"
+
+
+def inputs_hash(files: dict[str, Path], memo_dir: Path | None = None) -> dict[str, str]:
+    """SHA-256 of each input file. With ``memo_dir``, a file whose path, size, modification time
+    (ns) and inode match an earlier run's is not read again (the check ``git status`` makes): a
+    second period on the same export starts from its validated cache at once. A file rewritten in
+    place changes its modification time, so its hash is computed afresh."""
+    memo_file = Path(memo_dir) / HASH_MEMO if memo_dir else None
+    memo: dict = {}
+    if memo_file is not None and memo_file.is_file():
+        try:
+            memo = json.loads(memo_file.read_text())
+        except ValueError:
+            memo = {}
+    out, changed = {}, False
+    for name, path in sorted(files.items()):
+        st = Path(path).stat()
+        stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+        key = str(Path(path).resolve())
+        seen = memo.get(key)
+        if seen and all(seen.get(k) == v for k, v in stamp.items()):
+            out[name] = seen["sha256"]
+            continue
+        out[name] = file_sha256(path)
+        memo[key] = {**stamp, "sha256": out[name]}
+        changed = True
+    if memo_file is not None and changed:
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo_file.with_name(f".{HASH_MEMO}.{os.getpid()}")
+        tmp.write_text(json.dumps(memo, indent=1, sort_keys=True))
+        os.replace(tmp, memo_file)
+    return out
 
 
 def _table_hash(table: str, files: list[str], hashes: dict[str, str], mapped: bool) -> str:
@@ -103,7 +142,7 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
         files = {name: data_dir / name for name in mapping.files() if (data_dir / name).is_file()}
     else:
         files = _input_files(data_dir)
-    hashes = inputs_hash(files)
+    hashes = inputs_hash(files, memo_dir=cache_root)
     sample = is_sample(data_dir)
     identity = {"contract": CONTRACT_VERSION, "validator": validator_fingerprint(), "inputs": hashes,
                 "sample": sample}
@@ -113,7 +152,20 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
     target = cache_root / f"crm-{key}"
     if (target / MANIFEST).is_file():
         return target
-    con = connect()
+    # Validation works in a file-backed DuckDB database beside the cache (out of core: a table
+    # larger than the memory budget lives in the file), removed once the Parquet tables are written.
+    cache_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".validate-{key}-", dir=cache_root))
+    con = connect(work / "validate.duckdb")
+    try:
+        return _validate_and_cache(con, data_dir, cache_root, key, target, as_of, mapping, files, hashes, sample)
+    finally:  # the connection is left to the garbage collector: Ibis drops its cached tables then
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _validate_and_cache(con, data_dir, cache_root, key, target, as_of, mapping, files, hashes, sample) -> Path:
+    """Validate every table in ``con`` and write the Parquet cache to ``target`` (see
+    :func:`prepare_inputs`)."""
     violations: list[Violation] = []
     canonical, present, excluded, sources = {}, {}, [], {}
     lead_keys = None

@@ -118,3 +118,24 @@ def test_sample_is_recognised_by_its_data_not_its_route(sample_dir, crm_dir, tmp
     """Whatever folder it is read from, the generated sample is flagged as sample data; an export is not."""
     assert open_crm(prepare_inputs(sample_dir, cache_root=tmp_path / "c")).is_sample
     assert not open_crm(prepare_inputs(crm_dir(), as_of=AS_OF, cache_root=tmp_path / "c")).is_sample
+
+
+def test_second_run_on_the_same_export_does_not_reread_it(crm_dir, tmp_path, monkeypatch):
+    """Another period on the same export: the files' hashes come from the memo (same size, time
+    and inode), the validated cache is reused; an edited file is hashed and validated afresh."""
+    import os
+
+    from sla_analysis import ingest
+
+    data = crm_dir()
+    first = prepare_inputs(data, as_of=AS_OF, cache_root=tmp_path / "cache")
+    read = []
+    real = ingest.file_sha256
+    monkeypatch.setattr(ingest, "file_sha256", lambda p, *a: read.append(p.name) or real(p, *a))
+    assert prepare_inputs(data, as_of=AS_OF, cache_root=tmp_path / "cache") == first and read == []
+    deals = data / "deals.csv"
+    deals.write_text(deals.read_text().replace("1000", "2000"))
+    os.utime(deals, ns=(deals.stat().st_atime_ns, deals.stat().st_mtime_ns + 1_000_000))
+    second = prepare_inputs(data, as_of=AS_OF, cache_root=tmp_path / "cache")
+    assert read == ["deals.csv"] and second != first
+    assert open_crm(second).deals.amount.sum().execute() == 2000
