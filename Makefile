@@ -19,21 +19,22 @@ OUT ?=
 SCENARIOS ?= 200
 LEADS ?= 20000
 BOOT ?= 100
-unexport PERIOD PERIODS DATA CONFIG PROFILE OUT SCENARIOS LEADS BOOT
+SIZES ?= S M L
+unexport PERIOD PERIODS DATA CONFIG PROFILE OUT SCENARIOS LEADS BOOT SIZES
 
 # make would split a value holding a newline into two shell commands: such a value is refused.
 define newline
 
 
 endef
-$(foreach v,PERIOD PERIODS DATA CONFIG PROFILE OUT,$(if $(findstring $(newline),$(value $(v))),$(error $(v) must be on one line)))
+$(foreach v,PERIOD PERIODS DATA CONFIG PROFILE OUT SIZES,$(if $(findstring $(newline),$(value $(v))),$(error $(v) must be on one line)))
 
 # $(value X) is the text as given (make does not expand it), wrapped in single quotes for the shell.
 quote = '$(subst ','\'',$(value $(1)))'
 PROFILE_ARG = $(if $(value PROFILE),--profile $(call quote,PROFILE))
 OPTIONAL_ARGS = $(if $(value DATA),--data $(call quote,DATA)) $(PROFILE_ARG) $(if $(value CONFIG),--config $(call quote,CONFIG)) $(if $(value OUT),--out $(call quote,OUT))
 
-.PHONY: help install report reports validate validate-real validate-methods sample lab test test-fast clean-reports
+.PHONY: help install report reports validate validate-real validate-methods sample lab test test-fast bench clean-reports
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -89,6 +90,9 @@ validate-real: $(STAMP) ## The public datasets in ../shared (Bank Marketing, Oli
 
 test-fast: $(STAMP) ## Unit tests only (no notebook runs)
 	$(PY) -m pytest -q -m "not slow and not real"
+
+bench: $(STAMP) ## Time the full report on generated CRMs (SIZES="S M L") beside pandas and bare DuckDB -> reports/bench/
+	$(PY) -m sla_analysis bench --sizes $(call quote,SIZES)
 
 clean-reports: ## Remove published reports (data/raw is never touched)
 	rm -rf reports/*/ reports/.staging-* reports/.old-*

@@ -3,6 +3,9 @@
 ``--profile salesforce|hubspot|path/to/mapping.yml`` reads a CRM's own export through a mapping file
 (``docs/mapping-files.md``); without it the folder holds the canonical tables (``docs/data-contract.md``).
 
+``python -m sla_analysis bench [--sizes "S M L"]`` times the full report on generated CRMs beside a
+plain pandas and a bare DuckDB version of the same aggregations (``docs/performance.md``).
+
 ``python -m sla_analysis adapt bank-marketing --source bank-full.csv --out DIR [--deal-value X]`` maps a
 foreign export into the data contract (``DIR/{leads,activities,deals}.parquet``) and prints ``DIR``.
 
@@ -32,12 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--profile", default=None,
                      help="read the export through a mapping: salesforce, hubspot or a mapping file's path")
     rep.add_argument("--quiet", action="store_true", help="no progress messages")
+    rep.add_argument("--jobs", type=int, default=None,
+                     help="notebooks run at once (default: one per core, at most 4); 1 runs them in turn")
     val = sub.add_parser("validate", help="validate a CRM export against the data contract only")
     val.add_argument("--data", type=Path, default=None)
     val.add_argument("--profile", default=None, help="as for report")
     sam = sub.add_parser("sample", help="write the sample CRM (and its truth.json) to a folder")
     sam.add_argument("--out", type=Path, required=True)
     sam.add_argument("--leads", type=int, default=None, help="number of leads (default 24,000)")
+    ben = sub.add_parser("bench", help="time the full report on generated CRMs (S, M, L) beside pandas and bare DuckDB")
+    ben.add_argument("--sizes", default="S M L", help="sizes to run, e.g. 'S M' (S 20k, M 200k, L 2M leads)")
+    ben.add_argument("--out", type=Path, default=None, help="folder for bench.json (default reports/bench)")
     ada = sub.add_parser("adapt", help="map a foreign export into the data contract (canonical Parquet tables)")
     ada.add_argument("dataset", choices=["bank-marketing"],
                      help="which export: bank-marketing (UCI Bank Marketing bank-full.csv)")
@@ -65,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from .orchestrate import run_report
             parse_period(args.period)  # refused before anything else happens
-            run_report(args.period, args.data, args.config, args.out, quiet=args.quiet, profile=args.profile)
+            if args.jobs is not None and args.jobs < 1:
+                print(f"error: --jobs must be 1 or more, got {args.jobs}", file=sys.stderr)
+                return 2
+            run_report(args.period, args.data, args.config, args.out, quiet=args.quiet, profile=args.profile,
+                       jobs=args.jobs)
         elif args.command == "validate":
             from .orchestrate import resolve_inputs
             print(resolve_inputs(args.data, profile=args.profile))
@@ -74,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
             from .sample import SampleParams, write_sample
             params = SampleParams() if args.leads is None else replace(SampleParams(), n_leads=args.leads)
             print(write_sample(args.out, params))
+        elif args.command == "bench":
+            from .bench import SIZES, run_bench, table
+            sizes = args.sizes.replace(",", " ").split()
+            unknown = [x for x in sizes if x not in SIZES]
+            if unknown or not sizes:
+                print(f"error: --sizes takes {', '.join(SIZES)}; got {args.sizes!r}", file=sys.stderr)
+                return 2
+            print(table(run_bench(sizes)))
         elif args.command == "adapt":
             from .adapters import bank_marketing
             extra = {} if args.deal_value is None else {"deal_value": args.deal_value}

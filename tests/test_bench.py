@@ -1,0 +1,97 @@
+"""The benchmark's three versions of the core aggregations (the package's Ibis expressions, bare
+DuckDB SQL, plain pandas) give the same numbers, and its generator writes the CRM it says it does."""
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from sla_analysis import bench
+from sla_analysis.ingest import prepare_inputs
+
+
+@pytest.fixture(scope="module")
+def small_bench(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    old = bench.CHUNK_LEADS
+    bench.CHUNK_LEADS = 1500  # two chunks: ids are prefixed per chunk and stay unique
+    try:
+        data = bench.bench_data("3000", root=root, quiet=True)
+    finally:
+        bench.CHUNK_LEADS = old
+    cache = prepare_inputs(data, cache_root=root / "cache")
+    return data, cache
+
+
+def test_generator_writes_chunks_with_unique_ids(small_bench):
+    data, _ = small_bench
+    info = json.loads((data / "done.json").read_text())
+    with open(data / "leads.csv", newline="") as fh:
+        ids = [r["lead_id"] for r in csv.DictReader(fh)]
+    assert info["rows"]["leads"] == len(ids) == 3000 == len(set(ids))
+    assert {i[:4] for i in ids} == {"c00-", "c01-"}
+    assert 7 < info["rows"]["activities"] / 3000 < 11  # about nine attempts a lead, as documented
+    assert sorted(p.name for p in data.iterdir()) == ["activities.csv", "deals.csv", "done.json", "leads.csv",
+                                                      "reps.csv"]
+
+
+def test_three_versions_of_the_aggregations_agree(small_bench):
+    data, cache = small_bench
+    w = bench.windows()
+    ibis_, sql, pandas_ = (bench.aggregations_ibis(cache, w), bench.aggregations_sql(cache, w),
+                           bench.aggregations_pandas(data, w))
+    for name in ("profiles", "first_touch", "funnel"):
+        assert len(ibis_[name]) > 0, name
+        pd.testing.assert_frame_equal(ibis_[name], sql[name], check_exact=False, rtol=1e-9, obj=f"{name} ibis/sql")
+        pd.testing.assert_frame_equal(ibis_[name], pandas_[name], check_exact=False, rtol=1e-9,
+                                      obj=f"{name} ibis/pandas")
+
+
+def test_aggregations_count_the_mqls_a_plain_reading_counts(small_bench):
+    """Known answer from the CSV itself: the attempt-cap input holds every MQL of the settled window
+    once, and the first-touch table every MQL of the period."""
+    data, cache = small_bench
+    w = bench.windows()
+    with open(data / "leads.csv", newline="") as fh:
+        mql_at = [datetime.fromisoformat(r["mql_at"]) for r in csv.DictReader(fh) if r["mql_at"]]
+    settled = sum(w["settled_from"] <= t < w["settled_to"] for t in mql_at)
+    in_period = sum(w["start"] <= t < w["end"] for t in mql_at)
+    got = bench.aggregations_ibis(cache, w)
+    assert got["profiles"].weight.sum() == settled > 0
+    assert got["first_touch"].mqls.sum() == in_period > 0
+    assert got["funnel"].mqls.sum() == settled
+
+
+def test_tree_rss_counts_children():
+    import os
+    import subprocess
+    import sys
+    child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(200_000_000); b[::4096] = b'x' * len(b[::4096]); time.sleep(3)"])
+    try:
+        import time
+        time.sleep(1.5)
+        assert bench._tree_rss_mb(os.getpid()) > 200
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_bench_refuses_unknown_sizes(capsys):
+    from sla_analysis.cli import main
+    assert main(["bench", "--sizes", "S XL"]) == 2
+    assert "--sizes takes S, M, L" in capsys.readouterr().err
+
+
+def test_target_checks_read_the_results():
+    sizes = {"M": {"rows": {"leads": 10, "activities": 90}, "report": {"wall_s": 10.0, "peak_rss_mb": 500},
+                   "aggregation_vs_floor": 1.2},
+             "L": {"rows": {"leads": 100, "activities": 900}, "report": {"wall_s": 120.0, "peak_rss_mb": 2000},
+                   "aggregation_vs_floor": 1.6}}
+    checks = bench.target_checks({"sizes": sizes})
+    assert not checks["L completes in under 90 s"]["met"] and checks["L peak RSS under 3 GB"]["met"]
+    assert checks["M: aggregation within 1.5x of bare DuckDB"]["met"]
+    assert not checks["L: aggregation within 1.5x of bare DuckDB"]["met"]
+    assert checks["M to L no worse than linear"] == {"value": 1.2, "met": False}  # 12x the time for 10x the rows
