@@ -228,9 +228,13 @@ def _annotate(raw: ir.Table, spec: TableSpec, lead_keys: ir.Table | None, as_of:
     table = raw.select(**exprs)
     key = spec.key
     if key in present:
-        table = table.mutate(_dup_count=table[key].count().over(group_by=table[key]))
+        # The repeated ids (usually none) are found by a narrow group-by and joined back: a window
+        # over the whole row would partition every wide row.
+        counts = table.select(key).group_by(key).aggregate(_dup_count=ibis._.count())
+        repeated = counts.filter(counts._dup_count > 1)
+        table = table.left_join(repeated, key).drop(f"{key}_right")
         rules.append(Rule(key, "must be unique (duplicate id)",
-                          lambda t: t[key].isnull() | (t._dup_count <= 1), (key, "_dup_count")))
+                          lambda t: t[key].isnull() | t._dup_count.isnull(), (key, "_dup_count")))
     if spec.references_leads and lead_keys is not None and "lead_id" in present:
         table = table.left_join(lead_keys, table.lead_id == lead_keys._known_lead_id).drop("_known_lead_id")
         rules.append(Rule("lead_id", EXCLUDABLE["unknown_lead"],
@@ -280,8 +284,12 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
                                "report on", 0, [])], {}
     table, rules = _annotate(raw, spec, lead_keys, as_of)
     # Materialised once in the engine, so each pandera check scans a table, not the whole pipeline.
-    checked = table.mutate(**{f"_ok_{i}": rule.ok(table).fill_null(False)
-                              for i, rule in enumerate(rules)}).cache()
+    # Only the row number, the parsed columns and one flag per rule are kept (the raw text and the
+    # helper columns would double its size): a rule's example rows are read again from the file
+    # only when it fails.
+    oks = {f"_ok_{i}": rule.ok(table).fill_null(False) for i, rule in enumerate(rules)}
+    keep = [c for c in ("_file", "_row") if c in table.columns] + [c for c in spec.columns if c in table.columns]
+    checked = table.select(*keep, **oks).cache()
     from pandera.errors import SchemaErrors
 
     schema, by_name = _pandera_schema(spec.name, rules)
@@ -303,10 +311,11 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
                 excluded.append({"table": spec.name, "file": label, "rule": rule.text, "rows": n_bad,
                                  "reason": "excluded by the mapping file"})
                 continue
-            cols = [*[c for c in ("_file", "_row") if c in checked.columns],
-                    *[c for c in (spec.key, *rule.show) if c in checked.columns]]
+            cols = [*[c for c in ("_file", "_row") if c in table.columns],
+                    *[c for c in (spec.key, *rule.show) if c in table.columns]]
             cols = list(dict.fromkeys(cols))
-            ex = bad.order_by("_row").select(*cols).limit(MAX_EXAMPLES).to_pyarrow().to_pylist()
+            failing = table.filter(~rule.ok(table).fill_null(False))
+            ex = failing.order_by("_row").select(*cols).limit(MAX_EXAMPLES).to_pyarrow().to_pylist()
             examples = [{("row" if k == "_row" else k.removeprefix("_raw_").lstrip("_")): v for k, v in r.items()}
                         for r in ex]
             violations.append(Violation(label, rule.column, rule.text, n_bad, examples))
