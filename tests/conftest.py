@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,29 @@ ACTIVITIES = [
 DEALS = [
     {"deal_id": "D1", "lead_id": "L1", "created_at": "2024-01-10 00:00:00", "stage": "won", "amount": "1000"},
 ]
+
+
+def only_required_columns(leads: list[dict], activities: list[dict], deals: list[dict]) -> tuple[list, list, list]:
+    """The same rows with only the contract's required columns (an export with nothing optional)."""
+    def keep(rows, cols):
+        return [{c: r[c] for c in cols} for r in rows]
+    return (keep(leads, ("lead_id", "created_at", "source")),
+            keep(activities, ("activity_id", "lead_id", "occurred_at", "type")),
+            keep(deals, ("deal_id", "lead_id", "created_at", "stage")))
+
+
+def open_export(folder: Path, leads: list[dict], activities: list[dict], deals: list[dict],
+                as_of: datetime = datetime(2024, 7, 1)):
+    """Write a three-table export under ``folder``, validate it and open it (a CRM)."""
+    from sla_analysis.engine import open_crm
+    from sla_analysis.ingest import prepare_inputs
+
+    d = folder / "export"
+    d.mkdir(parents=True)
+    write_csv(d / "leads.csv", leads)
+    write_csv(d / "activities.csv", activities)
+    write_csv(d / "deals.csv", deals)
+    return open_crm(prepare_inputs(d, as_of=as_of, cache_root=folder / "cache"))
 
 
 def write_csv(path: Path, rows: list[dict], fieldnames: list[str] | None = None) -> Path:

@@ -6,7 +6,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_csv
+from conftest import only_required_columns, open_export
 
 from sla_analysis import kpis as k
 from sla_analysis.engine import open_crm
@@ -86,12 +86,7 @@ DEALS = [
 
 
 def _open(folder, leads=LEADS, activities=ACTIVITIES, deals=DEALS):
-    d = folder / "export"
-    d.mkdir(parents=True)
-    write_csv(d / "leads.csv", leads)
-    write_csv(d / "activities.csv", activities)
-    write_csv(d / "deals.csv", deals)
-    return open_crm(prepare_inputs(d, as_of=datetime(2024, 7, 1), cache_root=folder / "cache"))
+    return open_export(folder, leads, activities, deals)
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +97,7 @@ def hand_crm(tmp_path_factory):
 @pytest.fixture(scope="module")
 def bare_crm(tmp_path_factory):
     """The same export with only the required columns."""
-    leads = [{c: r[c] for c in ("lead_id", "created_at", "source")} for r in LEADS]
-    acts = [{c: r[c] for c in ("activity_id", "lead_id", "occurred_at", "type")} for r in ACTIVITIES]
-    deals = [{c: r[c] for c in ("deal_id", "lead_id", "created_at", "stage")} for r in DEALS]
-    return _open(tmp_path_factory.mktemp("kpi-bare"), leads, acts, deals)
+    return _open(tmp_path_factory.mktemp("kpi-bare"), *only_required_columns(LEADS, ACTIVITIES, DEALS))
 
 
 # --------------------------------------------------------------------------- hand-built CRM
