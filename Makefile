@@ -20,21 +20,24 @@ SCENARIOS ?= 200
 LEADS ?= 20000
 BOOT ?= 100
 SIZES ?= S M L
-unexport PERIOD PERIODS DATA CONFIG PROFILE OUT SCENARIOS LEADS BOOT SIZES
+ENGINE ?=
+unexport PERIOD PERIODS DATA CONFIG PROFILE OUT SCENARIOS LEADS BOOT SIZES ENGINE
 
 # make would split a value holding a newline into two shell commands: such a value is refused.
 define newline
 
 
 endef
-$(foreach v,PERIOD PERIODS DATA CONFIG PROFILE OUT SIZES,$(if $(findstring $(newline),$(value $(v))),$(error $(v) must be on one line)))
+$(foreach v,PERIOD PERIODS DATA CONFIG PROFILE OUT SIZES ENGINE,$(if $(findstring $(newline),$(value $(v))),$(error $(v) must be on one line)))
 
 # $(value X) is the text as given (make does not expand it), wrapped in single quotes for the shell.
 quote = '$(subst ','\'',$(value $(1)))'
 PROFILE_ARG = $(if $(value PROFILE),--profile $(call quote,PROFILE))
 OPTIONAL_ARGS = $(if $(value DATA),--data $(call quote,DATA)) $(PROFILE_ARG) $(if $(value CONFIG),--config $(call quote,CONFIG)) $(if $(value OUT),--out $(call quote,OUT))
+ENGINE_ARG = $(if $(value ENGINE),--engine $(call quote,ENGINE))
+SPARK_STAMP := $(VENV)/.spark
 
-.PHONY: help install report reports validate validate-real validate-methods sample lab test test-fast bench clean-reports
+.PHONY: help install install-spark report reports validate validate-real validate-methods sample lab test test-fast test-spark bench clean-reports
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -56,7 +59,7 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies
 
 report: $(STAMP) ## Build and publish reports/PERIOD/ (e.g. make report PERIOD=2024Q1)
 	@test -n $(call quote,PERIOD) || { echo "error: set PERIOD, e.g. make report PERIOD=2024Q1"; exit 2; }
-	$(PY) -m sla_analysis report --period $(call quote,PERIOD) $(OPTIONAL_ARGS)
+	$(PY) -m sla_analysis report --period $(call quote,PERIOD) $(OPTIONAL_ARGS) $(ENGINE_ARG)
 
 # PERIODS is split on blanks by the shell with globbing off: each word is passed quoted to the CLI,
 # which refuses what is not a period; a failing period is reported and the rest still run.
@@ -65,7 +68,7 @@ reports: $(STAMP) ## Backfill several periods (PERIODS="2024-01 2024-02"); a fai
 	test -n "$$periods" || { echo "error: set PERIODS, e.g. make reports PERIODS=\"2024-01 2024-02\""; exit 2; }; \
 	for p in $$periods; do \
 	  n=$$((n + 1)); echo "== $$p"; \
-	  $(PY) -m sla_analysis report --period "$$p" $(OPTIONAL_ARGS) || { rc=$$?; failed="$$failed $$p(exit $$rc)"; echo "== $$p FAILED (exit $$rc)" >&2; }; \
+	  $(PY) -m sla_analysis report --period "$$p" $(OPTIONAL_ARGS) $(ENGINE_ARG) || { rc=$$?; failed="$$failed $$p(exit $$rc)"; echo "== $$p FAILED (exit $$rc)" >&2; }; \
 	done; \
 	if [ -n "$$failed" ]; then echo "reports: $$n period(s), failed:$$failed" >&2; exit 1; fi; \
 	echo "reports: all $$n period(s) published"
@@ -83,13 +86,23 @@ lab: $(STAMP) ## Open the notebooks in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/
 
 test: $(STAMP) ## Run the whole test suite (unit, notebooks, end to end; real data: validate-real)
-	$(PY) -m pytest -q -m "not real"
+	$(PY) -m pytest -q -m "not real and not spark"
 
 validate-real: $(STAMP) ## The public datasets in ../shared (Bank Marketing, Olist) end to end, checked independently
 	$(PY) -m pytest -q -m real tests/test_real_data.py
 
 test-fast: $(STAMP) ## Unit tests only (no notebook runs)
-	$(PY) -m pytest -q -m "not slow and not real"
+	$(PY) -m pytest -q -m "not slow and not real and not spark"
+
+$(SPARK_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet "pyspark==3.5.5"
+	touch $(SPARK_STAMP)
+
+install-spark: $(SPARK_STAMP) ## Add the optional Spark engine (pyspark in local mode; needs Java 17)
+	@echo "pyspark installed in $(VENV)"
+
+test-spark: $(SPARK_STAMP) ## The Spark engine on a small sample: the same summary.json as DuckDB
+	$(PY) -m pytest -q -m spark tests/test_spark.py
 
 bench: $(STAMP) ## Time the full report on generated CRMs (SIZES="S M L") beside pandas and bare DuckDB -> reports/bench/
 	$(PY) -m sla_analysis bench --sizes $(call quote,SIZES)

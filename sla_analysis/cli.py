@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--profile", default=None,
                      help="read the export through a mapping: salesforce, hubspot or a mapping file's path")
     rep.add_argument("--quiet", action="store_true", help="no progress messages")
+    rep.add_argument("--engine", default=None,
+                     help="where the analyses run: duckdb (default), spark, or an Ibis connection URL")
     rep.add_argument("--jobs", type=int, default=None,
                      help="notebooks run at once (default: one per core, at most 4); 1 runs them in turn")
     val = sub.add_parser("validate", help="validate a CRM export against the data contract only")
@@ -76,8 +78,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.jobs is not None and args.jobs < 1:
                 print(f"error: --jobs must be 1 or more, got {args.jobs}", file=sys.stderr)
                 return 2
+            from .engine import engine_name
+            try:
+                engine = engine_name(args.engine)
+            except ValueError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
             run_report(args.period, args.data, args.config, args.out, quiet=args.quiet, profile=args.profile,
-                       jobs=args.jobs)
+                       jobs=args.jobs, engine=engine)
         elif args.command == "validate":
             from .orchestrate import resolve_inputs
             print(resolve_inputs(args.data, profile=args.profile))

@@ -100,6 +100,11 @@ def lead_table(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale
     """One row per lead entered in ``[start, stop)``: its groups, ``attempts`` (counted as in
     :func:`counted_attempts`; by type see :func:`attempt_types`), ``converted`` (has a deal),
     ``outcome`` (won / open / lost / none), ``won``, ``revenue``, ``stale`` and ``censored``."""
+    return crm.memo(("lead_table", start, stop, as_of, int(stale_after_days)),
+                    lambda: _lead_table(crm, start, stop, as_of, stale_after_days))
+
+
+def _lead_table(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale_after_days: int) -> ir.Table:
     leads = _entered_leads(crm, start, stop)
     acts = _attempts_that_count(crm, start, stop, as_of)
     n = acts.group_by("lead_id").aggregate(attempts=acts.count())
@@ -199,13 +204,21 @@ def attempt_types(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_
     if stale_only:
         t = t.filter(t.stale)
     t = t.select("lead_id", "attempts", *([by] if by else []))
-    a = counted_attempts(crm, start, stop, as_of).select("lead_id", "type")
+    a = crm.memo(("attempts_by_lead_and_type", start, stop, as_of),
+                 lambda: _attempts_by_lead_and_type(crm, start, stop, as_of))
     j = a.join(t, "lead_id")
     keys = ["attempts", "type"] + ([by] if by else [])
-    out = j.group_by(keys).aggregate(n=j.count()).to_pandas()
+    out = j.group_by(keys).aggregate(n=j.n.sum()).to_pandas()
+    out["n"] = out["n"].astype(np.int64)
     out["cost_per_attempt"] = [cfg.cost_per_attempt(x) or cfg.cost_per_call for x in out["type"]]
     out["cost"] = out.n * out.cost_per_attempt
     return out.sort_values(keys).reset_index(drop=True)
+
+
+def _attempts_by_lead_and_type(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
+    """Counted attempts per lead and type (``lead_id``, ``type``, ``n``)."""
+    a = _attempts_that_count(crm, start, stop, as_of)
+    return a.group_by(["lead_id", "type"]).aggregate(n=a.count())
 
 
 def cohort_attempt_types(crm: CRM, cfg: SLAConfig, as_of: datetime, by: str | None = None) -> pd.DataFrame:

@@ -50,8 +50,13 @@ STATUSES = ("within", "late", "not contacted", "pending")
 # --------------------------------------------------------------------------- engine helpers
 
 @ibis.udf.scalar.builtin(name="epoch_us")
-def _epoch_us(ts: dt.timestamp) -> dt.int64:
+def _duckdb_epoch_us(ts: dt.timestamp) -> dt.int64:
     """DuckDB ``epoch_us``: microseconds since 1970-01-01 (exact, unlike a truncating epoch)."""
+
+
+@ibis.udf.scalar.builtin(name="unix_micros")
+def _spark_epoch_us(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:
+    """Spark ``unix_micros``: microseconds since 1970-01-01 (of a zoned TIMESTAMP)."""
 
 
 @ibis.udf.scalar.builtin(name="timezone")
@@ -64,13 +69,45 @@ def _utc_to_wall(zone: dt.string, ts: dt.Timestamp(timezone="UTC")) -> dt.timest
     """DuckDB ``timezone(zone, TIMESTAMPTZ)``: the wall time in ``zone`` of an instant."""
 
 
+@ibis.udf.scalar.builtin(name="from_utc_timestamp")
+def _spark_utc_to_wall(ts: dt.Timestamp(timezone="UTC"), zone: dt.string) -> dt.timestamp:
+    """Spark ``from_utc_timestamp``: the wall time in ``zone`` of a UTC time."""
+
+
 @ibis.udf.scalar.builtin(name="make_timestamp")
-def _make_timestamp(us: dt.int64) -> dt.timestamp:
+def _duckdb_make_timestamp(us: dt.int64) -> dt.timestamp:
     """DuckDB ``make_timestamp(microseconds since the epoch)``."""
+
+
+@ibis.udf.scalar.builtin(name="timestamp_micros")
+def _spark_make_timestamp(us: dt.int64) -> dt.timestamp:
+    """Spark ``timestamp_micros``: the timestamp that many microseconds after the epoch."""
+
+
+def _on_spark(expr: ir.Expr) -> bool:
+    """Whether ``expr`` runs on the Spark backend (the few engine built-ins differ by name)."""
+    try:
+        return expr._find_backend().name == "pyspark"
+    except Exception:  # noqa: BLE001 - an unbound expression: DuckDB's built-ins
+        return False
+
+
+def _epoch_us(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Microseconds since 1970-01-01 of a naive UTC timestamp, on DuckDB or Spark."""
+    if _on_spark(ts):  # Spark reads naive Parquet times as TIMESTAMP_NTZ; the session zone is UTC
+        return _spark_epoch_us(ts.cast(dt.Timestamp(timezone="UTC")))
+    return _duckdb_epoch_us(ts)
+
+
+def _make_timestamp(us: ir.IntegerValue) -> ir.TimestampValue:
+    """The naive UTC timestamp ``us`` microseconds after 1970-01-01, on DuckDB or Spark."""
+    return _spark_make_timestamp(us) if _on_spark(us) else _duckdb_make_timestamp(us)
 
 
 def local_time(ts: ir.TimestampValue, tz: str) -> ir.TimestampValue:
     """Wall-clock time in ``tz`` of a naive UTC timestamp (independent of the session time zone)."""
+    if _on_spark(ts):
+        return _spark_utc_to_wall(ts.cast(dt.Timestamp(timezone="UTC")), tz).cast(dt.timestamp)
     return _utc_to_wall(tz, _wall_as_utc("UTC", ts))
 
 

@@ -1,12 +1,25 @@
-"""Access to a validated CRM inside the engine (DuckDB through Ibis).
+"""Access to a validated CRM inside the engine (DuckDB through Ibis by default).
 
 Notebooks get Ibis table expressions, never raw event frames: each analysis aggregates in the
 engine and only its small result is turned into pandas.
+
+The engine (``SLA_ANALYSIS_ENGINE``, set by ``--engine`` / ``ENGINE=``) is one of
+
+* ``duckdb`` (default): the validated Parquet cache read by an in-process DuckDB;
+* ``spark``: the same Parquet files read by a local Spark session (``pip install -e .[spark]``,
+  Java 17); ``SLA_ANALYSIS_SPARK_MASTER`` (default ``local[2]``) points it at a cluster;
+* an Ibis connection URL for any other backend (a warehouse, e.g. ``postgres://user@host/db``):
+  the validated tables must have been loaded there under the contract's names (``leads``,
+  ``activities``, ``deals``, ``reps``); only the manifest is read from the cache. Untested here.
+
+Validation always runs in DuckDB (it reads the raw files); the analyses run on the engine.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 
 import ibis.expr.types as ir
@@ -22,6 +35,14 @@ class CRM:
     cache_dir: Path
     manifest: dict
     tables: dict[str, ir.Table]
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    def memo(self, key: tuple, build: Callable[[], ir.Table]) -> ir.Table:
+        """``build()`` materialised in the engine once per ``key`` (e.g. the per-lead table of a
+        window, which several pages' groupings start from), then reused."""
+        if key not in self._memo:
+            self._memo[key] = build().cache()
+        return self._memo[key]
 
     @property
     def leads(self) -> ir.Table:
@@ -90,11 +111,56 @@ class CRM:
         return bool(self.manifest.get("sample"))
 
 
-def open_crm(cache_dir: str | Path) -> CRM:
-    """Open a cache folder written by :func:`sla_analysis.ingest.prepare_inputs`."""
+ENGINES = ("duckdb", "spark")
+
+
+def engine_name(engine: str | None = None) -> str:
+    """The engine asked for: ``engine``, else ``SLA_ANALYSIS_ENGINE``, else ``duckdb``."""
+    name = (engine or os.environ.get("SLA_ANALYSIS_ENGINE") or "duckdb").strip()
+    if name not in ENGINES and "://" not in name:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)} or an Ibis connection URL, got {name!r}")
+    return name
+
+
+def spark_session():
+    """A Spark session for the analyses: UTC session time zone (timestamps are naive UTC, as in
+    DuckDB), no web UI, quiet logs."""
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master(os.environ.get("SLA_ANALYSIS_SPARK_MASTER", "local[2]"))
+             .appName("sla-analysis")
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.shuffle.partitions", "8")
+             .config("spark.driver.memory", os.environ.get("SLA_ANALYSIS_SPARK_MEMORY", "2g"))
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def open_crm(cache_dir: str | Path, engine: str | None = None) -> CRM:
+    """Open a cache folder written by :func:`sla_analysis.ingest.prepare_inputs` on ``engine``
+    (see the module docstring)."""
+    import ibis
+
     cache_dir = Path(cache_dir)
     manifest = json.loads((cache_dir / MANIFEST).read_text())
-    con = connect()
-    tables = {name: con.read_parquet(str(cache_dir / f"{name}.parquet"), table_name=name)
-              for name in CONTRACT if (cache_dir / f"{name}.parquet").is_file()}
+    name = engine_name(engine)
+    names = [n for n in CONTRACT if (cache_dir / f"{n}.parquet").is_file()]
+    if name == "duckdb":
+        con = connect()
+        tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=n) for n in names}
+    elif name == "spark":
+        con = ibis.pyspark.connect(spark_session())
+        tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=f"{n}_{manifest_key(cache_dir)}")
+                  for n in names}
+    else:
+        con = ibis.connect(name)
+        tables = {n: con.table(n) for n in names}
     return CRM(cache_dir, manifest, tables)
+
+
+def manifest_key(cache_dir: Path) -> str:
+    """The cache's key (``crm-<key>``), to name its tables in a shared Spark session."""
+    return Path(cache_dir).name.removeprefix("crm-").replace("-", "_")

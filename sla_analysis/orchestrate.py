@@ -247,7 +247,7 @@ def check_period_has_data(crm_dir: Path, period: Period, cfg: SLAConfig) -> None
     from .engine import open_crm
     from .periods import PeriodError
 
-    crm = open_crm(crm_dir)
+    crm = open_crm(crm_dir, engine="duckdb")  # a few counts: no need to start another engine here
     back = cfg.lookback_days + cfg.stale_after_days
     lo, hi = min(period.start_ts(), period.end_ts() - timedelta(days=back)), period.end_ts()
     for table, col in (("leads", "created_at"), ("activities", "occurred_at"), ("deals", "created_at")):
@@ -378,13 +378,26 @@ def write_workbook(path: Path, tables_dir: Path, period, manifest: dict, noteboo
 def run_report(period_text: str, data_dir: Path | None = None, config_path: Path | None = None,
                out_root: Path | None = None, notebooks: tuple[str, ...] | None = None,
                quiet: bool = False, before_publish: Callable[[Path], None] | None = None,
-               profile: str | None = None, jobs: int | None = None) -> Path:
+               profile: str | None = None, jobs: int | None = None, engine: str | None = None) -> Path:
     """Build and publish ``<out_root>/<period>/``; returns its path. Raises on any failure,
     leaving the previously published report untouched. ``jobs``: notebooks run at once (default
-    :data:`DEFAULT_JOBS`; they are independent, so the order does not change any output)."""
-    with stop_signals_clean_up():
-        return _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, before_publish,
-                           profile, jobs or DEFAULT_JOBS)
+    :data:`DEFAULT_JOBS`; they are independent, so the order does not change any output).
+    ``engine``: where the notebooks' aggregations run (``duckdb``, ``spark`` or an Ibis URL; see
+    :mod:`sla_analysis.engine`), handed to the kernels as ``SLA_ANALYSIS_ENGINE``."""
+    from .engine import engine_name
+
+    name = engine_name(engine)
+    previous = os.environ.get("SLA_ANALYSIS_ENGINE")
+    os.environ["SLA_ANALYSIS_ENGINE"] = name
+    try:
+        with stop_signals_clean_up():
+            return _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, before_publish,
+                               profile, jobs or DEFAULT_JOBS)
+    finally:
+        if previous is None:
+            os.environ.pop("SLA_ANALYSIS_ENGINE", None)
+        else:
+            os.environ["SLA_ANALYSIS_ENGINE"] = previous
 
 
 def run_notebooks(notebooks: tuple[str, ...], run_one: Callable[[str], None], jobs: int) -> None:
@@ -485,6 +498,8 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
                 "mapping": manifest.get("mapping"), "config_file": cfg.source_file,
                 "config_sha256": _sha256(cfg.source_file) if cfg.source_file else None,
                 "stages_s": watch.stages,
+                # an engine URL may hold a password: only its scheme is recorded
+                "engine": os.environ.get("SLA_ANALYSIS_ENGINE", "duckdb").split("://")[0],
             }
             (staging / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
             write_index(staging / "index.html", summary, [(f"{n}.html", page_title(n)) for n in notebooks], footer)

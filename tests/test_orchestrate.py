@@ -57,3 +57,21 @@ def test_stopwatch_records_stages_and_writes_timings(tmp_path, monkeypatch):
     lines = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
     assert [x["stage"] for x in lines] == ["validate", "notebook:x"]
     assert all(x["end"] >= x["start"] for x in lines)
+
+
+def test_engine_is_checked_and_passed_quoted(capsys):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from sla_analysis.cli import main
+    from sla_analysis.engine import engine_name
+
+    assert main(["report", "--period", "2024Q1", "--engine", "oracle"]) == 2
+    assert "engine must be one of duckdb, spark or an Ibis connection URL" in capsys.readouterr().err
+    assert engine_name("postgres://u@h/db") == "postgres://u@h/db" and engine_name(None) in ("duckdb", "spark")
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    res = subprocess.run(["make", "--no-print-directory", "-n", "report", "PERIOD=2024Q1", "ENGINE=spark; x"],
+                         cwd=root, capture_output=True, text=True, timeout=60, env=env)
+    assert "--engine 'spark; x'" in next(ln for ln in res.stdout.splitlines() if "--period" in ln)
