@@ -59,7 +59,7 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies
 
 report: $(STAMP) ## Build and publish reports/PERIOD/ (e.g. make report PERIOD=2024Q1)
 	@test -n $(call quote,PERIOD) || { echo "error: set PERIOD, e.g. make report PERIOD=2024Q1"; exit 2; }
-	$(PY) -m sla_analysis report --period $(call quote,PERIOD) $(OPTIONAL_ARGS) $(ENGINE_ARG)
+	@$(PY) -m sla_analysis report --period $(call quote,PERIOD) $(OPTIONAL_ARGS) $(ENGINE_ARG)
 
 # PERIODS is split on blanks by the shell with globbing off: each word is passed quoted to the CLI,
 # which refuses what is not a period; a failing period is reported and the rest still run.

@@ -324,7 +324,15 @@ class _Sampler(threading.Thread):
 
 
 def forget_validated(data_dir: Path) -> None:
-    """Remove the validated caches of ``data_dir`` so the next run validates it cold."""
+    """Remove the validated caches of ``data_dir`` and its files' remembered hashes, so the next
+    run hashes and validates it cold."""
+    from .ingest import HASH_MEMO
+
+    memo = paths.PROCESSED_DIR / HASH_MEMO
+    if memo.is_file():
+        prefix = str(Path(data_dir).resolve()) + os.sep
+        kept = {k: v for k, v in json.loads(memo.read_text()).items() if not k.startswith(prefix)}
+        memo.write_text(json.dumps(kept, indent=1, sort_keys=True))
     for manifest in paths.PROCESSED_DIR.glob("crm-*/manifest.json"):
         try:
             if json.loads(manifest.read_text()).get("data_dir") == str(data_dir):
@@ -376,10 +384,16 @@ def _run_child(kind: str, path: Path, period: str) -> dict:
     """Run one aggregation variant in a fresh process; its wall time (best of the runs inside) and
     peak RSS (from ``wait4``)."""
     cmd = [sys.executable, "-m", "sla_analysis.bench", kind, str(path), period]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    out, err = proc.stdout.read(), proc.stderr.read()
-    if os.waitstatus_to_exitcode(status) != 0:
+    # Output to files, not pipes: the child is reaped with wait4 (for its RSS), so nothing would
+    # drain a pipe while it runs.
+    with tempfile.TemporaryFile("w+") as fout, tempfile.TemporaryFile("w+") as ferr:
+        proc = subprocess.Popen(cmd, stdout=fout, stderr=ferr, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        fout.seek(0)
+        ferr.seek(0)
+        out, err = fout.read(), ferr.read()
+    if proc.returncode != 0:
         raise RuntimeError(f"bench {kind} failed:\n{err[-3000:]}")
     result = json.loads(out)
     result["peak_rss_mb"] = round(usage.ru_maxrss / 1024)  # KB on Linux

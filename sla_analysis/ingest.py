@@ -8,6 +8,7 @@ A second run on the same inputs reuses the cache instead of re-reading the raw f
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -34,6 +35,8 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+_CONNECTIONS = itertools.count()
+
 #: DuckDB's memory budget per process (``SLA_ANALYSIS_DUCKDB_MEMORY``, e.g. ``4GB``); beyond it,
 #: joins, sorts and materialised tables spill to ``data/processed/.duckdb-spill/`` (out of core).
 DUCKDB_MEMORY = os.environ.get("SLA_ANALYSIS_DUCKDB_MEMORY", "2GB")
@@ -42,8 +45,12 @@ DUCKDB_MEMORY = os.environ.get("SLA_ANALYSIS_DUCKDB_MEMORY", "2GB")
 def connect(database: str | Path = ":memory:") -> ibis.BaseBackend:
     """A DuckDB connection with a fixed time zone and thread count (same inputs, same figures), a
     memory budget and a spill folder; ``database`` is a file for a file-backed database."""
-    spill = paths.PROCESSED_DIR / ".duckdb-spill"
-    spill.mkdir(parents=True, exist_ok=True)
+    # One spill folder per connection: DuckDB names its spill files without a process id, and it
+    # empties the folder when it closes, so processes must not share one. DuckDB creates the
+    # folder only when it spills, and removes it when it closes.
+    root = paths.PROCESSED_DIR / ".duckdb-spill"
+    root.mkdir(parents=True, exist_ok=True)
+    spill = root / f"{os.getpid()}-{next(_CONNECTIONS)}"
     con = ibis.duckdb.connect(str(database), threads=os.cpu_count() or 2, memory_limit=DUCKDB_MEMORY,
                               temp_directory=str(spill))
     con.raw_sql("SET TimeZone = 'UTC'")
@@ -64,10 +71,11 @@ HASH_MEMO = "input-hashes.json"
 
 
 def inputs_hash(files: dict[str, Path], memo_dir: Path | None = None) -> dict[str, str]:
-    """SHA-256 of each input file. With ``memo_dir``, a file whose path, size, modification time
-    (ns) and inode match an earlier run's is not read again (the check ``git status`` makes): a
-    second period on the same export starts from its validated cache at once. A file rewritten in
-    place changes its modification time, so its hash is computed afresh."""
+    """SHA-256 of each input file. With ``memo_dir``, a file whose path, size, modification and
+    status-change times (ns) and inode match an earlier run's is not read again: a second period
+    on the same export starts from its validated cache at once. Any write to a file, and any
+    ``touch``, ``cp -p`` or restore that sets its times back, changes its status-change time
+    (which no program can set), so its hash is computed afresh."""
     memo_file = Path(memo_dir) / HASH_MEMO if memo_dir else None
     memo: dict = {}
     if memo_file is not None and memo_file.is_file():
@@ -78,7 +86,7 @@ def inputs_hash(files: dict[str, Path], memo_dir: Path | None = None) -> dict[st
     out, changed = {}, False
     for name, path in sorted(files.items()):
         st = Path(path).stat()
-        stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+        stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns, "inode": st.st_ino}
         key = str(Path(path).resolve())
         seen = memo.get(key)
         if seen and all(seen.get(k) == v for k, v in stamp.items()):
@@ -152,15 +160,11 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
     target = cache_root / f"crm-{key}"
     if (target / MANIFEST).is_file():
         return target
-    # Validation works in a file-backed DuckDB database beside the cache (out of core: a table
-    # larger than the memory budget lives in the file), removed once the Parquet tables are written.
+    # Validation works in an in-process DuckDB with a memory budget; beyond it, its materialised
+    # tables spill to the connection's own folder under data/processed/.duckdb-spill (out of core).
+    # (A file-backed database holding them was measured slower: 102 s against 85 s on L.)
     cache_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".validate-{key}-", dir=cache_root))
-    con = connect(work / "validate.duckdb")
-    try:
-        return _validate_and_cache(con, data_dir, cache_root, key, target, as_of, mapping, files, hashes, sample)
-    finally:  # the connection is left to the garbage collector: Ibis drops its cached tables then
-        shutil.rmtree(work, ignore_errors=True)
+    return _validate_and_cache(connect(), data_dir, cache_root, key, target, as_of, mapping, files, hashes, sample)
 
 
 def _validate_and_cache(con, data_dir, cache_root, key, target, as_of, mapping, files, hashes, sample) -> Path:

@@ -423,11 +423,17 @@ def run_notebooks(notebooks: tuple[str, ...], run_one: Callable[[str], None], jo
 
     threads = [threading.Thread(target=worker, daemon=True, name=f"notebooks-{i}")
                for i in range(max(1, min(jobs, len(notebooks))))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(0.2)  # short waits: the main thread stays responsive to SIGTERM
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)  # short waits: the main thread stays responsive to SIGTERM
+    except BaseException:  # SIGTERM/SIGHUP (SystemExit) or Ctrl-C: no notebook starts after this
+        with lock:
+            pending.clear()
+        _stop_kernels()
+        raise
     if errors:
         raise next(errors[n] for n in notebooks if n in errors)
 

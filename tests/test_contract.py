@@ -139,3 +139,14 @@ def test_second_run_on_the_same_export_does_not_reread_it(crm_dir, tmp_path, mon
     second = prepare_inputs(data, as_of=AS_OF, cache_root=tmp_path / "cache")
     assert read == ["deals.csv"] and second != first
     assert open_crm(second).deals.amount.sum().execute() == 2000
+
+
+def test_each_connection_spills_to_its_own_folder():
+    """DuckDB names its spill files without a process id and empties the folder on close: two
+    connections (two kernels, two runs) must never share one."""
+    from sla_analysis import paths
+    from sla_analysis.ingest import connect
+
+    folders = [c.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] for c in (connect(), connect())]
+    assert folders[0] != folders[1]
+    assert all(f.startswith(str(paths.PROCESSED_DIR / ".duckdb-spill")) for f in folders)

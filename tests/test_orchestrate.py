@@ -75,3 +75,21 @@ def test_engine_is_checked_and_passed_quoted(capsys):
     res = subprocess.run(["make", "--no-print-directory", "-n", "report", "PERIOD=2024Q1", "ENGINE=spark; x"],
                          cwd=root, capture_output=True, text=True, timeout=60, env=env)
     assert "--engine 'spark; x'" in next(ln for ln in res.stdout.splitlines() if "--period" in ln)
+
+
+def test_an_interrupt_stops_scheduling_notebooks():
+    """Ctrl-C or a stop signal in the main thread: the notebooks not started yet never start."""
+    import _thread
+
+    started = []
+
+    def run_one(name):
+        started.append(name)
+        if name == "a":
+            _thread.interrupt_main()  # as if Ctrl-C reached the run while notebook a runs
+        time.sleep(0.5)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_notebooks(("a", "b", "c", "d"), run_one, jobs=1)
+    time.sleep(0.8)  # a's worker finishes its sleep: it must not pick up b
+    assert started == ["a"]
