@@ -37,7 +37,7 @@ OPTIONAL_ARGS = $(if $(value DATA),--data $(call quote,DATA)) $(PROFILE_ARG) $(i
 ENGINE_ARG = $(if $(value ENGINE),--engine $(call quote,ENGINE))
 SPARK_STAMP := $(VENV)/.spark
 
-.PHONY: help install install-spark report reports validate validate-real validate-methods sample lab test test-fast test-spark bench clean-reports
+.PHONY: help install install-spark lock report reports validate validate-real validate-methods sample lab test test-fast test-spark bench clean-reports
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -47,9 +47,8 @@ help: ## List the targets
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sla-analysis)" > /dev/null
 	$(VENV)/bin/nbstripout --install --attributes .gitattributes 2>/dev/null || true
 	touch $(STAMP)
@@ -77,13 +76,20 @@ validate: $(STAMP) ## Validate the CRM export in data/raw (or DATA=) against the
 	$(PY) -m sla_analysis validate $(if $(value DATA),--data $(call quote,DATA)) $(PROFILE_ARG)
 
 validate-methods: $(STAMP) ## Simulation study of the attempt-cap methods -> reports/method_check.md (SCENARIOS= LEADS= BOOT=)
-	$(PY) -m sla_analysis.method_check --scenarios $(call quote,SCENARIOS) --leads $(call quote,LEADS) --boot $(call quote,BOOT) --out reports/method_check.md
+	$(PY) -m sla_analysis.tools.method_check --scenarios $(call quote,SCENARIOS) --leads $(call quote,LEADS) --boot $(call quote,BOOT) --out reports/method_check.md
 
 sample: $(STAMP) ## Write the sample CRM and its truth.json to OUT= (default data/processed/sample_export)
 	$(PY) -m sla_analysis sample --out $(if $(value OUT),$(call quote,OUT),data/processed/sample_export)
 
-lab: $(STAMP) ## Open the notebooks in JupyterLab
-	$(VENV)/bin/jupyter lab notebooks/
+lab: $(STAMP) ## Open the notebooks in JupyterLab (each runs as-is; set data_dir/profile in its first cell)
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
+
+lock: ## Recompile requirements.lock (with hashes) and environment.yml from pyproject.toml (needs PyPI)
+	$(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools
+	.venv-lock/bin/pip-compile --quiet --extra dev --generate-hashes --strip-extras --no-emit-index-url \
+	  --no-emit-find-links -o requirements.lock pyproject.toml
+	$(PYTHON) -m sla_analysis.tools.environment requirements.lock > environment.yml
+	rm -rf .venv-lock
 
 test: $(STAMP) ## Run the whole test suite (unit, notebooks, end to end; real data: validate-real)
 	$(PY) -m pytest -q -m "not real and not spark"

@@ -1,12 +1,18 @@
-"""Command line: ``python -m sla_analysis report --period 2024Q1 [--data DIR] [--profile P] [--config FILE] [--out DIR]``.
+"""Command line, the suite's one orchestrator (the Makefile only calls it).
 
-``--profile salesforce|hubspot|path/to/mapping.yml`` reads a CRM's own export through a mapping file
-(``docs/mapping-files.md``); without it the folder holds the canonical tables (``docs/data-contract.md``).
+``sla-analysis [--project DIR] report --period 2024Q1 [--data DIR] [--profile P] [--config FILE] [--out DIR]``
+publishes ``reports/<PERIOD>/``. ``--profile salesforce|hubspot|path/to/mapping.yml`` reads a CRM's
+own export through a mapping file (``docs/mapping-files.md``); without it the folder holds the
+canonical tables (``docs/data-contract.md``).
 
-``python -m sla_analysis bench [--sizes "S M L"]`` times the full report on generated CRMs beside a
-plain pandas and a bare DuckDB version of the same aggregations (``docs/performance.md``).
+``sla-analysis init [DIR]`` writes a project folder (``config/sla.yml``, ``data/raw``, ``reports``)
+where an installed package can run; ``--project DIR`` (default: the nearest folder at or above the
+current one holding ``config/sla.yml``) says which project a command works in.
 
-``python -m sla_analysis adapt bank-marketing --source bank-full.csv --out DIR [--deal-value X]`` maps a
+``sla-analysis bench [--sizes "S M L"] [--out DIR]`` times the full report on generated CRMs beside
+a plain pandas and a bare DuckDB version of the same aggregations (``docs/performance.md``).
+
+``sla-analysis adapt bank-marketing --source bank-full.csv --out DIR [--deal-value X]`` maps a
 foreign export into the data contract (``DIR/{leads,activities,deals}.parquet``) and prints ``DIR``.
 
 Exit codes: 0 published; 2 bad parameters or input (nothing published); 1 a notebook failed
@@ -15,18 +21,33 @@ Exit codes: 0 published; 2 bad parameters or input (nothing published); 1 a note
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from .adapters import AdapterError
-from .config import ConfigError
-from .contract import ContractError
-from .periods import PeriodError, parse_period
+from sla_analysis import paths
+from sla_analysis.errors import USER_ERRORS, NotebookFailed
+from sla_analysis.io.adapters import bank_marketing
+from sla_analysis.io.engine import engine_name
+from sla_analysis.io.inputs import resolve_inputs
+from sla_analysis.io.sample import SampleParams, write_sample
+from sla_analysis.periods import parse_period
+from sla_analysis.report.run import run_report
+from sla_analysis.tools.bench import SIZES, run_bench, table
+
+MIN_SAMPLE_LEADS = 100
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sla_analysis", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="sla-analysis", description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=None,
+                        help="the project folder (config/, data/, reports/); default: the nearest folder "
+                             "at or above the current one that holds config/sla.yml")
     sub = parser.add_subparsers(dest="command", required=True)
+    ini = sub.add_parser("init", help="write a project folder: config/sla.yml, data/raw, reports")
+    ini.add_argument("folder", type=Path, nargs="?", default=None, help="default: the current folder")
     rep = sub.add_parser("report", help="build and publish one period's report")
     rep.add_argument("--period", required=True, help="2024Q1, 2024-03 or 2024")
     rep.add_argument("--data", type=Path, default=None, help="folder with the CRM export (default data/raw)")
@@ -37,14 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--quiet", action="store_true", help="no progress messages")
     rep.add_argument("--engine", default=None,
                      help="where the analyses run: duckdb (default), spark, or an Ibis connection URL")
-    rep.add_argument("--jobs", type=int, default=None,
+    rep.add_argument("--jobs", type=_positive_int, default=None,
                      help="notebooks run at once (default: one per core, at most 4); 1 runs them in turn")
     val = sub.add_parser("validate", help="validate a CRM export against the data contract only")
     val.add_argument("--data", type=Path, default=None)
     val.add_argument("--profile", default=None, help="as for report")
     sam = sub.add_parser("sample", help="write the sample CRM (and its truth.json) to a folder")
     sam.add_argument("--out", type=Path, required=True)
-    sam.add_argument("--leads", type=int, default=None, help="number of leads (default 24,000)")
+    sam.add_argument("--leads", type=_sample_leads, default=None,
+                     help=f"number of leads, at least {MIN_SAMPLE_LEADS} (default 24,000)")
     ben = sub.add_parser("bench", help="time the full report on generated CRMs (S, M, L) beside pandas and bare DuckDB")
     ben.add_argument("--sizes", default="S M L", help="sizes to run, e.g. 'S M' (S 20k, M 200k, L 2M leads)")
     ben.add_argument("--out", type=Path, default=None, help="folder for bench.json (default reports/bench)")
@@ -69,51 +91,78 @@ def _deal_value(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _sample_leads(text: str) -> int:
+    value = _positive_int(text)
+    if value < MIN_SAMPLE_LEADS:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_SAMPLE_LEADS}, got {value}")
+    return value
+
+
+def init_project(folder: Path) -> list[str]:
+    """Write a project folder: ``config/sla.yml`` (the default assumptions, to edit), ``data/raw``
+    (where the export goes), ``data/processed`` and ``reports``. An existing config is kept.
+    Returns what was created."""
+    made = []
+    for sub in ("data/raw", "data/processed", "reports", "config"):
+        target = folder / sub
+        if not target.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            made.append(sub + "/")
+    config = folder / paths.PROJECT_MARKER
+    if not config.exists():
+        shutil.copyfile(paths.PACKAGE_DEFAULT_CONFIG, config)
+        made.append(str(paths.PROJECT_MARKER))
+    return made
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.project is not None:
+        if not args.project.is_dir():
+            print(f"error: --project {args.project} is not a folder", file=sys.stderr)
+            return 2
+        os.environ["SLA_PROJECT_ROOT"] = str(args.project.resolve())
     try:
-        if args.command == "report":
-            from .orchestrate import run_report
+        if args.command == "init":
+            folder = (args.folder or args.project or Path.cwd()).resolve()
+            made = init_project(folder)
+            print(f"project folder {folder}: " + (", ".join(made) + " created" if made else "already set up"))
+            print("Put the CRM export in data/raw (or pass --data), edit config/sla.yml, then run "
+                  "`sla-analysis report --period 2024Q1`.")
+        elif args.command == "report":
             parse_period(args.period)  # refused before anything else happens
-            if args.jobs is not None and args.jobs < 1:
-                print(f"error: --jobs must be 1 or more, got {args.jobs}", file=sys.stderr)
-                return 2
-            from .engine import engine_name
-            try:
-                engine = engine_name(args.engine)
-            except ValueError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 2
+            engine = engine_name(args.engine)
             run_report(args.period, args.data, args.config, args.out, quiet=args.quiet, profile=args.profile,
                        jobs=args.jobs, engine=engine)
         elif args.command == "validate":
-            from .orchestrate import resolve_inputs
             print(resolve_inputs(args.data, profile=args.profile))
         elif args.command == "sample":
-            from dataclasses import replace
-            from .sample import SampleParams, write_sample
             params = SampleParams() if args.leads is None else replace(SampleParams(), n_leads=args.leads)
             print(write_sample(args.out, params))
         elif args.command == "bench":
-            from .bench import SIZES, run_bench, table
             sizes = args.sizes.replace(",", " ").split()
             unknown = [x for x in sizes if x not in SIZES]
             if unknown or not sizes:
                 print(f"error: --sizes takes {', '.join(SIZES)}; got {args.sizes!r}", file=sys.stderr)
                 return 2
-            print(table(run_bench(sizes)))
+            print(table(run_bench(sizes, out=args.out)))
         elif args.command == "adapt":
-            from .adapters import bank_marketing
             extra = {} if args.deal_value is None else {"deal_value": args.deal_value}
             print(bank_marketing.to_contract(args.source, args.out, **extra))
-    except (PeriodError, ConfigError, ContractError, AdapterError) as err:
+    except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # noqa: BLE001 - one readable line, not a traceback
-        from .orchestrate import NotebookFailed
-        if isinstance(err, NotebookFailed):
-            print(f"error: {err}\nNothing was published; the previous report (if any) is unchanged.",
-                  file=sys.stderr)
-            return 1
-        raise
+    except NotebookFailed as err:
+        print(f"error: {err}\nNothing was published; the previous report (if any) is unchanged.", file=sys.stderr)
+        return 1
     return 0

@@ -4,18 +4,88 @@ Values out of range are refused before any data is read, with the key and the ac
 """
 from __future__ import annotations
 
+import datetime as _dt
+import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 import yaml
 
-from . import paths
+from sla_analysis import paths
+from sla_analysis.errors import ConfigError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class ConfigError(ValueError):
-    """A config file that is missing, unreadable, or holds a value out of range."""
+def _parse_day(value) -> int:
+    text = str(value).strip().lower()[:3]
+    if text not in WEEKDAYS:
+        raise ValueError(f"business_hours: {value!r} is not a weekday (mon ... sun)")
+    return WEEKDAYS.index(text)
+
+
+def _parse_hour(value) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    if ":" in text:
+        h, m = text.split(":", 1)
+        return int(h) + int(m) / 60
+    return float(text)
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """When the clock of a business-hours SLA runs: on ``days`` (0 = Monday), from ``start_hour``
+    to ``end_hour`` local time in ``timezone``, except on ``holidays`` (local dates)."""
+
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    start_hour: float = 9.0
+    end_hour: float = 17.0
+    timezone: str = "UTC"
+    holidays: tuple[date, ...] = ()
+
+    def __post_init__(self):
+        if not 0 <= self.start_hour < self.end_hour <= 24:
+            raise ValueError(f"business_hours: hours must satisfy 0 <= start < end <= 24, "
+                             f"got {self.start_hour}-{self.end_hour}")
+        if not self.days or any(d not in range(7) for d in self.days):
+            raise ValueError(f"business_hours: days must be weekdays 0 (Mon) to 6 (Sun), got {self.days}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"business_hours: unknown time zone {self.timezone!r}") from None
+
+    @classmethod
+    def from_config(cls, raw: Mapping | None) -> "BusinessHours | None":
+        """Build from the config shape ``{days: [mon, tue, wed, thu, fri] | "mon-fri",
+        hours: [9, 17] | ["09:00", "17:30"] | "09:00-17:00", timezone: "Europe/Berlin",
+        holidays: [2024-12-25, ...]}``; ``None`` when not configured."""
+        if not raw:
+            return None
+        days = raw.get("days", ["mon", "tue", "wed", "thu", "fri"])
+        if isinstance(days, str):
+            if "-" in days:
+                a, b = (_parse_day(x) for x in days.split("-", 1))
+                days = list(range(a, b + 1)) if a <= b else list(range(a, 7)) + list(range(0, b + 1))
+            else:
+                days = [_parse_day(x) for x in days.split(",")]
+        else:
+            days = [_parse_day(x) for x in days]
+        hours = raw.get("hours", [9, 17])
+        if isinstance(hours, str):
+            hours = hours.split("-", 1)
+        if len(hours) != 2:
+            raise ValueError(f"business_hours: hours must be [start, end], got {hours!r}")
+        holidays = tuple(pd.Timestamp(h).date() for h in raw.get("holidays", []) or [])
+        return cls(tuple(sorted(set(days))), _parse_hour(hours[0]), _parse_hour(hours[1]),
+                   str(raw.get("timezone", "UTC")), holidays)
+
 
 
 @dataclass(frozen=True)
@@ -121,7 +191,6 @@ def _optional_number(raw: dict, key: str, *, low: float, high: float, low_open: 
 
 
 def _known_keys() -> set[str]:
-    from dataclasses import fields
     return {f.name for f in fields(SLAConfig)} - {"source_file"}
 
 
@@ -131,7 +200,6 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
         raise ConfigError("config must be a YAML mapping of keys to values")
     unknown = sorted(str(k) for k in raw if str(k) not in _KNOWN_KEYS)
     if unknown:  # a misspelt key would silently leave its default in force
-        import difflib
         hints = [f"{k!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, _KNOWN_KEYS, 1)) else "")
                  for k in unknown]
         raise ConfigError(f"config key{'s' if len(unknown) > 1 else ''} {', '.join(hints)} "
@@ -157,7 +225,6 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
                 for k in per_hour_raw}
     business_hours = raw.get("business_hours") or None
     if business_hours is not None:
-        from .compliance import BusinessHours
         if not isinstance(business_hours, dict):
             raise ConfigError("config key 'business_hours' must be a mapping (days, hours, timezone)")
         try:
@@ -178,7 +245,6 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
     baseline = {str(k): _number(baseline_raw, k, 0, low=0, high=1e12) for k in baseline_raw}
     sla_written = raw.get("sla_written")
     if sla_written is not None:
-        import datetime as _dt
         try:
             sla_written = (sla_written if isinstance(sla_written, _dt.date) else _dt.date.fromisoformat(str(sla_written))).isoformat()
         except ValueError:

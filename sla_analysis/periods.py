@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sla_analysis.errors import PeriodError
+
 ACCEPTED_FORMS = "YYYY (e.g. 2024), YYYYQn (e.g. 2024Q1) or YYYY-MM (e.g. 2024-03)"
 
 _PATTERNS = (
@@ -16,10 +18,6 @@ _PATTERNS = (
     (re.compile(r"^(\d{4})Q([1-4])$"), "quarter"),
     (re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"), "month"),
 )
-
-
-class PeriodError(ValueError):
-    """A PERIOD that is not one of the accepted forms."""
 
 
 @dataclass(frozen=True)

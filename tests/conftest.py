@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sla_analysis.sample import SampleParams, write_sample
+from sla_analysis.io.sample import SampleParams, write_sample
 
 LEADS = [
     {"lead_id": "L1", "created_at": "2024-01-02 09:00:00", "source": "webinar", "tier": "high"},
@@ -37,8 +37,8 @@ def only_required_columns(leads: list[dict], activities: list[dict], deals: list
 def open_export(folder: Path, leads: list[dict], activities: list[dict], deals: list[dict],
                 as_of: datetime = datetime(2024, 7, 1)):
     """Write a three-table export under ``folder``, validate it and open it (a CRM)."""
-    from sla_analysis.engine import open_crm
-    from sla_analysis.ingest import prepare_inputs
+    from sla_analysis.io.engine import open_crm
+    from sla_analysis.io.ingest import prepare_inputs
 
     d = folder / "export"
     d.mkdir(parents=True)

@@ -1,14 +1,14 @@
 """Vendor-style CRM exports written from canonical tables, to test the built-in profiles.
 
-Pure functions, no pytest fixtures: give them the tables :func:`sla_analysis.sample.generate`
+Pure functions, no pytest fixtures: give them the tables :func:`sla_analysis.io.sample.generate`
 returns (``leads``, ``activities``, ``deals``, optionally ``reps``) and a folder.
 
 * :func:`write_salesforce_export` writes what Salesforce's Data Export Service writes (one CSV per
   object: ``Lead.csv``, ``Task.csv``, ``Event.csv``, ``Opportunity.csv``, ``Contact.csv``,
-  ``User.csv``), read by ``sla_analysis/profiles/salesforce.yml``;
+  ``User.csv``), read by ``sla_analysis/io/profiles/salesforce.yml``;
 * :func:`write_hubspot_export` writes HubSpot CRM exports (``contacts.csv``, ``calls.csv``,
   ``emails.csv``, ``meetings.csv``, ``deals.csv``) with display labels or internal names as headers,
-  read by ``sla_analysis/profiles/hubspot.yml``.
+  read by ``sla_analysis/io/profiles/hubspot.yml``.
 
 Both return the canonical tables *as the profile can express them*: vendor ids instead of the
 sample's, the values the export can carry (dates that are date-only in the vendor, minutes where

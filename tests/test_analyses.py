@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import LEADS
-from sla_analysis import cost, lead_value as lv
+from sla_analysis.analyses import cost
+from sla_analysis.analyses import lead_value as lv
 from sla_analysis.config import load_config
-from sla_analysis.engine import open_crm
-from sla_analysis.ingest import prepare_inputs
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import prepare_inputs
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
 from conftest import ACTIVITIES, DEALS, LEADS, write_csv
 
 pytestmark = pytest.mark.slow  # about a minute of CLI runs

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sla_analysis import plateau
-from sla_analysis.adapters import AdapterError
-from sla_analysis.adapters import bank_marketing as bm
+from sla_analysis.analyses import plateau
 from sla_analysis.cli import main
-from sla_analysis.ingest import prepare_inputs
+from sla_analysis.errors import AdapterError
+from sla_analysis.io.adapters import bank_marketing as bm
+from sla_analysis.io.ingest import prepare_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_CSV = REPO_ROOT.parent / "shared/datasets/bank_marketing/bank-full.csv"

@@ -9,8 +9,8 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from sla_analysis import bench
-from sla_analysis.ingest import prepare_inputs
+from sla_analysis.io.ingest import prepare_inputs
+from sla_analysis.tools import bench
 
 
 @pytest.fixture(scope="module")

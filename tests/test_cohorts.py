@@ -2,15 +2,14 @@
 sample generator's truth."""
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from sla_analysis import cohorts as co
+from sla_analysis.analyses import cohorts as co
+from sla_analysis.analyses.plateau import recommend_cap
 from sla_analysis.config import load_config
-from sla_analysis.engine import open_crm
-from sla_analysis.ingest import prepare_inputs
-from sla_analysis.plateau import recommend_cap
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import prepare_inputs
 
 AS_OF = datetime(2024, 4, 1)  # end of 2024Q1
 

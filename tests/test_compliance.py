@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sla_analysis import compliance as c
+from sla_analysis.analyses import compliance as c
+from sla_analysis.analyses.stats import wilson_interval
 from sla_analysis.config import SLAConfig
-from sla_analysis.engine import open_crm
-from sla_analysis.ingest import connect, prepare_inputs
-from sla_analysis.stats import wilson_interval
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import connect, prepare_inputs
 
 TIERS = SLAConfig().tiers  # high 4 h / 15 touches / 90 d, moderate 24 h / 8 / 60, low 48 h / 3 / 30
 NO_DEALS = ["deal_id", "lead_id", "created_at", "stage"]

@@ -2,11 +2,11 @@
 from datetime import datetime
 
 import pytest
-
 from conftest import ACTIVITIES, DEALS, LEADS
-from sla_analysis.contract import ContractError
-from sla_analysis.engine import open_crm
-from sla_analysis.ingest import prepare_inputs
+
+from sla_analysis.errors import ContractError
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import prepare_inputs
 
 AS_OF = datetime(2025, 1, 1)
 
@@ -37,7 +37,7 @@ def test_valid_export_is_cached_with_canonical_columns(crm_dir, tmp_path):
 
 def test_cache_written_under_other_rules_is_not_reused(crm_dir, tmp_path, monkeypatch):
     """A cache is keyed by the inputs and by the validating code: new rules re-validate old inputs."""
-    from sla_analysis import ingest
+    from sla_analysis.io import ingest
 
     cache = prepare_inputs(crm_dir(), as_of=AS_OF, cache_root=tmp_path / "cache")
     monkeypatch.setattr(ingest, "validator_fingerprint", lambda: "rules-of-another-version")
@@ -125,7 +125,7 @@ def test_second_run_on_the_same_export_does_not_reread_it(crm_dir, tmp_path, mon
     and inode), the validated cache is reused; an edited file is hashed and validated afresh."""
     import os
 
-    from sla_analysis import ingest
+    from sla_analysis.io import ingest
 
     data = crm_dir()
     first = prepare_inputs(data, as_of=AS_OF, cache_root=tmp_path / "cache")
@@ -145,7 +145,7 @@ def test_each_connection_spills_to_its_own_folder():
     """DuckDB names its spill files without a process id and empties the folder on close: two
     connections (two kernels, two runs) must never share one."""
     from sla_analysis import paths
-    from sla_analysis.ingest import connect
+    from sla_analysis.io.ingest import connect
 
     folders = [c.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] for c in (connect(), connect())]
     assert folders[0] != folders[1]

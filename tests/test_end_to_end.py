@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import LEADS
-from sla_analysis import orchestrate, paths
+
+from sla_analysis import paths
+from sla_analysis.errors import NotebookFailed
+from sla_analysis.report import run as report_run
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,8 +165,8 @@ def test_failing_notebook_leaves_previous_report(tmp_path, sample_dir, monkeypat
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, nb_dir / "99_broken.ipynb")
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", nb_dir)
-    with pytest.raises(orchestrate.NotebookFailed, match=r"99_broken.ipynb failed in cell .*ValueError: boom"):
-        orchestrate.run_report("2024Q1", sample_dir, None, out, notebooks=("99_broken",), quiet=True)
+    with pytest.raises(NotebookFailed, match=r"99_broken.ipynb failed in cell .*ValueError: boom"):
+        report_run.run_report("2024Q1", sample_dir, None, out, notebooks=("99_broken",), quiet=True)
     assert (out / "2024Q1" / "index.html").read_text() == "previous report"
     assert [p.name for p in out.iterdir() if p.name.startswith(".staging")] == []
 
@@ -182,8 +184,8 @@ def test_handoff_against_the_generators_truth(published, sample_truth):
     with Bonferroni-widened Wilson intervals recomputed from the counts)."""
     import numpy as np
 
-    from sla_analysis.sample import SampleParams, group_truth, score_band_truth
-    from sla_analysis.stats import wilson_interval
+    from sla_analysis.analyses.stats import wilson_interval
+    from sla_analysis.io.sample import SampleParams, group_truth, score_band_truth
     h = json.loads((published / "2024Q1" / "summary.json").read_text())["handoff"]
     p, truth = SampleParams(), sample_truth["handoff"]
     assert h["settled_window"] == ["2022-12-03", "2023-12-03"] and h["mqls"] > 8000
@@ -240,7 +242,7 @@ def test_report_without_the_handoff_columns_still_publishes(tmp_path, sample_dir
     new = ["fit_score", "interest_score", "mql_type", "rejected_at", "rejection_reason", "recycled_at",
            "requalified_at", "marketing_influenced", "persona"]
     pd.read_parquet(sample_dir / "leads.parquet").drop(columns=new).to_parquet(data / "leads.parquet", index=False)
-    report = orchestrate.run_report("2024Q1", data, None, tmp_path / "out", notebooks=("06_lead_qualification",),
+    report = report_run.run_report("2024Q1", data, None, tmp_path / "out", notebooks=("06_lead_qualification",),
                                     quiet=True)
     h = json.loads((report / "summary.json").read_text())["handoff"]
     assert {k for k in ("score", "mql_types", "rejection", "return_path", "attribution", "segments", "personas")

@@ -1,20 +1,25 @@
 """Lead qualification and handoff (notebook 06): exact answers on a hand-built CRM, the pure helpers
 on known inputs, the not-available results on an export without the columns, and the sample CRM
 against the generator's truth (intervals widened for the number of comparisons, Bonferroni)."""
-from datetime import datetime
 import shutil
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import only_required_columns, open_export
 
-from sla_analysis import handoff as hd
+from sla_analysis.analyses import handoff as hd
+from sla_analysis.analyses.lead_value import settled_window
 from sla_analysis.config import config_from_dict
-from sla_analysis.engine import open_crm
-from sla_analysis.ingest import prepare_inputs
-from sla_analysis.lead_value import settled_window
-from sla_analysis.sample import SampleParams, group_truth, rejection_truth, score_band_truth
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import prepare_inputs
+from sla_analysis.io.sample import (
+    SampleParams,
+    group_truth,
+    rejection_truth,
+    score_band_truth,
+)
 
 JAN, FEB, APR = datetime(2024, 1, 1), datetime(2024, 2, 1), datetime(2024, 4, 1)
 NEW_COLUMNS = ["fit_score", "interest_score", "mql_type", "rejected_at", "rejection_reason", "recycled_at",
@@ -460,7 +465,8 @@ def test_existing_columns_are_pinned():
     """The handoff columns come from their own random stream: the columns other tests pin truths on
     are exactly what they were before the handoff columns were added (hashes of a 2,000-lead sample)."""
     from dataclasses import replace
-    from sla_analysis.sample import generate
+
+    from sla_analysis.io.sample import generate
     t = generate(replace(SampleParams(), n_leads=2000))
     old = {"leads": 10, "activities": 7, "deals": 7, "reps": 4}
     got = {name: int(pd.util.hash_pandas_object(t[name].iloc[:, :k], index=False).sum() % (1 << 61))

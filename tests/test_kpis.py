@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from conftest import only_required_columns, open_export
 
-from sla_analysis import kpis as k
-from sla_analysis.engine import open_crm
-from sla_analysis.ingest import prepare_inputs
-from sla_analysis.sample import SOURCES
-from sla_analysis.stats import mean_interval, wilson_interval
+from sla_analysis.analyses import kpis as k
+from sla_analysis.analyses.stats import mean_interval, wilson_interval
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import prepare_inputs
+from sla_analysis.io.sample import SOURCES
 
 FEB, APR = datetime(2024, 2, 1), datetime(2024, 4, 1)  # the period: February and March 2024
 AS_OF = APR

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from sla_analysis import method_check as mc
+from sla_analysis.tools import method_check as mc
 
 
 def test_true_profit_curve_matches_a_brute_force_simulation():

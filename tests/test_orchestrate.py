@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sla_analysis.orchestrate import Stopwatch, run_notebooks
+from sla_analysis.report.run import Stopwatch, run_notebooks
 
 
 def test_notebooks_run_at_most_jobs_at_once_and_all_run():
@@ -65,7 +65,7 @@ def test_engine_is_checked_and_passed_quoted(capsys):
     from pathlib import Path
 
     from sla_analysis.cli import main
-    from sla_analysis.engine import engine_name
+    from sla_analysis.io.engine import engine_name
 
     assert main(["report", "--period", "2024Q1", "--engine", "oracle"]) == 2
     assert "engine must be one of duckdb, spark or an Ibis connection URL" in capsys.readouterr().err

@@ -2,8 +2,9 @@ from datetime import date
 
 import pytest
 
-from sla_analysis.config import ConfigError, config_from_dict, load_config
-from sla_analysis.periods import PeriodError, parse_period
+from sla_analysis.config import config_from_dict, load_config
+from sla_analysis.errors import ConfigError, PeriodError
+from sla_analysis.periods import parse_period
 
 
 @pytest.mark.parametrize("text,start,end,months", [

@@ -5,9 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sla_analysis import method_check as mc
-from sla_analysis.plateau import (cohort_method, cohort_table, fit_hazard, person_period,
-                                  profit_curve, recommend_cap)
+from sla_analysis.analyses.plateau import (
+    cohort_method,
+    cohort_table,
+    fit_hazard,
+    person_period,
+    profit_curve,
+    recommend_cap,
+)
+from sla_analysis.tools import method_check as mc
 
 
 def _profiles(rows, covariate=None):

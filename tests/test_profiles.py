@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from export_fixtures import write_hubspot_export, write_salesforce_export
-from sla_analysis.engine import open_crm
-from sla_analysis.ingest import prepare_inputs
-from sla_analysis.sample import SampleParams, generate
+
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import prepare_inputs
+from sla_analysis.io.sample import SampleParams, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = {"leads": "lead_id", "activities": "activity_id", "deals": "deal_id", "reps": "rep_id"}
@@ -60,7 +60,7 @@ def test_profile_reads_the_export_into_the_tables_it_carries(tables, tmp_path, e
     expected = EXPORTS[export](tables, tmp_path / "export")
     profile = export.split()[0].rstrip(",")
     if "New York" in export:  # HubSpot writes the account's zone: a copy of the profile says which
-        text = (ROOT / "sla_analysis" / "profiles" / "hubspot.yml").read_text()
+        text = (ROOT / "sla_analysis" / "io" / "profiles" / "hubspot.yml").read_text()
         profile = tmp_path / "hubspot-ny.yml"
         profile.write_text(text.replace("timezone: UTC", "timezone: America/New_York", 1))
     crm = open_crm(prepare_inputs(tmp_path / "export", cache_root=tmp_path / "cache", profile=profile))

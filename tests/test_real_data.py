@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sla_analysis.stats import wilson_interval
+from sla_analysis.analyses.stats import wilson_interval
 
 pytestmark = pytest.mark.real
 ROOT = Path(__file__).resolve().parents[1]

@@ -107,7 +107,7 @@ def evil_export(tmp_path_factory) -> Path:
 
     import pandas as pd
 
-    from sla_analysis.sample import SampleParams, write_sample
+    from sla_analysis.io.sample import SampleParams, write_sample
 
     src = write_sample(tmp_path_factory.mktemp("sample2k"), replace(SampleParams(), n_leads=2000))
     out = tmp_path_factory.mktemp("evil") / "export"
@@ -522,7 +522,7 @@ def test_notebooks_and_package_never_evaluate_data():
 # --------------------------------------------------------------------------------------------- units
 
 def test_publish_swaps_whole_folders_and_leftovers_are_repaired(tmp_path):
-    from sla_analysis.orchestrate import publish, remove_leftovers
+    from sla_analysis.report.run import publish, remove_leftovers
 
     out = tmp_path / "reports"
     (out / PERIOD).mkdir(parents=True)
@@ -545,10 +545,10 @@ def test_publish_swaps_whole_folders_and_leftovers_are_repaired(tmp_path):
 
 
 def test_data_quality_section_lists_counted_exclusions(tmp_path):
-    from sla_analysis.index_page import write_index
-    from sla_analysis.orchestrate import build_summary
     from sla_analysis.config import load_config
     from sla_analysis.periods import parse_period
+    from sla_analysis.report.index_page import write_index
+    from sla_analysis.report.run import build_summary
 
     manifest = {"inputs": {"deals": {"file": "Opportunity.csv", "sha256": "0" * 64, "rows": 90}},
                 "excluded": [{"table": "deals", "file": "Opportunity.csv", "rule": "refers to a lead_id that is not in leads",

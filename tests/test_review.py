@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sla_analysis import compliance as cp, review as rv
+from sla_analysis.analyses import compliance as cp
+from sla_analysis.analyses import review as rv
 from sla_analysis.config import config_from_dict, load_config
-from sla_analysis.engine import open_crm
-from sla_analysis.ingest import prepare_inputs
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.periods import parse_period
 
 

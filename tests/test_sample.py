@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sla_analysis.sample import SOURCES, SampleParams, close_rate, generate, solve_base_hazards
+from sla_analysis.io.sample import (
+    SOURCES,
+    SampleParams,
+    close_rate,
+    generate,
+    solve_base_hazards,
+)
 
 
 def test_same_seed_same_data():
@@ -46,7 +52,8 @@ def test_sample_covers_2023_and_2024(sample_dir):
 
 def test_cached_sample_made_by_older_generator_is_remade(tmp_path, monkeypatch):
     """data/processed/sample_crm is a cache: when sample.py changes, the next run regenerates it."""
-    from sla_analysis import orchestrate, paths, sample
+    from sla_analysis import paths
+    from sla_analysis.io import inputs
 
     calls = []
 
@@ -57,15 +64,15 @@ def test_cached_sample_made_by_older_generator_is_remade(tmp_path, monkeypatch):
 
     monkeypatch.setattr(paths, "PROCESSED_DIR", tmp_path)
     monkeypatch.setattr(paths, "SAMPLE_DIR", tmp_path / "sample_crm")
-    monkeypatch.setattr(sample, "write_sample", fake_write_sample)
+    monkeypatch.setattr(inputs, "write_sample", fake_write_sample)
     stale = tmp_path / "sample_crm"
     stale.mkdir()
     (stale / "truth.json").write_text('{"made": "by an older generator"}')
     (stale / "generator.txt").write_text("0000000000000000\n")
 
-    out = orchestrate.ensure_sample(quiet=True)
+    out = inputs.ensure_sample(quiet=True)
     assert json.loads((out / "truth.json").read_text()) == {"made": "now"}
-    assert (out / "generator.txt").read_text().strip() == orchestrate.sample_generator_version()
-    orchestrate.ensure_sample(quiet=True)  # current now: not regenerated
+    assert (out / "generator.txt").read_text().strip() == inputs.sample_generator_version()
+    inputs.ensure_sample(quiet=True)  # current now: not regenerated
     assert len(calls) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample_crm"]  # no temporary folders left

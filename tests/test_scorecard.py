@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sla_analysis import scorecard as sc
-from sla_analysis.compliance import in_tier_order
+from sla_analysis.analyses import scorecard as sc
+from sla_analysis.analyses.compliance import in_tier_order
 
 
 def test_period_progress():

@@ -3,8 +3,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sla_analysis.cost import cost_per_call
-from sla_analysis.lead_value import funnel_lead_value, marketing_target, mql_value, mqls_needed
+from sla_analysis.analyses.cost import cost_per_call
+from sla_analysis.analyses.lead_value import (
+    funnel_lead_value,
+    marketing_target,
+    mql_value,
+    mqls_needed,
+)
 
 # Seed 000's MQL value table: (avg revenue per customer, MQL-to-customer close rate, value it prints)
 SEED_000 = {

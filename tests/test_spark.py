@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from sla_analysis import orchestrate
-from sla_analysis.sample import SampleParams, write_sample
+from sla_analysis.io.sample import SampleParams, write_sample
+from sla_analysis.report import run as report_run
 
 pytestmark = pytest.mark.spark
 
@@ -37,7 +37,7 @@ def test_spark_and_duckdb_give_the_same_summary(tmp_path):
     data = write_sample(tmp_path / "crm", replace(SampleParams(), n_leads=3000))
     runs = {}
     for engine in ("duckdb", "spark"):
-        report = orchestrate.run_report("2024Q1", data, None, tmp_path / engine, quiet=True, engine=engine)
+        report = report_run.run_report("2024Q1", data, None, tmp_path / engine, quiet=True, engine=engine)
         runs[engine] = json.loads((report / "summary.json").read_text())
         assert json.loads((report / "provenance.json").read_text())["engine"] == engine
     diffs = _differences(runs["duckdb"], runs["spark"])

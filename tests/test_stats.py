@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from sla_analysis.stats import jeffreys_interval, mean_interval, product_interval, shrunk_rates, wilson_interval
+from sla_analysis.analyses.stats import (
+    jeffreys_interval,
+    mean_interval,
+    product_interval,
+    shrunk_rates,
+    wilson_interval,
+)
 
 
 def test_wilson_known_values():

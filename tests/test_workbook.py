@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 from openpyxl import load_workbook
 
-from sla_analysis.workbook import safe_cell, sheet_name, write_tables
+from sla_analysis.report.workbook import safe_cell, sheet_name, write_tables
 
 
 def test_formula_text_is_written_as_text(tmp_path):

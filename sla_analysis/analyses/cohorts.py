@@ -1,0 +1,291 @@
+"""Stale-lead cohorts and the lead profiles the attempt-cap analysis needs, built in the engine.
+
+Definitions (all as of a cut-off time ``as_of``, normally the end of the period, so a report for
+a past period gives the same figures whatever was logged afterwards):
+
+* a lead *enters* the pipeline at ``mql_at`` (``created_at`` when the export has no MQL dates;
+  leads without an MQL date are not MQLs and are left out);
+* its *outcome* is decided by its deals created before ``as_of``: it *converted* when it has a
+  deal (an opportunity); a deal counts as won or lost only if it closed before ``as_of``
+  (or has no ``closed_at``), otherwise it is still open. The lead is **won** if any of its deals
+  is won, else **open** if any is open, else **lost**; ``revenue`` = the won deals' amounts;
+* its *attempts* are its activities before ``as_of`` and, for a converted lead, up to and
+  including the first deal's ``created_at``: attempts after conversion do not count (the SDR
+  stops; later touches belong to the deal);
+* a lead is *stale* when it entered at least ``stale_after_days`` before ``as_of``: its outcome
+  has had time to settle (the seeds' cohorts use stale leads only);
+* a lead is *censored* (still being worked, outcome unknown) when its deal is still open, or when
+  it has no deal and is not stale yet.
+
+Per-lead tables stay Ibis expressions; only cohort-level results reach pandas.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from sla_analysis.analyses.lead_value import settled_window
+from sla_analysis.analyses.stats import rate_table
+from sla_analysis.config import SLAConfig
+from sla_analysis.io.engine import CRM
+
+_GROUP_COLUMNS = ("source", "segment", "tier")
+
+
+def cohort_window(as_of: datetime, stale_after_days: int, lookback_days: int) -> tuple[datetime, datetime]:
+    """Stale leads: entered in ``[as_of - stale - lookback, as_of - stale)``, the same window as the
+    settled MQLs of :func:`sla_analysis.analyses.lead_value.settled_window`."""
+    return settled_window(as_of, stale_after_days, lookback_days)
+
+
+def group_columns(crm: CRM) -> list[str]:
+    """The lead attributes the export has, among source, segment and tier."""
+    return [c for c in _GROUP_COLUMNS if crm.has("leads", c)]
+
+
+def lead_outcomes(crm: CRM, as_of: datetime) -> ir.Table:
+    """One row per lead with a deal created before ``as_of``: ``lead_id``, ``first_deal_at``,
+    ``outcome`` (won / open / lost as of ``as_of``, see the module docstring) and ``revenue``
+    (sum of won amounts; 0 when the export has no amounts)."""
+    d = crm.deals.filter(crm.deals.created_at < as_of)
+    closed = (d.closed_at.isnull() | (d.closed_at < as_of)) if crm.has("deals", "closed_at") else ibis.literal(True)
+    stage = ibis.cases((closed & (d.stage == "won"), "won"), (closed & (d.stage == "lost"), "lost"), else_="open")
+    amount = d.amount.fill_null(0.0) if crm.has("deals", "amount") else ibis.literal(0.0)
+    d = d.mutate(stage_as_of=stage, amount_=amount)
+    per = d.group_by("lead_id").aggregate(
+        first_deal_at=d.created_at.min(),
+        any_won=(d.stage_as_of == "won").any(),
+        any_open=(d.stage_as_of == "open").any(),
+        revenue=d.amount_.sum(where=d.stage_as_of == "won"),
+    )
+    outcome = ibis.cases((per.any_won, "won"), (per.any_open, "open"), else_="lost")
+    return per.select("lead_id", "first_deal_at", outcome=outcome, revenue=per.revenue.fill_null(0.0))
+
+
+def _entered_leads(crm: CRM, start: datetime, stop: datetime) -> ir.Table:
+    leads = crm.leads
+    entered = leads.mql_at if crm.has("leads", "mql_at") else leads.created_at
+    cols = {c: leads[c].fill_null("(none)") for c in group_columns(crm)}
+    t = leads.select("lead_id", entered_at=entered, **cols)
+    return t.filter(t.entered_at.notnull() & (t.entered_at >= start) & (t.entered_at < stop))
+
+
+def _attempts_that_count(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
+    """Activities of leads entered in ``[start, stop)``, before ``as_of`` and not after the lead's
+    first deal (no numbering: counting them needs no window)."""
+    leads = _entered_leads(crm, start, stop).select("lead_id")
+    out = lead_outcomes(crm, as_of).select("lead_id", "first_deal_at")
+    a = crm.activities
+    a = a.filter(a.occurred_at < as_of).semi_join(leads, "lead_id")
+    a = a.left_join(out, "lead_id").drop("lead_id_right")
+    return a.filter(a.first_deal_at.isnull() | (a.occurred_at <= a.first_deal_at))
+
+
+def counted_attempts(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
+    """The attempts that count, one row per activity of a lead entered in ``[start, stop)``:
+    before ``as_of`` and not after the lead's first deal. Adds ``attempt_number`` (1, 2, … in
+    time order) and ``hours_since_previous`` (null for the first)."""
+    a = _attempts_that_count(crm, start, stop, as_of)
+    w = ibis.window(group_by="lead_id", order_by=["occurred_at", "activity_id"])
+    prev = a.occurred_at.lag().over(w)
+    return a.mutate(attempt_number=ibis.row_number().over(w) + 1,
+                    hours_since_previous=(a.occurred_at.epoch_seconds() - prev.epoch_seconds()) / 3600.0)
+
+
+def lead_table(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale_after_days: int) -> ir.Table:
+    """One row per lead entered in ``[start, stop)``: its groups, ``attempts`` (counted as in
+    :func:`counted_attempts`; by type see :func:`attempt_types`), ``converted`` (has a deal),
+    ``outcome`` (won / open / lost / none), ``won``, ``revenue``, ``stale`` and ``censored``."""
+    return crm.memo(("lead_table", start, stop, as_of, int(stale_after_days)),
+                    lambda: _lead_table(crm, start, stop, as_of, stale_after_days))
+
+
+def _lead_table(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale_after_days: int) -> ir.Table:
+    leads = _entered_leads(crm, start, stop)
+    acts = _attempts_that_count(crm, start, stop, as_of)
+    n = acts.group_by("lead_id").aggregate(attempts=acts.count())
+    out = lead_outcomes(crm, as_of)
+    t = leads.left_join(n, "lead_id").drop("lead_id_right")
+    t = t.left_join(out, "lead_id").drop("lead_id_right")
+    stale = t.entered_at <= as_of - timedelta(days=int(stale_after_days))
+    outcome = t.outcome.fill_null("none")
+    return t.mutate(
+        attempts=t.attempts.fill_null(0),
+        converted=t.first_deal_at.notnull(),
+        outcome=outcome,
+        won=outcome == "won",
+        revenue=t.revenue.fill_null(0.0),
+        stale=stale,
+        censored=(outcome == "open") | ((outcome == "none") & ~stale),
+    )
+
+
+def lead_profiles(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale_after_days: int,
+                  covariates: list[str] | None = None) -> pd.DataFrame:
+    """The attempt-cap analysis's input (see :mod:`sla_analysis.analyses.plateau`), aggregated in the engine:
+    one row per distinct ``(attempts, converted, revenue, censored, stale, *covariates)`` with its
+    ``weight`` (number of leads). ``converted`` means a deal was created after the lead's last
+    counted attempt; ``revenue`` is what it won (0 if lost)."""
+    covariates = list(covariates or [])
+    t = lead_table(crm, start, stop, as_of, stale_after_days)
+    keys = ["attempts", "converted", "revenue", "censored", "stale", *covariates]
+    agg = t.group_by(keys).aggregate(weight=t.count()).order_by(keys).to_pandas()
+    agg["attempts"] = agg["attempts"].astype(np.int64)
+    agg["weight"] = agg["weight"].astype(np.int64)
+    for c in ("converted", "censored", "stale"):
+        agg[c] = agg[c].astype(bool)
+    agg["revenue"] = agg["revenue"].astype(float)
+    return agg
+
+
+def tail_start(attempt_counts: pd.Series, min_group_size: int, max_cohort: int = 20) -> int:
+    """The first attempt count pooled into the tail bucket: the smallest ``k >= 2`` from which
+    every cohort ``k, k+1, …`` is smaller than ``min_group_size`` (or ``max_cohort + 1``).
+    ``attempt_counts`` maps attempts -> leads."""
+    counts = attempt_counts[attempt_counts.index >= 1].sort_index()
+    big = counts[counts >= min_group_size].index
+    last_big = int(big.max()) if len(big) else 1
+    return int(min(max(last_big + 1, 2), max_cohort + 1))
+
+
+def cohort_label(attempts: np.ndarray, tail_from: int) -> list[str]:
+    """``"0"``, ``"1"``, …, ``"≥T"`` labels for attempt counts."""
+    return [f"≥{tail_from}" if a >= tail_from else str(int(a)) for a in np.asarray(attempts)]
+
+
+def stale_cohorts(crm: CRM, cfg: SLAConfig, as_of: datetime, by: str | None = None,
+                  tail_from: int | None = None) -> pd.DataFrame:
+    """Stale leads (see :func:`cohort_window`) grouped by attempts received (and ``by``).
+
+    Per cohort: ``leads``, ``opportunities``, ``customers`` (won), ``conversion_rate`` =
+    customers / leads with its Wilson interval and ``small_sample`` flag, ``revenue``,
+    ``attempts`` (total), ``attempts_cost`` = Σ_type attempts × cost per attempt of the type
+    (types without a configured rate are priced as calls), ``revenue_per_lead``,
+    ``profit`` = revenue − attempts cost. Open deals stay in the counts (their outcome is not
+    known yet: ``open_deals``). Cohorts from ``tail_from`` attempts on are pooled (``≥T``).
+    """
+    start, stop = cohort_window(as_of, cfg.stale_after_days, cfg.lookback_days)
+    t = lead_table(crm, start, stop, as_of, cfg.stale_after_days)
+    keys = ["attempts"] + ([by] if by else [])
+    agg = t.group_by(keys).aggregate(
+        leads=t.count(), opportunities=t.converted.sum(), customers=t.won.sum(),
+        open_deals=(t.outcome == "open").sum(), revenue=t.revenue.sum(),
+    ).to_pandas()
+    types = cohort_attempt_types(crm, cfg, as_of, by)
+    cost = types.groupby(keys, as_index=False)["cost"].sum()
+    agg = agg.merge(cost, on=keys, how="left").fillna({"cost": 0.0})
+    if tail_from is None:
+        tail_from = tail_start(agg.groupby("attempts").leads.sum(), cfg.min_group_size)
+    agg["cohort_order"] = np.minimum(agg.attempts, tail_from)
+    agg["cohort"] = cohort_label(agg.attempts, tail_from)
+    agg["attempts_total"] = agg.attempts * agg.leads
+    gkeys = ["cohort_order", "cohort"] + ([by] if by else [])
+    out = agg.groupby(gkeys, as_index=False)[
+        ["leads", "opportunities", "customers", "open_deals", "revenue", "attempts_total", "cost"]].sum()
+    out = out.rename(columns={"attempts_total": "attempts", "cost": "attempts_cost"})
+    out = rate_table(out, "customers", "leads", cfg.confidence_level, cfg.min_group_size, prefix="conversion_rate")
+    out["revenue_per_lead"] = out.revenue / out.leads
+    out["profit"] = out.revenue - out.attempts_cost
+    out["profit_per_lead"] = out.profit / out.leads
+    return out.sort_values(([by] if by else []) + ["cohort_order"]).reset_index(drop=True)
+
+
+def attempt_types(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of: datetime,
+                  by: str | None = None, stale_only: bool = False) -> pd.DataFrame:
+    """Counted attempts of leads entered in ``[start, stop)`` by the lead's ``attempts`` (exact
+    count), attempt ``type`` (and ``by``), with each type's ``cost_per_attempt`` (hourly cost /
+    the type's attempts per hour; the call rate for types the config does not price) and ``cost``
+    (= n x cost_per_attempt)."""
+    t = lead_table(crm, start, stop, as_of, cfg.stale_after_days)
+    if stale_only:
+        t = t.filter(t.stale)
+    t = t.select("lead_id", "attempts", *([by] if by else []))
+    a = crm.memo(("attempts_by_lead_and_type", start, stop, as_of),
+                 lambda: _attempts_by_lead_and_type(crm, start, stop, as_of))
+    j = a.join(t, "lead_id")
+    keys = ["attempts", "type"] + ([by] if by else [])
+    out = j.group_by(keys).aggregate(n=j.n.sum()).to_pandas()
+    out["n"] = out["n"].astype(np.int64)
+    out["cost_per_attempt"] = [cfg.cost_per_attempt(x) or cfg.cost_per_call for x in out["type"]]
+    out["cost"] = out.n * out.cost_per_attempt
+    return out.sort_values(keys).reset_index(drop=True)
+
+
+def _attempts_by_lead_and_type(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
+    """Counted attempts per lead and type (``lead_id``, ``type``, ``n``)."""
+    a = _attempts_that_count(crm, start, stop, as_of)
+    return a.group_by(["lead_id", "type"]).aggregate(n=a.count())
+
+
+def cohort_attempt_types(crm: CRM, cfg: SLAConfig, as_of: datetime, by: str | None = None) -> pd.DataFrame:
+    """:func:`attempt_types` for the stale leads of :func:`cohort_window`."""
+    start, stop = cohort_window(as_of, cfg.stale_after_days, cfg.lookback_days)
+    return attempt_types(crm, cfg, start, stop, as_of, by)
+
+
+def types_summary(types: pd.DataFrame) -> pd.DataFrame:
+    """Attempts, share, cost per attempt and cost per attempt type from an :func:`attempt_types` frame."""
+    out = types.groupby("type", as_index=False).agg(attempts=("n", "sum"), cost_per_attempt=("cost_per_attempt", "first"),
+                                                    cost=("cost", "sum"))
+    out["share"] = out.attempts / out.attempts.sum() if len(out) else []
+    return out.sort_values("attempts", ascending=False).reset_index(drop=True)
+
+
+def group_summary(cohorts: pd.DataFrame, by: str, confidence: float = 0.95, min_n: int = 30) -> pd.DataFrame:
+    """Per ``by`` group, totals over a :func:`stale_cohorts` ``by=`` table: leads, attempts per
+    lead, customers, conversion rate (Wilson interval, ``small_sample`` flag), revenue per lead,
+    attempts cost per lead and profit per lead."""
+    g = cohorts.groupby(by, as_index=False)[["leads", "attempts", "customers", "revenue", "attempts_cost"]].sum()
+    g = rate_table(g, "customers", "leads", confidence, min_n, prefix="conversion_rate")
+    g["attempts_per_lead"] = g.attempts / g.leads
+    g["revenue_per_lead"] = g.revenue / g.leads
+    g["cost_per_lead"] = g.attempts_cost / g.leads
+    g["profit_per_lead"] = g.revenue_per_lead - g.cost_per_lead
+    return g
+
+
+def plateau_history(crm: CRM, cfg: SLAConfig, as_of: datetime) -> tuple[pd.DataFrame, list[str], float, datetime]:
+    """What the attempt-cap analysis learns from, as of ``as_of``: the lead profiles of MQLs that
+    entered from the stale window's start up to ``as_of`` (with :func:`plateau_covariates`), the
+    covariates, the average cost of their counted attempts, and the window's start."""
+    window_from, _ = cohort_window(as_of, cfg.stale_after_days, cfg.lookback_days)
+    covariates = plateau_covariates(crm)
+    profiles = lead_profiles(crm, window_from, as_of, as_of, cfg.stale_after_days, covariates)
+    cost = attempt_mix_cost(attempt_types(crm, cfg, window_from, as_of, as_of))
+    return profiles, covariates, cost, window_from
+
+
+def plateau_covariates(crm: CRM) -> list[str]:
+    """Covariates for the hazard model: the lead's tier and source where the export has them
+    (tiers get different follow-up protocols, so leaving the tier out would confound the hazard
+    with the protocol)."""
+    return [c for c in ("tier", "source") if crm.has("leads", c)]
+
+
+def attempt_mix_cost(types: pd.DataFrame) -> float:
+    """Average cost of a counted attempt: Σ cost / Σ attempts over a :func:`cohort_attempt_types`
+    frame (NaN without attempts)."""
+    n = types.n.sum()
+    return float(types.cost.sum() / n) if n else float("nan")
+
+
+def attempt_gaps(crm: CRM, start: datetime, stop: datetime, as_of: datetime, tail_from: int = 10) -> pd.DataFrame:
+    """How long leads waited between attempts: per attempt number ``k >= 2`` (pooled from
+    ``tail_from``), the number of gaps and the median, quartiles and 90th percentile of the hours
+    from attempt ``k-1`` to ``k``. The first row (``k = "all"``) pools every gap."""
+    a = counted_attempts(crm, start, stop, as_of)
+    a = a.filter(a.hours_since_previous.notnull())
+    a = a.mutate(k=ibis.least(a.attempt_number, tail_from))
+    h = ibis._.hours_since_previous
+    stats = dict(gaps=ibis._.count(), p25_hours=h.quantile(0.25), median_hours=h.quantile(0.5),
+                 p75_hours=h.quantile(0.75), p90_hours=h.quantile(0.9))
+    per = a.group_by("k").aggregate(**stats).order_by("k").to_pandas()
+    allg = a.aggregate(**stats).to_pandas()
+    per["attempt"] = [f"≥{tail_from}" if v >= tail_from else str(int(v)) for v in per.k]
+    allg["attempt"] = "all"
+    return pd.concat([allg, per.drop(columns="k")], ignore_index=True)[
+        ["attempt", "gaps", "p25_hours", "median_hours", "p75_hours", "p90_hours"]]

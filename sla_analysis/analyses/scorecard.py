@@ -1,0 +1,77 @@
+"""The SLA scorecard: one line per promise, each marked met, missed, or not judged.
+
+A promise is *met* when the measured figure reaches its target; *not judged* when the sample is too
+small (fewer than ``min_n`` leads) or the figure is missing; *not available* when the export lacks
+what the figure needs (no attempts logged, no deal amounts). The lines are plain data (JSON in
+``summary.json`` under ``compliance.promises``) that the index page renders.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from sla_analysis.formats import money, pct
+
+
+def period_progress(start: datetime, end: datetime, data_end: datetime, data_start: datetime | None = None) -> float:
+    """Share of the period the data covers:
+    ``clip((min(end, data_end) - max(start, data_start)) / (end - start), 0, 1)``."""
+    span = (end - start).total_seconds()
+    lo = max(start, data_start) if data_start is not None else start
+    covered = (min(end, data_end) - lo).total_seconds()
+    return float(np.clip(covered / span, 0.0, 1.0)) if span > 0 else 1.0
+
+
+def not_available(side: str, promise: str, why: str) -> dict:
+    """A promise the data cannot judge at all (e.g. no attempts logged, no deal amounts)."""
+    return {"side": side, "promise": promise, "text": f"{promise[0].upper()}{promise[1:]}: not available ({why})",
+            "actual": None, "target": None, "status": "not available"}
+
+
+def _status(actual: float, target: float, n: int | None, min_n: int) -> str:
+    if actual is None or not np.isfinite(actual) or (n is not None and n < min_n):
+        return "not judged"
+    return "met" if actual >= target else "missed"
+
+
+def marketing_promise(delivered_value: float, monthly_target: float, months: int, progress: float,
+                      currency: str) -> dict:
+    """Marketing's promise: the MQL value delivered in the period against ``monthly_target x months``,
+    pro rata to the share of the period the data covers (``progress``) while it is in progress."""
+    due = monthly_target * months * progress
+    if progress <= 0:
+        return {"side": "marketing", "promise": "MQL value delivered", "actual": delivered_value, "target": 0.0,
+                "text": "Marketing's MQL value cannot be judged: the data does not cover the period",
+                "status": "not judged"}
+    text = (f"Marketing delivered {money(delivered_value, currency)} of MQL value against "
+            f"{money(due, currency)} due" + ("" if progress >= 1 else f" so far ({progress:.0%} of the period)"))
+    return {"side": "marketing", "promise": "MQL value delivered", "text": text, "actual": delivered_value,
+            "target": due, "status": _status(delivered_value / due if due > 0 else np.nan, 1.0, None, 0)}
+
+
+def speed_to_lead_promises(table: pd.DataFrame, target_share: float, min_n: int) -> list[dict]:
+    """Sales' promise per tier: the share of decided MQLs first touched within the tier's window
+    (a :func:`sla_analysis.analyses.compliance.speed_to_lead` frame by tier) against ``target_share``."""
+    out = []
+    for r in table[table.tier != "all"].itertuples():  # in the table's order (the config's tiers)
+        status = _status(r.share_within, target_share, int(r.decided), min_n)
+        out.append({"side": "sales", "promise": f"speed to lead, {r.tier} tier",
+                    "text": (f"Sales contacted {pct(r.share_within, 0)} of {r.tier}-tier MQLs within "
+                             f"{r.response_hours:g} h (target {target_share:.0%}; {int(r.decided):,} MQLs)"),
+                    "actual": r.share_within, "target": target_share, "n": int(r.decided), "status": status})
+    return out
+
+
+def cadence_promises(table: pd.DataFrame, target_share: float, min_n: int) -> list[dict]:
+    """Sales' promise per tier: the share of leads worked to protocol or converted before it (a
+    :func:`sla_analysis.analyses.compliance.cadence_table` frame by tier) against ``target_share``."""
+    out = []
+    for r in table.itertuples():
+        share = (r.to_protocol + r.converted_early) / r.leads if r.leads else np.nan
+        out.append({"side": "sales", "promise": f"follow-up cadence, {r.tier} tier",
+                    "text": (f"{pct(share, 0)} of {r.tier}-tier leads got the protocol's {r.protocol_touches:g} touches "
+                             f"or converted before (target {target_share:.0%}; {int(r.leads):,} leads)"),
+                    "actual": share, "target": target_share, "n": int(r.leads), "status": _status(share, target_share, int(r.leads), min_n)})
+    return out

@@ -1,0 +1,35 @@
+"""How a figure is written for a reader: money with its currency, shares as percentages, intervals
+with an en dash, and an en dash alone for a figure that is not there (never a zero)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def interval_text(low, high, fmt="{:,.0f}") -> list[str]:
+    """``"1,944 – 4,913"`` per row, an en dash alone where the interval is unknown. ``fmt`` is a
+    format string or a function of one number."""
+    f = fmt.format if isinstance(fmt, str) else fmt
+    return ["–" if not (np.isfinite(lo) and np.isfinite(hi)) else f"{f(lo)} – {f(hi)}"
+            for lo, hi in zip(np.asarray(low, dtype=float), np.asarray(high, dtype=float))]
+
+
+def number(value: float) -> str:
+    """A figure of any size readably: ``11,000`` for 100 and more, ``0.0867`` (4 significant
+    digits) below."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def money(value: float, currency: str = "USD", digits: int = 0) -> str:
+    """``$1,600`` for USD, ``1,600 EUR`` otherwise; an en dash for a missing value."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    text = f"{value:,.{digits}f}"
+    return f"${text}" if currency == "USD" else f"{text} {currency}"
+
+
+def pct(value: float, digits: int = 1) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{100 * value:.{digits}f}%"

@@ -1,0 +1,171 @@
+"""Access to a validated CRM inside the engine (DuckDB through Ibis by default).
+
+Notebooks get Ibis table expressions, never raw event frames: each analysis aggregates in the
+engine and only its small result is turned into pandas.
+
+The engine (``SLA_ANALYSIS_ENGINE``, set by ``--engine`` / ``ENGINE=``) is one of
+
+* ``duckdb`` (default): the validated Parquet cache read by an in-process DuckDB;
+* ``spark``: the same Parquet files read by a local Spark session (``pip install -e .[spark]``,
+  Java 17); ``SLA_ANALYSIS_SPARK_MASTER`` (default ``local[2]``) points it at a cluster;
+* an Ibis connection URL for any other backend (a warehouse, e.g. ``postgres://user@host/db``):
+  the validated tables must have been loaded there under the contract's names (``leads``,
+  ``activities``, ``deals``, ``reps``); only the manifest is read from the cache. Untested here.
+
+Validation always runs in DuckDB (it reads the raw files); the analyses run on the engine.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+from sla_analysis.io.connection import MANIFEST, connect
+from sla_analysis.errors import EngineError
+from sla_analysis.io.contract import CONTRACT
+
+
+@dataclass
+class CRM:
+    """A validated CRM: canonical tables as Ibis expressions plus what the export contained."""
+
+    cache_dir: Path
+    manifest: dict
+    tables: dict[str, ir.Table]
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    def memo(self, key: tuple, build: Callable[[], ir.Table]) -> ir.Table:
+        """``build()`` materialised in the engine once per ``key`` (e.g. the per-lead table of a
+        window, which several pages' groupings start from), then reused."""
+        if key not in self._memo:
+            self._memo[key] = build().cache()
+        return self._memo[key]
+
+    @property
+    def leads(self) -> ir.Table:
+        return self.tables["leads"]
+
+    @property
+    def activities(self) -> ir.Table:
+        return self.tables["activities"]
+
+    @property
+    def deals(self) -> ir.Table:
+        return self.tables["deals"]
+
+    @property
+    def reps(self) -> ir.Table | None:
+        return self.tables.get("reps")
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        """Whether the export had ``table`` (and ``column`` in it, with at least one value's slot)."""
+        info = self.manifest["inputs"].get(table)
+        if info is None:
+            return False
+        return column is None or column in info["columns"]
+
+    @property
+    def input_hashes(self) -> dict[str, str]:
+        return {n: i["sha256"] for n, i in self.manifest["inputs"].items()}
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        return {n: i["rows"] for n, i in self.manifest["inputs"].items()}
+
+    def last_event_at(self):
+        """The latest lead creation or activity in the export: how far the data reaches (a period
+        ending later is still in progress). ``None`` for an empty export."""
+        values = [self.leads.created_at.max().execute(), self.activities.occurred_at.max().execute()]
+        values = [v for v in values if v is not None and v == v]
+        return max(values).to_pydatetime().replace(tzinfo=None) if values else None
+
+    def first_event_at(self):
+        """The earliest lead creation in the export (``None`` when it has no leads)."""
+        v = self.leads.created_at.min().execute()
+        return None if v is None or v != v else v.to_pydatetime().replace(tzinfo=None)
+
+    def limits(self) -> dict[str, str]:
+        """What this export cannot support, each with the reason in plain words:
+
+        * ``attempts``: no contact attempts (an empty activities table, or one the mapping says the
+          export does not have: then the mapping's own reason): cohorts by attempts, cost per call measured, the attempt cap, speed
+          to lead and cadence cannot be computed;
+        * ``revenue``: the deals have no amounts: revenue, MQL values and marketing's delivered value
+          cannot be computed.
+        """
+        out = {}
+        unavailable = self.manifest.get("unavailable") or {}
+        if "activities" in unavailable:
+            out["attempts"] = str(unavailable["activities"])
+        elif not self.row_counts.get("activities"):
+            out["attempts"] = "the export has no contact attempts (the activities table is empty)"
+        if not self.has("deals", "amount"):
+            out["revenue"] = "the deals have no amounts, so revenue and the value of a lead are unknown"
+        return out
+
+    @property
+    def is_sample(self) -> bool:
+        return bool(self.manifest.get("sample"))
+
+
+ENGINES = ("duckdb", "spark")
+
+
+def engine_name(engine: str | None = None) -> str:
+    """The engine asked for: ``engine``, else ``SLA_ANALYSIS_ENGINE``, else ``duckdb``. Refused
+    (:class:`EngineError`, before any notebook starts) when it is unknown or not installed."""
+    name = (engine or os.environ.get("SLA_ANALYSIS_ENGINE") or "duckdb").strip()
+    if name not in ENGINES and "://" not in name:
+        raise EngineError(f"engine must be one of {', '.join(ENGINES)} or an Ibis connection URL, got {name!r}")
+    if name == "spark" and importlib.util.find_spec("pyspark") is None:
+        raise EngineError("ENGINE=spark needs the optional Spark engine: run `make install-spark` "
+                          "(or `pip install 'sla-analysis[spark]'`; Java 17 is needed too)")
+    return name
+
+
+def spark_session():
+    """A Spark session for the analyses: UTC session time zone (timestamps are naive UTC, as in
+    DuckDB), no web UI, quiet logs."""
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master(os.environ.get("SLA_ANALYSIS_SPARK_MASTER", "local[2]"))
+             .appName("sla-analysis")
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.shuffle.partitions", "8")
+             .config("spark.driver.memory", os.environ.get("SLA_ANALYSIS_SPARK_MEMORY", "2g"))
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def open_crm(cache_dir: str | Path, engine: str | None = None) -> CRM:
+    """Open a cache folder written by :func:`sla_analysis.io.ingest.prepare_inputs` on ``engine``
+    (see the module docstring)."""
+    cache_dir = Path(cache_dir)
+    manifest = json.loads((cache_dir / MANIFEST).read_text())
+    name = engine_name(engine)
+    names = [n for n in CONTRACT if (cache_dir / f"{n}.parquet").is_file()]
+    if name == "duckdb":
+        con = connect()
+        tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=n) for n in names}
+    elif name == "spark":
+        con = ibis.pyspark.connect(spark_session())
+        tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=f"{n}_{manifest_key(cache_dir)}")
+                  for n in names}
+    else:
+        con = ibis.connect(name)
+        tables = {n: con.table(n) for n in names}
+    return CRM(cache_dir, manifest, tables)
+
+
+def manifest_key(cache_dir: Path) -> str:
+    """The cache's key (``crm-<key>``), to name its tables in a shared Spark session."""
+    return Path(cache_dir).name.removeprefix("crm-").replace("-", "_")

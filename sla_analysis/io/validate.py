@@ -1,0 +1,108 @@
+"""Validation: every rule of the data contract checked on a table in the engine.
+
+The rules (:mod:`sla_analysis.io.contract`) are element-wise predicates over an annotated table; a
+pandera schema on the Ibis table checks them together with ``lazy=True``. Every failing rule is
+reported with its file, column, rule and up to 10 example rows (read only when a rule fails).
+Kept apart from the contract so that pages, which only read validated tables, never load pandera.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pandera.ibis as pa
+from pandera.errors import SchemaErrors
+
+from sla_analysis.errors import Violation
+from sla_analysis.io.contract import (
+    IBIS_TYPES,
+    MAX_EXAMPLES,
+    Rule,
+    TableSpec,
+    annotate,
+    read_raw,
+)
+
+
+def _pandera_schema(spec_name: str, rules: list[Rule]) -> tuple["pa.DataFrameSchema", dict[str, Rule]]:
+    """One pandera check per rule, run on a boolean column ``_ok_<i>``; check names index rules."""
+
+    columns, by_name = {}, {}
+    for i, rule in enumerate(rules):
+        name = f"rule_{i}"
+        by_name[name] = rule
+        columns[f"_ok_{i}"] = pa.Column(dt.Boolean(), checks=pa.Check.eq(True, name=name), nullable=False)
+    return pa.DataFrameSchema(columns, name=spec_name, strict=False), by_name
+
+
+def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys: ir.Table | None,
+                   as_of: datetime) -> tuple[ir.Table, list[Violation], dict]:
+    """Read, parse and check one canonical input file. See :func:`validate_raw`."""
+    return validate_raw(read_raw(con, path, tuple(spec.columns)), str(path), spec, lead_keys, as_of)
+
+
+def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table | None,
+                 as_of: datetime, exclude: tuple[str, ...] = (), *, allow_empty: bool = False) -> tuple[ir.Table, list[Violation], dict]:
+    """Parse and check one table read as it is (canonical column names, a ``_row`` column and,
+    for a table stacked from several files, a ``_file`` column). Returns the canonical table
+    expression (all contract columns, absent optional ones as NULL), the violations, and what was
+    present. ``label`` names the input in messages. Rows failing a rule whose code is in ``exclude``
+    (see :data:`EXCLUDABLE`) are dropped and counted in ``present["excluded"]`` instead."""
+    missing = [c for c in spec.required if c not in raw.columns]
+    if missing:
+        found = ", ".join(c for c in raw.columns if not c.startswith("_"))
+        return raw, [Violation(label, c, f"required column is missing (columns found: {found})", 0, [])
+                     for c in missing], {}
+    if spec.must_have_rows and not allow_empty and int(raw.count().execute()) == 0:
+        return raw, [Violation(label, "-", f"has no data rows (a header only): there are no {spec.name} to "
+                               "report on", 0, [])], {}
+    table, rules = annotate(raw, spec, lead_keys, as_of)
+    # Materialised once in the engine, so each pandera check scans a table, not the whole pipeline.
+    # Only the row number, the parsed columns and one flag per rule are kept (the raw text and the
+    # helper columns would double its size): a rule's example rows are read again from the file
+    # only when it fails.
+    oks = {f"_ok_{i}": rule.ok(table).fill_null(False) for i, rule in enumerate(rules)}
+    keep = [c for c in ("_file", "_row") if c in table.columns] + [c for c in spec.columns if c in table.columns]
+    checked = table.select(*keep, **oks).cache()
+
+    schema, by_name = _pandera_schema(spec.name, rules)
+    violations: list[Violation] = []
+    excluded: list[dict] = []
+    try:
+        schema.validate(checked, lazy=True)
+    except SchemaErrors as err:
+        failed = sorted({e.check.name for e in err.schema_errors if getattr(e, "check", None) is not None
+                         and getattr(e.check, "name", None) in by_name}, key=lambda n: int(n.split("_")[1]))
+        for name in failed:
+            rule = by_name[name]
+            i = int(name.split("_")[1])
+            bad = checked.filter(~checked[f"_ok_{i}"])
+            n_bad = int(bad.count().execute())
+            if n_bad == 0:  # pandera-ibis fails every check on an empty table; no row broke this rule
+                continue
+            if rule.code and rule.code in exclude:
+                excluded.append({"table": spec.name, "file": label, "rule": rule.text, "rows": n_bad,
+                                 "reason": "excluded by the mapping file"})
+                continue
+            cols = [*[c for c in ("_file", "_row") if c in table.columns],
+                    *[c for c in (spec.key, *rule.show) if c in table.columns]]
+            cols = list(dict.fromkeys(cols))
+            failing = table.filter(~rule.ok(table).fill_null(False))
+            ex = failing.order_by("_row").select(*cols).limit(MAX_EXAMPLES).to_pyarrow().to_pylist()
+            examples = [{("row" if k == "_row" else k.removeprefix("_raw_").lstrip("_")): v for k, v in r.items()}
+                        for r in ex]
+            violations.append(Violation(label, rule.column, rule.text, n_bad, examples))
+    kept = [checked[f"_ok_{i}"] for i, rule in enumerate(rules) if rule.code and rule.code in exclude]
+    # The canonical table is read from the materialised one: the file is parsed once.
+    source = checked.filter(*kept) if excluded else checked
+    canonical = source.select(*[
+        (source[c] if c in source.columns else ibis.null(IBIS_TYPES[t]).name(c))
+        for c, t in spec.columns.items()
+    ])
+    present = {"file": label, "columns": [c for c in spec.columns if c in raw.columns],
+               "extra_columns": [c for c in raw.columns if c not in spec.columns and not c.startswith("_")],
+               "excluded": excluded}
+    return canonical, violations, present

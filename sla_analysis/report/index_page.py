@@ -1,0 +1,134 @@
+"""``index.html``: the period's one-screen summary, linking each page. Self-contained (inline CSS,
+no scripts), every value escaped."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from sla_analysis.formats import money
+from sla_analysis.report.notebook import SAMPLE_BANNER
+
+_CSS = """
+body { font: 15px/1.45 -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 860px;
+       margin: 24px auto; padding: 0 16px; color: #222; }
+h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 28px; }
+.sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; width: 100%; } td, th { padding: 5px 8px; border-bottom: 1px solid #eee; }
+td.num, th.num { text-align: right; white-space: nowrap; } th { text-align: left; }
+.met { color: #1a7f37; font-weight: 600; } .missed { color: #c62828; font-weight: 600; }
+.notjudged { color: #777; }
+.sla-footer { font-size: 12px; color: #777; border-top: 1px solid #ddd; margin-top: 32px; padding-top: 8px; }
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def headline_rows(summary: dict) -> list[tuple[str, str]]:
+    """Plain-words lines for the figures the summary holds (absent figures are skipped)."""
+    cur = summary.get("currency", "USD")
+    rows = []
+    if summary.get("lead_value_target") is not None:
+        rows.append(("Marketing's monthly target (quota x marketing share)", money(summary["lead_value_target"], cur)))
+    delivered = (summary.get("lead_value") or {}).get("delivered_by_month") or {}
+    if delivered and None in delivered.values():
+        rows.append(("MQL value marketing delivered", "not available: the deals have no amounts"))
+    elif delivered and summary.get("lead_value_target"):
+        avg = sum(delivered.values()) / len(delivered)
+        rows.append(("MQL value marketing delivered, per month of the period",
+                     f"{money(avg, cur)} ({avg / summary['lead_value_target']:.0%} of target)"))
+    if summary.get("mqls_needed") is not None:
+        rows.append(("MQLs needed per month at the current source mix", f"{summary['mqls_needed']:,.0f}"))
+    if summary.get("cost_per_call") is not None:
+        rows.append(("Cost per call (assumed in config)", money(summary["cost_per_call"], cur, 2)))
+    measured = summary.get("cost", {}).get("cost_per_call_measured")
+    if measured is not None:
+        rows.append(("Cost per call (measured dialling pace)", money(measured, cur, 2)))
+    plateau = summary.get("plateau") or {}
+    if plateau.get("recommended_attempts") is not None:
+        rows.append(("Attempt cap to write into the SLA (profit per lead is highest there)",
+                     f"{plateau['recommended_attempts']} attempts (interval {plateau['ci_low']}-{plateau['ci_high']})"))
+        if plateau.get("cohort_method_attempts") is not None:
+            rows.append(("The seeds' cohort method would say (biased, see the plateau page)",
+                         f"{plateau['cohort_method_attempts']} attempts"))
+    elif plateau.get("reason"):
+        rows.append(("Attempt cap", f"not available: {plateau['reason']}"))
+    return rows
+
+
+def _rows(entry: dict) -> int:
+    return int(entry.get("rows") or 0)
+
+
+def data_quality_section(summary: dict) -> list[str]:
+    """The inputs read (file, rows) and the rows left out, each with its rule, reason and count."""
+    parts = ["<h2>Data quality</h2>"]
+    inputs = summary.get("inputs") or {}
+    if inputs:
+        parts.append("<table><tr><th>Table</th><th>File</th><th class='num'>Rows used</th></tr>")
+        parts += [f"<tr><td>{_e(n)}</td><td>{_e(i.get('file', ''))}</td><td class='num'>{_rows(i):,}</td></tr>"
+                  for n, i in sorted(inputs.items())]
+        parts.append("</table>")
+    excluded = (summary.get("data_quality") or {}).get("excluded") or []
+    if not excluded:
+        parts.append("<p>No row was left out: every row of the export passed the data contract.</p>")
+        return parts
+    total = sum(_rows(e) for e in excluded)
+    parts.append(f"<p>{total:,} row{'s' if total != 1 else ''} left out of the figures, by rule "
+                 "(the rows themselves are not shown):</p>")
+    parts.append("<table><tr><th>Table</th><th>Rule</th><th>Reason</th><th class='num'>Rows</th></tr>")
+    parts += [f"<tr><td>{_e(e.get('table', ''))}</td><td>{_e(e.get('rule', ''))}</td>"
+              f"<td>{_e(e.get('reason', ''))}</td><td class='num'>{_rows(e):,}</td></tr>"
+              for e in excluded]
+    parts.append("</table>")
+    return parts
+
+
+def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer: str) -> None:
+    """Write the summary page."""
+    period = summary["period"]
+    cur = summary.get("currency", "USD")
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>SLA report {_e(period['label'])}</title><style>{_CSS}</style></head><body>"]
+    if summary.get("sample_data"):
+        parts.append(SAMPLE_BANNER)
+    parts.append(f"<h1>Sales &amp; marketing SLA report: {_e(period['label'])}</h1>")
+    parts.append(f"<p class='sub'>{_e(period['start'])} to {_e(period['end_exclusive'])} (end excluded)</p>")
+    promises = (summary.get("compliance") or {}).get("promises") or []
+    if promises:
+        met = sum(p["status"] == "met" for p in promises)
+        missed = sum(p["status"] == "missed" for p in promises)
+        parts.append(f"<h2>Scorecard: {met} promise{'s' if met != 1 else ''} met, {missed} missed</h2><table>")
+        marks = {"met": ("met", "✔ met"), "missed": ("missed", "✘ missed"), "not judged": ("notjudged", "– too few leads")}
+        for side in ("marketing", "sales"):
+            for p in (p for p in promises if p["side"] == side):
+                cls, label = marks.get(p["status"], ("notjudged", p["status"]))
+                parts.append(f"<tr><td>{_e(side.capitalize())}</td><td>{_e(p['text'])}</td>"
+                             f"<td class='num {cls}'>{_e(label)}</td></tr>")
+        parts.append("</table>")
+    review = summary.get("sla_review") or {}
+    if review:
+        text = (f"Due: {review['why']}." if review.get("due") else "Not due: the measured figures are within "
+                f"{review.get('tolerance', 0):.0%} of the SLA's assumptions.")
+        parts.append(f"<p><strong>SLA review.</strong> {_e(text)}</p>")
+    rows = headline_rows(summary)
+    if rows:
+        parts.append("<h2>Headline figures</h2><table>")
+        parts += [f"<tr><td>{_e(k)}</td><td class='num'>{_e(v)}</td></tr>" for k, v in rows]
+        parts.append("</table>")
+    values = summary.get("mql_value_by_source") or {}
+    limits = summary.get("limits") or {}
+    if values and limits.get("revenue"):
+        parts.append(f"<h2>What an MQL is worth, by source</h2><p>Not available: {_e(limits['revenue'])}.</p>")
+    elif values:
+        parts.append("<h2>What an MQL is worth, by source</h2><table><tr><th>Source</th><th class='num'>Value per MQL</th></tr>")
+        parts += [f"<tr><td>{_e(s)}</td><td class='num'>{_e(money(v, cur) if v is not None else 'not enough data')}</td></tr>"
+                  for s, v in sorted(values.items())]
+        parts.append("</table>")
+    parts.append("<h2>Pages</h2><ul>")
+    parts += [f"<li><a href='{_e(href)}'>{_e(title)}</a></li>" for href, title in pages]
+    parts.append("</ul>")
+    parts += data_quality_section(summary)
+    parts.append(f"<div class='sla-footer'>{_e(footer)}</div></body></html>")
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")

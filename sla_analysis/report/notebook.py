@@ -1,0 +1,144 @@
+"""What a report notebook needs besides the analyses: its context, escaped tables, prose, and the
+figures it records for ``summary.json``.
+
+A notebook's first code cell is ``ctx = notebook.start("02_cost_per_call", period, crm_dir,
+config_path, fragments_dir, data_dir, profile)``. Run by the orchestrator, ``crm_dir`` points at the
+validated cache; opened by an analyst in JupyterLab, ``data_dir`` and ``profile`` name an export as
+the CLI's ``--data`` and ``--profile`` do (empty: ``data/raw`` when it holds an export, else the
+bundled sample), validated through the same cache.
+"""
+from __future__ import annotations
+
+import html
+import itertools
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from IPython.display import HTML, Markdown, display
+
+from sla_analysis.config import SLAConfig, load_config
+from sla_analysis.formats import interval_text, money, number, pct  # noqa: F401 (the pages' formatters)
+from sla_analysis.io.engine import CRM, open_crm
+from sla_analysis.periods import Period, parse_period
+
+
+@dataclass
+class Context:
+    notebook: str
+    period: Period
+    cfg: SLAConfig
+    crm: CRM
+    fragments_dir: Path | None
+
+    def record(self, values: dict[str, Any], section: str | None = None) -> None:
+        """Add ``values`` to ``summary.json``: top-level keys, or under ``section``."""
+        if self.fragments_dir is None:
+            return
+        path = self.fragments_dir / f"{self.notebook}.json"
+        data = json.loads(path.read_text()) if path.exists() else {}
+        (data.setdefault(section, {}) if section else data).update(to_json(values))
+        path.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+    def record_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Add ``frame`` to the report's ``tables.xlsx`` as the sheet ``name`` (in recording order)."""
+        if self.fragments_dir is None:
+            return
+        tables = self.fragments_dir / "tables"
+        tables.mkdir(exist_ok=True)
+        n = len(list(tables.glob(f"{self.notebook}__*.parquet")))
+        frame = frame.reset_index(drop=True)
+        frame.attrs = {}  # notes kept in attrs are for the page, not the workbook
+        frame.to_parquet(tables / f"{self.notebook}__{n:02d}__{name}.parquet", index=False)
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON types, NaN as null, floats rounded to 6 significant digits for stable output."""
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+        return [to_json(v) for v in list(value)]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(f"{float(value):.6g}")
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return value.isoformat()
+    return value
+
+
+def start(notebook: str, period: str, crm_dir: str = "", config_path: str = "",
+          fragments_dir: str = "", data_dir: str = "", profile: str = "") -> Context:
+    """Build the notebook's context and set the chart style. Shows the sample-data banner.
+
+    Run by the orchestrator, ``crm_dir`` is the validated cache. An analyst instead sets
+    ``data_dir`` (an export folder, read through ``profile`` when given: ``salesforce``, ``hubspot``
+    or a mapping file) or leaves both empty (``data/raw``, else the bundled sample); the export is
+    validated through the same cache as ``make report``."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    matplotlib.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 96, "svg.hashsalt": "sla-analysis"})
+    cfg = load_config(config_path or None)
+    if not crm_dir:
+        # Only here is the validator needed: a report's kernels read the cache and never load it.
+        from sla_analysis.io.inputs import resolve_inputs
+
+        crm_dir = str(resolve_inputs(Path(data_dir) if data_dir else None, quiet=True, profile=profile or None))
+    ctx = Context(notebook, parse_period(period), cfg, open_crm(crm_dir),
+                  Path(fragments_dir) if fragments_dir else None)
+    if ctx.crm.is_sample:
+        display(HTML(SAMPLE_BANNER))
+    return ctx
+
+
+SAMPLE_BANNER = ('<div style="background:#fff3cd;border:1px solid #e0c36c;padding:8px 12px;'
+                 'margin:4px 0 12px 0;border-radius:4px"><strong>Sample data.</strong> This page was '
+                 'built from the bundled, generated sample CRM, not from your company\'s export.</div>')
+
+
+def esc(text: Any) -> str:
+    """Escape a value that came from the CRM before it goes into prose: HTML shows as text, and so
+    does Markdown that would make a link or an image (``[..](..)``, ``![..](http://..)``, a bare
+    ``http://`` address), which would otherwise be clickable or fetched from the network."""
+    return html.escape(str(text)).replace("[", "&#91;").replace("]", "&#93;").replace("://", "&#58;//")
+
+
+def say(text: str) -> None:
+    """Show a paragraph of prose (Markdown). Interpolate CRM strings with :func:`esc`.
+    Dollar signs are escaped so that Markdown does not read ``$...$`` as mathematics."""
+    display(Markdown(text.replace("$", r"\$")))
+
+
+def not_available(what: str, why: str) -> None:
+    """The plain note a section shows when the export lacks what it needs (``why`` is a sentence;
+    its first letter is capitalised)."""
+    why = why[:1].upper() + why[1:]
+    say(f"**{esc(what)}: not available in this data.** {esc(why)}")
+
+
+_TABLE_IDS = itertools.count(1)
+
+
+def show_table(frame: pd.DataFrame, formats: dict[str, str] | None = None,
+               labels: dict[str, str] | None = None) -> None:
+    """Display a small frame as an HTML table: index hidden, values escaped, numbers formatted."""
+    frame = frame.rename(columns=labels or {})
+    formats = {(labels or {}).get(k, k): v for k, v in (formats or {}).items()}
+    styler = frame.style.hide(axis="index").format(formats, na_rep="–", escape="html")
+    styler = styler.set_uuid(f"t{next(_TABLE_IDS)}")  # not random: the same inputs give the same page
+    styler = styler.format_index(escape="html", axis=1)
+    display(HTML(styler.to_html()))
+
+
+def show_figure(fig: plt.Figure) -> None:
+    """Display a chart where the cell is (before the sentence that explains it) and free it."""
+    display(fig)
+    plt.close(fig)
