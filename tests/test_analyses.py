@@ -42,11 +42,16 @@ def test_no_rep_ids_means_no_measured_pace(crm_dir, tmp_path):
     assert cost.measured_pace(crm, datetime(2024, 1, 1), datetime(2024, 2, 1)).empty
 
 
-def test_source_funnel_matches_pandas(big_crm, big_sample_dir):
+@pytest.fixture(scope="module")
+def sample_crm(sample_dir, tmp_path_factory):
+    return open_crm(prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("cache")))
+
+
+def test_source_funnel_matches_pandas(sample_crm, sample_dir):
     start, stop = datetime(2023, 3, 1), datetime(2023, 11, 1)
-    got = lv.source_funnel(big_crm, start, stop).set_index("source")
-    leads = pd.read_parquet(big_sample_dir / "leads.parquet")
-    deals = pd.read_parquet(big_sample_dir / "deals.parquet")
+    got = lv.source_funnel(sample_crm, start, stop).set_index("source")
+    leads = pd.read_parquet(sample_dir / "leads.parquet")
+    deals = pd.read_parquet(sample_dir / "deals.parquet")
     m = leads[(leads.mql_at >= start) & (leads.mql_at < stop)]
     won = deals[deals.stage == "won"]
     for source, grp in m.groupby("source"):
@@ -56,6 +61,7 @@ def test_source_funnel_matches_pandas(big_crm, big_sample_dir):
         assert got.loc[source, "revenue"] == pytest.approx(won[won.lead_id.isin(grp.lead_id)].amount.sum())
 
 
+@pytest.mark.slow  # 120,000 leads: enough power to test the truth within 3 standard errors
 def test_mql_values_recover_the_truth(big_crm, big_sample_dir):
     """Each source's value per MQL is within 3 standard errors of the generator's truth, and the
     truth lies inside most of the 95% intervals."""

@@ -2,11 +2,11 @@
 from datetime import datetime
 
 import pytest
-from conftest import ACTIVITIES, DEALS, LEADS
 
 from sla_analysis.errors import ContractError
 from sla_analysis.io.engine import open_crm
 from sla_analysis.io.ingest import prepare_inputs
+from tests.helpers import ACTIVITIES, DEALS, LEADS
 
 AS_OF = datetime(2025, 1, 1)
 

@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import LEADS
 
 from sla_analysis import paths
 from sla_analysis.errors import NotebookFailed
 from sla_analysis.report import run as report_run
+from tests.helpers import LEADS
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

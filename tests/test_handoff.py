@@ -7,7 +7,6 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import only_required_columns, open_export
 
 from sla_analysis.analyses import handoff as hd
 from sla_analysis.analyses.lead_value import settled_window
@@ -20,6 +19,7 @@ from sla_analysis.io.sample import (
     rejection_truth,
     score_band_truth,
 )
+from tests.helpers import only_required_columns, open_export
 
 JAN, FEB, APR = datetime(2024, 1, 1), datetime(2024, 2, 1), datetime(2024, 4, 1)
 NEW_COLUMNS = ["fit_score", "interest_score", "mql_type", "rejected_at", "rejection_reason", "recycled_at",

@@ -6,13 +6,13 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import only_required_columns, open_export
 
 from sla_analysis.analyses import kpis as k
 from sla_analysis.analyses.stats import mean_interval, wilson_interval
 from sla_analysis.io.engine import open_crm
 from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.io.sample import SOURCES
+from tests.helpers import only_required_columns, open_export
 
 FEB, APR = datetime(2024, 2, 1), datetime(2024, 4, 1)  # the period: February and March 2024
 AS_OF = APR

@@ -8,12 +8,12 @@ from pathlib import Path
 import ibis
 import pandas as pd
 import pytest
-from conftest import ACTIVITIES, DEALS, LEADS, write_csv
 
 from sla_analysis.errors import ContractError
 from sla_analysis.io.engine import open_crm
 from sla_analysis.io.ingest import connect, prepare_inputs
 from sla_analysis.io.mapping import number_text, timestamp_text
+from tests.helpers import ACTIVITIES, DEALS, LEADS, write_csv
 
 AS_OF = datetime(2025, 1, 1)
 

@@ -31,7 +31,8 @@ def test_base_hazards_reproduce_the_seed_close_rates():
         assert close_rate(value, p) == pytest.approx(SOURCES[source][1], rel=1e-6)
 
 
-def test_generated_close_rates_match_truth(big_sample_dir, ):
+@pytest.mark.slow  # 120,000 leads
+def test_generated_close_rates_match_truth(big_sample_dir):
     leads = pd.read_parquet(big_sample_dir / "leads.parquet")
     deals = pd.read_parquet(big_sample_dir / "deals.parquet")
     settled = leads[leads.mql_at.notna() & (leads.mql_at < "2024-06-01")]

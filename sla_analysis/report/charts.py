@@ -1,17 +1,52 @@
 """Charts for the report, drawn with seaborn. Each returns its figure; the notebook shows it and
-says in a sentence what it shows."""
+says in a sentence what it shows.
+
+Axes speak as the tables do: shares in per cent, money with its currency sign, counts with
+thousands separators; ordered groups (attempts received, tiers) in their natural order."""
 from __future__ import annotations
+
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+from sla_analysis.formats import money
+
+#: tiers in the order of the seeds' protocol; other groups follow in natural order
+TIER_ORDER = ("high", "moderate", "low")
+
+
+def natural_order(values) -> list[str]:
+    """Labels in their natural order: ``1, 2, ..., 10, 20+`` (numbers by value, a ``+`` tail last),
+    known tiers in protocol order, then the rest alphabetically."""
+    labels = list(dict.fromkeys(str(v) for v in values))
+
+    def key(label: str):
+        m = re.match(r"^(\d+)(\+?)", label)
+        if m:
+            return (0, int(m.group(1)), m.group(2), label)
+        if label in TIER_ORDER:
+            return (1, TIER_ORDER.index(label), "", label)
+        return (2, 0, "", label.lower())
+    return sorted(labels, key=key)
+
+
+def format_axis(axis, kind: str, currency: str = "USD") -> None:
+    """``kind``: ``share`` (0.25 -> 25%), ``money`` ($1,600 / 1,600 EUR), ``count`` (1,600)."""
+    if kind == "share":
+        axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    elif kind == "money":
+        axis.set_major_formatter(FuncFormatter(lambda v, _: money(v, currency)))
+    else:
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 or v == int(v) else f"{v:.2g}"))
 
 
 def interval_chart(frame: pd.DataFrame, label: str, value: str, low: str, high: str,
                    title: str, xlabel: str, reference: float | None = None,
-                   reference_label: str = "") -> plt.Figure:
+                   reference_label: str = "", kind: str = "count", currency: str = "USD") -> plt.Figure:
     """Horizontal point-and-interval chart, one row per group (e.g. MQL value per source)."""
     data = frame.sort_values(value, ascending=True, na_position="first")
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(data) + 1.5))
@@ -23,6 +58,7 @@ def interval_chart(frame: pd.DataFrame, label: str, value: str, low: str, high: 
     if reference is not None and np.isfinite(reference):
         ax.axvline(reference, color=sns.color_palette()[3], linestyle="--", label=reference_label)
         ax.legend(loc="lower right")
+    format_axis(ax.xaxis, kind, currency)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     fig.tight_layout()
@@ -31,11 +67,14 @@ def interval_chart(frame: pd.DataFrame, label: str, value: str, low: str, high: 
 
 def bar_chart(frame: pd.DataFrame, x: str, y: str, title: str, ylabel: str,
               reference: float | None = None, reference_label: str = "", hue: str | None = None,
-              legend_outside: bool = False) -> plt.Figure:
+              legend_outside: bool = False, kind: str = "count", currency: str = "USD") -> plt.Figure:
     """Bars with an optional horizontal reference line (a target or an assumption); the legend goes
     right of the axes with ``legend_outside`` (when it would hide bars)."""
     fig, ax = plt.subplots()
-    sns.barplot(data=frame, x=x, y=y, hue=hue, ax=ax, color=None if hue else sns.color_palette()[0])
+    order = natural_order(frame[x]) if frame[x].dtype == object else None
+    hue_order = natural_order(frame[hue]) if hue else None
+    sns.barplot(data=frame, x=x, y=y, hue=hue, ax=ax, color=None if hue else sns.color_palette()[0],
+                order=order, hue_order=hue_order)
     if reference is not None and np.isfinite(reference):
         ax.axhline(reference, color=sns.color_palette()[3], linestyle="--", label=reference_label)
         ax.legend()
@@ -46,7 +85,7 @@ def bar_chart(frame: pd.DataFrame, x: str, y: str, title: str, ylabel: str,
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=30)
     ax.ticklabel_format(axis="y", style="plain", useOffset=False)
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"))
+    format_axis(ax.yaxis, kind, currency)
     fig.tight_layout()
     return fig
 
@@ -68,24 +107,40 @@ def funnel_chart(stages: list[str], counts: list[float], title: str) -> plt.Figu
 
 
 def rate_by_cohort_chart(frame: pd.DataFrame, x: str, rate: str, low: str, high: str, title: str,
-                         ylabel: str, hue: str | None = None, xlabel: str = "attempts received") -> plt.Figure:
+                         ylabel: str, hue: str | None = None, xlabel: str = "attempts received",
+                         max_panels: int = 6) -> plt.Figure:
     """A rate per ordered cohort (e.g. conversion by attempts received) as points with interval
-    bars; one line of points per ``hue`` group."""
-    fig, ax = plt.subplots()
-    groups = [(None, frame)] if hue is None else list(frame.groupby(hue, sort=True))
-    labels = list(dict.fromkeys(frame[x].astype(str)))
+    bars, cohorts in their natural order. With ``hue``, one small panel per group (tiers in
+    protocol order, at most ``max_panels``, the largest groups) on a shared axis, rather than
+    points dodged into one another."""
+    labels = natural_order(frame[x])
     pos = {lab: i for i, lab in enumerate(labels)}
-    for i, (name, g) in enumerate(groups):
-        xs = np.array([pos[str(v)] for v in g[x]]) + (0 if hue is None else (i - (len(groups) - 1) / 2) * 0.15)
+    if hue is None:
+        panels = [(None, frame)]
+    else:
+        sizes = frame.groupby(hue)[x].size()
+        keep = set(sizes.sort_values(ascending=False).index[:max_panels].astype(str))
+        panels = [(g, frame[frame[hue].astype(str) == g]) for g in natural_order(frame[hue]) if g in keep]
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, sharey=True, squeeze=False,
+                             figsize=(8 if cols == 1 else 3.6 * cols, 4 if rows == 1 else 3.0 * rows))
+    for i, (name, g) in enumerate(panels):
+        ax = axes[i // cols][i % cols]
+        xs = np.array([pos[str(v)] for v in g[x]])
         err = np.vstack([g[rate] - g[low], g[high] - g[rate]])
-        ax.errorbar(xs, g[rate], yerr=np.clip(np.nan_to_num(err), 0, None), fmt="o", capsize=3, label=name,
+        ax.errorbar(xs, g[rate], yerr=np.clip(np.nan_to_num(err), 0, None), fmt="o", capsize=3,
                     color=sns.color_palette()[i % 10])
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if hue is not None:
-        ax.legend(title=hue)
+        step = max(1, len(labels) // (12 if cols == 1 else 6))
+        ax.set_xticks(range(0, len(labels), step), labels[::step])
+        ax.set_xlabel(xlabel)
+        if name is not None:
+            ax.set_title(str(name), fontsize=11)
+        format_axis(ax.yaxis, "share")
+    for j in range(len(panels), rows * cols):
+        axes[j // cols][j % cols].set_visible(False)
+    axes[0][0].set_ylabel(ylabel)
+    fig.suptitle(title) if hue is not None else axes[0][0].set_title(title)
     fig.tight_layout()
     return fig
 
@@ -110,6 +165,8 @@ def plateau_chart(cohorts: pd.DataFrame, curve: pd.DataFrame, cohort_answer: int
     right.set_title("Sound method: profit per lead of a cap of N attempts")
     right.set_xlabel("attempt cap N")
     right.set_ylabel(f"{currency} per contacted lead")
+    for ax in (left, right):
+        format_axis(ax.yaxis, "money", currency)
     right.legend()
     fig.tight_layout()
     return fig
@@ -126,6 +183,7 @@ def hazard_chart(raw: pd.DataFrame, curve: pd.DataFrame) -> plt.Figure:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("attempt number k")
     ax.set_ylabel("share of open leads converting at k")
+    format_axis(ax.yaxis, "share")
     ax.set_title("Conversion per attempt among leads still open")
     ax.legend()
     fig.tight_layout()
@@ -137,7 +195,9 @@ def survival_chart(curve: pd.DataFrame, windows: dict[str, float], hue: str = "t
     """Share of MQLs still untouched h hours after becoming MQLs (Kaplan-Meier), one step line per
     group, with each group's response window as a dotted vertical line in the same colour."""
     fig, ax = plt.subplots()
-    for i, (name, g) in enumerate(curve[curve.hours <= max_hours].groupby(hue, sort=True)):
+    shown = curve[curve.hours <= max_hours]
+    for i, name in enumerate(natural_order(shown[hue])):
+        g = shown[shown[hue].astype(str) == name]
         color = sns.color_palette()[i % 10]
         ax.step(g["hours"], g["untouched_share"], where="post", color=color, label=str(name))
         if str(name) in windows:
@@ -145,6 +205,7 @@ def survival_chart(curve: pd.DataFrame, windows: dict[str, float], hue: str = "t
     ax.set_xlabel("hours since the lead became an MQL")
     ax.set_ylabel("share not yet contacted")
     ax.set_ylim(0, 1.02)
+    format_axis(ax.yaxis, "share")
     ax.set_title("How fast MQLs get their first attempt")
     ax.legend(title=hue)
     fig.tight_layout()
@@ -172,7 +233,7 @@ def trend_chart(trend: pd.DataFrame, columns: list[str], labels: list[str]) -> p
         ax.plot(trend["period"], trend[col], marker="o", label=label, color=sns.color_palette()[i % 10])
     ax.set_ylabel("share")
     ax.set_ylim(0, max(1e-9, float(np.nanmax(trend[columns].to_numpy(dtype=float))) * 1.15) if len(trend) else 1)
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    format_axis(ax.yaxis, "share")
     ax.set_title("Direction over the last periods")
     ax.legend()
     fig.tight_layout()

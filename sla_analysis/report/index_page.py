@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 
 from sla_analysis.formats import money
+from sla_analysis.report.actions import what_to_do
 from sla_analysis.report.notebook import SAMPLE_BANNER
 
 _CSS = """
@@ -17,6 +18,8 @@ table { border-collapse: collapse; width: 100%; } td, th { padding: 5px 8px; bor
 td.num, th.num { text-align: right; white-space: nowrap; } th { text-align: left; }
 .met { color: #1a7f37; font-weight: 600; } .missed { color: #c62828; font-weight: 600; }
 .notjudged { color: #777; }
+.todo { background: #f3f7fc; border: 1px solid #b9cde6; border-radius: 6px; padding: 4px 16px 8px; margin-top: 24px; }
+.todo li { margin: 6px 0; }
 .sla-footer { font-size: 12px; color: #777; border-top: 1px solid #ddd; margin-top: 32px; padding-top: 8px; }
 """
 
@@ -85,6 +88,15 @@ def data_quality_section(summary: dict) -> list[str]:
     return parts
 
 
+def what_to_do_section(summary: dict) -> list[str]:
+    """The "What to do" box: the actions the figures support, each linked to its evidence."""
+    actions = what_to_do(summary)
+    if not actions:
+        return []
+    items = "".join(f"<li>{_e(a.text)} <a href='{_e(a.href)}'>See why</a></li>" for a in actions)
+    return [f"<div class='todo'><h2>What to do</h2><ol>{items}</ol></div>"]
+
+
 def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer: str) -> None:
     """Write the summary page."""
     period = summary["period"]
@@ -93,6 +105,8 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
              f"<title>SLA report {_e(period['label'])}</title><style>{_CSS}</style></head><body>"]
     if summary.get("sample_data"):
         parts.append(SAMPLE_BANNER)
+    parts.append("<p class='sub'><a href='../index.html'>&larr; All periods</a> · "
+                 "<a href='tables.xlsx'>The figures in Excel (tables.xlsx)</a></p>")
     parts.append(f"<h1>Sales &amp; marketing SLA report: {_e(period['label'])}</h1>")
     parts.append(f"<p class='sub'>{_e(period['start'])} to {_e(period['end_exclusive'])} (end excluded)</p>")
     promises = (summary.get("compliance") or {}).get("promises") or []
@@ -126,6 +140,7 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
         parts += [f"<tr><td>{_e(s)}</td><td class='num'>{_e(money(v, cur) if v is not None else 'not enough data')}</td></tr>"
                   for s, v in sorted(values.items())]
         parts.append("</table>")
+    parts += what_to_do_section(summary)
     parts.append("<h2>Pages</h2><ul>")
     parts += [f"<li><a href='{_e(href)}'>{_e(title)}</a></li>" for href, title in pages]
     parts.append("</ul>")

@@ -65,16 +65,29 @@ def remove_leftovers(out_root: Path, label: str, quiet: bool = False) -> list[st
     return done
 
 
-def export_html(notebook: Path, target: Path, footer: str) -> None:
-    """Executed notebook -> HTML page: no code, no prompts, nothing fetched from the network."""
+def export_html(notebook: Path, target: Path, footer: str, title: str = "", previous: tuple[str, str] | None = None,
+                next: tuple[str, str] | None = None) -> None:
+    """Executed notebook -> HTML page: no code, no prompts, nothing fetched from the network; the
+    page's ``title``, and links to the period's summary, the previous and next pages and tables.xlsx."""
     nb = nbformat.read(notebook, as_version=4)
     for i, cell in enumerate(nb.cells):  # stable ids: the same inputs give the same bytes
         cell["id"] = f"cell-{i}"
     nb.metadata.pop("papermill", None)
+    if title:
+        nb.metadata["title"] = title
     exporter = HTMLExporter(template_name="sla_report", extra_template_basedirs=[str(paths.TEMPLATES_DIR)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"sla_footer": footer})
+    body, _ = exporter.from_notebook_node(nb, resources={"sla_footer": footer,
+                                                         "sla_nav": {"previous": previous, "next": next}})
     target.write_text(body, encoding="utf-8")
+
+
+def page_links(notebooks: tuple[str, ...], name: str) -> dict:
+    """``export_html``'s title and its previous and next pages (file, title) in reading order."""
+    i = notebooks.index(name)
+    link = (lambda n: (f"{n}.html", page_title(n)))
+    return {"title": page_title(name), "previous": link(notebooks[i - 1]) if i > 0 else None,
+            "next": link(notebooks[i + 1]) if i + 1 < len(notebooks) else None}
 
 
 def page_title(name: str) -> str:

@@ -43,11 +43,13 @@ from sla_analysis.io.engine import engine_name, open_crm
 from sla_analysis.io.inputs import resolve_inputs
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.index_page import write_index
+from sla_analysis.report.periods_index import write_periods_index
 from sla_analysis.report.publish import (
     _package_versions,
     _sha256,
     build_summary,
     export_html,
+    page_links,
     page_title,
     period_lock,
     publish,
@@ -57,6 +59,9 @@ from sla_analysis.report.publish import (
 
 #: a notebook cell running longer than this fails the run (a scheduled run must not hang)
 CELL_TIMEOUT_S = int(os.environ.get("SLA_ANALYSIS_CELL_TIMEOUT_S", "1800"))
+#: the kernels log only critical messages: ipykernel's notes on its transport and on the interrupt
+#: it receives at shutdown are not the report's business, and a scheduler's log scanner flags them
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 #: notebooks run at once: one per core, at most four (each is a kernel with its own DuckDB)
 DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 4))
 
@@ -180,8 +185,9 @@ def execute_notebook(name: str, staging: Path, parameters: dict) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         pm.execute_notebook(str(paths.NOTEBOOKS_DIR / f"{name}.ipynb"), str(out), parameters=parameters,
-                            kernel_name="python3", progress_bar=False, cwd=str(paths.NOTEBOOKS_DIR),
-                            request_save_on_cell_execute=False, execution_timeout=CELL_TIMEOUT_S)
+                            kernel_name="python3", progress_bar=False, cwd=str(paths.PROJECT_ROOT),
+                            request_save_on_cell_execute=False, execution_timeout=CELL_TIMEOUT_S,
+                            extra_arguments=KERNEL_ARGUMENTS)
     except PapermillExecutionError as err:
         raise NotebookFailed(f"notebook {name}.ipynb failed in cell {err.exec_count or err.cell_index}: "
                              f"{err.ename}: {err.evalue}") from None
@@ -201,18 +207,19 @@ def run_report(period_text: str, data_dir: Path | None = None, config_path: Path
     :data:`DEFAULT_JOBS`; they are independent, so the order does not change any output).
     ``engine``: where the notebooks' aggregations run (``duckdb``, ``spark`` or an Ibis URL; see
     :mod:`sla_analysis.io.engine`), handed to the kernels as ``SLA_ANALYSIS_ENGINE``."""
-    name = engine_name(engine)
-    previous = os.environ.get("SLA_ANALYSIS_ENGINE")
-    os.environ["SLA_ANALYSIS_ENGINE"] = name
+    kernel_env = {"SLA_ANALYSIS_ENGINE": engine_name(engine), "SLA_PROJECT_ROOT": str(paths.PROJECT_ROOT)}
+    previous = {k: os.environ.get(k) for k in kernel_env}
+    os.environ.update(kernel_env)  # the kernels inherit the engine and the project folder
     try:
         with stop_signals_clean_up():
             return _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, before_publish,
                                profile, jobs or DEFAULT_JOBS)
     finally:
-        if previous is None:
-            os.environ.pop("SLA_ANALYSIS_ENGINE", None)
-        else:
-            os.environ["SLA_ANALYSIS_ENGINE"] = previous
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def run_notebooks(notebooks: tuple[str, ...], run_one: Callable[[str], None], jobs: int) -> None:
@@ -292,12 +299,14 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
 
             def run_one(name: str) -> None:
                 _log(f"[{step[name]}/{len(notebooks) + 3}] running {name}", quiet)
+                began = time.monotonic()
                 _checkpoint(f"notebook:{name}", staging)
                 with watch.stage(f"notebook:{name}"):
                     executed = execute_notebook(name, staging, params)
                 _checkpoint(f"export:{name}", staging)
                 with watch.stage(f"export:{name}"):
-                    export_html(executed, staging / f"{name}.html", footer)
+                    export_html(executed, staging / f"{name}.html", footer, **page_links(notebooks, name))
+                _log(f"[{step[name]}/{len(notebooks) + 3}] {name} done in {time.monotonic() - began:.0f} s", quiet)
 
             run_notebooks(notebooks, run_one, jobs)
             _log(f"[{len(notebooks) + 2}/{len(notebooks) + 3}] writing summary.json and index.html", quiet)
@@ -326,6 +335,7 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
             if before_publish:
                 before_publish(staging)
             target = publish(staging, out_root / period.label)
+            write_periods_index(out_root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

@@ -1,0 +1,48 @@
+"""Charts read in order: cohorts by value, tiers in protocol order, shares in per cent."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import pandas as pd  # noqa: E402
+
+from sla_analysis.report import charts  # noqa: E402
+
+
+def test_natural_order_of_cohorts_and_tiers():
+    assert charts.natural_order(["1", "2", "8", "9", "10", "19", "20+", "3", "4"]) == \
+        ["1", "2", "3", "4", "8", "9", "10", "19", "20+"]
+    assert charts.natural_order(["low", "high", "moderate"]) == ["high", "moderate", "low"]
+    assert charts.natural_order(["webinar", "Tradeshow", "contact sales"]) == ["contact sales", "Tradeshow", "webinar"]
+
+
+def cohorts(groups):
+    rows = []
+    for g in groups:  # cohorts in the order a SQL GROUP BY happened to return them
+        for a in ["1", "2", "8", "9", "10", "19", "20+", "3", "4"]:
+            rows.append({"attempts": a, "tier": g, "rate": 0.1, "low": 0.05, "high": 0.2})
+    return pd.DataFrame(rows)
+
+
+def test_rate_by_cohort_chart_orders_the_axis_and_uses_per_cent():
+    fig = charts.rate_by_cohort_chart(cohorts(["high"]), "attempts", "rate", "low", "high", "t", "converted")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", "8", "9", "10", "19", "20+"]
+    text = ax.yaxis.get_major_formatter()(0.25, 0)
+    assert text.endswith("%") and float(text[:-1]) == 25
+
+
+def test_groups_get_small_multiples_in_tier_order():
+    fig = charts.rate_by_cohort_chart(cohorts(["low", "high", "moderate"]), "attempts", "rate", "low", "high",
+                                      "t", "converted", hue="tier")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["high", "moderate", "low"]
+    first = [t.get_text() for t in visible[0].get_xticklabels()]
+    assert first == sorted(first, key=lambda s: int(s.rstrip("+")))
+
+
+def test_money_axis_has_the_currency():
+    fig = charts.bar_chart(pd.DataFrame({"source": ["b", "a"], "value": [1500.0, 20000.0]}), "source", "value",
+                           "t", "value per MQL", kind="money", currency="USD")
+    assert fig.axes[0].yaxis.get_major_formatter()(10000, 0) == "$10,000"
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b"]

@@ -1,0 +1,85 @@
+"""The index pages' logic on hand-written summaries: the "What to do" box and the list of periods."""
+from __future__ import annotations
+
+import json
+
+from sla_analysis.report.actions import what_to_do
+from sla_analysis.report.periods_index import published_periods, write_periods_index
+from sla_analysis.report.publish import page_links
+
+
+def promise(kind, tier, actual, target, status, n=500):
+    name = f"{kind}, {tier} tier" if tier else kind
+    return {"side": "sales", "promise": name, "actual": actual, "target": target, "n": n, "status": status,
+            "text": f"Sales contacted {actual:.0%} of {tier}-tier MQLs (target {target:.0%})"}
+
+
+SUMMARY = {
+    "currency": "USD",
+    "compliance": {"promises": [
+        promise("speed to lead", "high", 0.74, 0.9, "missed"), promise("speed to lead", "low", 0.66, 0.9, "missed"),
+        promise("follow-up cadence", "high", 0.78, 0.8, "missed"), promise("follow-up cadence", "low", 0.9, 0.8, "met"),
+    ]},
+    "sla_review": {"figures": {
+        "mql_value:tradeshow": {"assumed": 1250.0, "measured": 2335.0, "drift": 0.868, "flagged": True},
+        "close_rate:webinar": {"assumed": 0.015, "measured": 0.0166, "drift": 0.11, "flagged": False},
+        "attempt_cap": {"assumed": 6.0, "measured": 9.0, "drift": 0.5, "flagged": True},
+    }},
+    "plateau": {"recommended_attempts": 9, "ci_low": 8, "ci_high": 10},
+}
+
+
+def test_what_to_do_puts_the_largest_shortfall_first_and_words_it_plainly():
+    actions = what_to_do(SUMMARY)
+    assert len(actions) == 3
+    first = actions[0]
+    assert first.text.startswith("Speed to lead missed in every tier: sales contacted 66% of low-tier MQLs")
+    assert first.href == "05_sla_compliance.html"
+    assert "follow-up cadence" not in first.text.lower()  # cadence missed by 2.5%: second, not first
+    assert actions[1].text.startswith("Follow-up cadence missed in high tier")
+    assert "tradeshow MQLs are worth $2,335 against $1,250 assumed" in actions[2].text
+    assert "webinar" not in actions[2].text  # not flagged: not an action
+
+
+def test_what_to_do_is_empty_when_everything_is_kept():
+    kept = {"compliance": {"promises": [promise("speed to lead", "high", 0.95, 0.9, "met")]},
+            "sla_review": {"figures": {}}, "plateau": {}}
+    assert what_to_do(kept) == []
+
+
+def test_the_cap_action_comes_when_the_review_flags_it():
+    only_cap = {**SUMMARY, "compliance": {"promises": []},
+                "sla_review": {"figures": {"attempt_cap": SUMMARY["sla_review"]["figures"]["attempt_cap"]}}}
+    (action,) = what_to_do(only_cap)
+    assert action.text.startswith("Change the attempt cap in the SLA from 6 to 9 attempts (interval 8 to 10)")
+    assert action.href == "03_profitability_plateau.html"
+
+
+def test_periods_index_lists_every_published_period_newest_first(tmp_path):
+    for label, actual in (("2024Q1", 0.74), ("2023Q4", 0.8), ("2024-02", 0.7)):
+        d = tmp_path / label
+        d.mkdir()
+        s = {**SUMMARY, "compliance": {"promises": [promise("speed to lead", "high", actual, 0.9, "missed")]}}
+        (d / "summary.json").write_text(json.dumps(s))
+    (tmp_path / ".staging-2024Q2-abcdefgh").mkdir()  # a run in progress is not a period
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "summary.json").write_text("{}")
+    assert [label for label, _ in published_periods(tmp_path)] == ["2024Q1", "2024-02", "2023Q4"]
+    page = write_periods_index(tmp_path).read_text()
+    assert page.index("2024Q1/index.html") < page.index("2024-02/index.html") < page.index("2023Q4/index.html")
+    assert "74% ✘" in page and "80% ✘" in page
+    assert "0 met, 1 missed" in page
+    assert not list(tmp_path.glob(".index-*"))  # written atomically, nothing left behind
+
+
+def test_no_periods_no_index(tmp_path):
+    assert write_periods_index(tmp_path) is None
+    assert not (tmp_path / "index.html").exists()
+
+
+def test_page_links_follow_the_reading_order():
+    pages = ("01_stale_lead_cohorts", "02_cost_per_call", "05_sla_compliance")
+    assert page_links(pages, "01_stale_lead_cohorts") == {
+        "title": "Stale lead cohorts", "previous": None, "next": ("02_cost_per_call.html", "Cost per call")}
+    assert page_links(pages, "05_sla_compliance")["previous"] == ("02_cost_per_call.html", "Cost per call")
+    assert page_links(pages, "05_sla_compliance")["next"] is None
