@@ -36,8 +36,10 @@ PROFILE_ARG = $(if $(value PROFILE),--profile $(call quote,PROFILE))
 OPTIONAL_ARGS = $(if $(value DATA),--data $(call quote,DATA)) $(PROFILE_ARG) $(if $(value CONFIG),--config $(call quote,CONFIG)) $(if $(value OUT),--out $(call quote,OUT))
 ENGINE_ARG = $(if $(value ENGINE),--engine $(call quote,ENGINE))
 SPARK_STAMP := $(VENV)/.spark
+BROWSER_STAMP := $(VENV)/.browser
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install install-spark lock report reports validate validate-real validate-methods sample lab test test-fast test-spark bench clean-reports
+.PHONY: help install install-spark install-browser test-browser screenshots lock report reports validate validate-real validate-methods sample lab test test-fast test-spark bench clean-reports
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -91,14 +93,32 @@ lock: ## Recompile requirements.lock (with hashes) and environment.yml from pypr
 	$(PYTHON) -m sla_analysis.tools.environment requirements.lock > environment.yml
 	rm -rf .venv-lock
 
-test: $(STAMP) ## Run the whole test suite (unit, notebooks, end to end; real data: validate-real)
+test: $(STAMP) $(BROWSER_STAMP) ## Run the whole test suite (unit, notebooks, end to end, pages in Chromium)
 	$(PY) -m pytest -q -m "not real and not spark"
 
 validate-real: $(STAMP) ## The public datasets in ../shared (Bank Marketing, Olist) end to end, checked independently
 	$(PY) -m pytest -q -m real tests/test_real_data.py
 
-test-fast: $(STAMP) ## Unit tests only (no notebook runs)
-	$(PY) -m pytest -q -m "not slow and not real and not spark"
+test-fast: $(STAMP) ## The fast loop: unit tests, no report runs (under 3 minutes)
+	$(PY) -m pytest -q -m "not slow and not real and not spark and not browser"
+
+# Debian's chromium (installed with apt-get when missing and run as root), driven by Playwright for
+# Python with executable_path: no browser is downloaded.
+$(BROWSER_STAMP): $(STAMP)
+	@test -x $(CHROMIUM) || { if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null); \
+	  else echo "error: $(CHROMIUM) is missing: install Debian's chromium (apt-get install chromium) or set CHROMIUM=" >&2; exit 2; fi; }
+	$(PY) -m pip install --quiet --disable-pip-version-check "playwright==1.65.2"
+	touch $(BROWSER_STAMP)
+
+install-browser: $(BROWSER_STAMP) ## Add what the browser tests and screenshots need (Debian's chromium, Playwright)
+	@echo "chromium and playwright ready"
+
+test-browser: $(BROWSER_STAMP) ## Open every page of a published sample report in headless Chromium and check it
+	$(PY) -m pytest -q -m browser tests/test_browser.py
+
+screenshots: $(BROWSER_STAMP) ## Screenshots of reports/PERIOD's pages (1280 px, phone, PDF) -> reports/PERIOD/_screens/
+	@test -n $(call quote,PERIOD) || { echo "error: set PERIOD, e.g. make screenshots PERIOD=2024Q1"; exit 2; }
+	$(PY) -m sla_analysis.tools.browser --report $(if $(value OUT),$(call quote,OUT),reports)/$(call quote,PERIOD)
 
 $(SPARK_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet "pyspark==3.5.5"

@@ -126,6 +126,7 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
         text = (f"Due: {review['why']}." if review.get("due") else "Not due: the measured figures are within "
                 f"{review.get('tolerance', 0):.0%} of the SLA's assumptions.")
         parts.append(f"<p><strong>SLA review.</strong> {_e(text)}</p>")
+    parts += what_to_do_section(summary)  # on the first screen, under the scorecard
     rows = headline_rows(summary)
     if rows:
         parts.append("<h2>Headline figures</h2><table>")
@@ -140,7 +141,6 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
         parts += [f"<tr><td>{_e(s)}</td><td class='num'>{_e(money(v, cur) if v is not None else 'not enough data')}</td></tr>"
                   for s, v in sorted(values.items())]
         parts.append("</table>")
-    parts += what_to_do_section(summary)
     parts.append("<h2>Pages</h2><ul>")
     parts += [f"<li><a href='{_e(href)}'>{_e(title)}</a></li>" for href, title in pages]
     parts.append("</ul>")

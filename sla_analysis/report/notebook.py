@@ -9,7 +9,9 @@ bundled sample), validated through the same cache.
 """
 from __future__ import annotations
 
+import base64
 import html
+import io
 import itertools
 import json
 from dataclasses import dataclass
@@ -138,7 +140,23 @@ def show_table(frame: pd.DataFrame, formats: dict[str, str] | None = None,
     display(HTML(styler.to_html()))
 
 
-def show_figure(fig: plt.Figure) -> None:
-    """Display a chart where the cell is (before the sentence that explains it) and free it."""
-    display(fig)
+def figure_description(fig: plt.Figure) -> str:
+    """A chart's text alternative: its title (or its panels' titles) and axis labels."""
+    titles = [fig._suptitle.get_text()] if getattr(fig, "_suptitle", None) is not None else []
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    titles += [ax.get_title() for ax in axes if ax.get_title()]
+    first = axes[0] if axes else None
+    labels = [lab for lab in ((first.get_xlabel(), first.get_ylabel()) if first else ()) if lab]
+    text = "Chart: " + "; ".join(dict.fromkeys(titles)) if titles else "Chart"
+    return text + (f" ({' by '.join(reversed(labels))})" if len(labels) == 2 else "")
+
+
+def show_figure(fig: plt.Figure, alt: str | None = None) -> None:
+    """Display a chart where the cell is (before the sentence that explains it) and free it. The
+    PNG carries a text alternative (``alt``, by default :func:`figure_description`) for readers
+    who cannot see it; no creation date or software version is written into it (same bytes)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
+    display({"image/png": base64.b64encode(buf.getvalue()).decode("ascii")}, raw=True,
+            metadata={"image/png": {"alt": alt or figure_description(fig)}})
     plt.close(fig)
