@@ -50,3 +50,17 @@ def test_layers_import_only_downwards():
     res = subprocess.run([str(lint), "--no-cache"], cwd=PACKAGE.parent, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
     assert "Contracts: 2 kept, 0 broken." in res.stdout
+
+
+def test_a_result_is_a_value_or_the_reason_it_is_absent():
+    import pytest
+
+    from sla_analysis.results import NotAvailableError, Result
+
+    ok, absent = Result.of(0.0), Result.absent("the deals have no amounts")
+    assert ok.available and ok.get() == 0.0 and bool(ok)  # a computed zero is a value, not an absence
+    assert not absent.available and not absent and absent.reason == "the deals have no amounts"
+    with pytest.raises(NotAvailableError, match="no amounts"):
+        absent.get()
+    with pytest.raises(ValueError):
+        Result.absent("")

@@ -12,10 +12,29 @@ def test_formula_text_is_written_as_text(tmp_path):
     path = write_tables(tmp_path / "t.xlsx", {"MQL value by source": frame}, [("Period", "2024Q1")])
     ws = load_workbook(path)["MQL value by source"]
     rows = [[c.value for c in r] for r in ws.iter_rows()]
-    assert rows[0] == ["source", "mqls", "rate"]
-    assert [r[0] for r in rows[1:]] == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'-2", "'@SUM(A1)", "webinar"]
+    assert rows[0] == ["Source", "MQLs", "Share of all MQLs"]  # the pages' labels
+    # shown as typed (no apostrophe in the value), kept as text by the cell's quote prefix
+    assert [r[0] for r in rows[1:]] == ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2", "@SUM(A1)", "webinar"]
+    assert [ws.cell(row=i, column=1).quotePrefix for i in range(2, 7)] == [True] * 4 + [False]
     assert all(c.data_type != "f" for r in ws.iter_rows() for c in r)
     assert [r[1] for r in rows[1:]] == [1, 2, 3, 4, 5] and rows[2][2] is None and rows[4][2] is None
+
+
+def test_numbers_carry_formats_and_headers_a_filter(tmp_path):
+    frame = pd.DataFrame({"source": ["a", "b"], "mql_value": [2335.26, 1500.0], "close_rate": [0.0867389, 0.02],
+                          "leads": [1200, 30]})
+    ws = load_workbook(write_tables(tmp_path / "t.xlsx", {"t": frame}, [], currency="EUR"))["t"]
+    assert ws["B2"].number_format == '#,##0 "EUR"' and ws["C2"].number_format == "0.0%"
+    assert ws["D2"].number_format == "#,##0" and ws["C2"].value == 0.0867389  # full precision, formatted
+    assert ws.auto_filter.ref == "A1:D3"
+
+
+def test_a_column_the_export_cannot_support_is_blank_with_the_reason(tmp_path):
+    frame = pd.DataFrame({"source": ["a"], "mql_value": [0.0], "leads": [10]})
+    ws = load_workbook(write_tables(tmp_path / "t.xlsx", {"t": frame}, [],
+                                    limits={"revenue": "the deals have no amounts"}))["t"]
+    assert ws["B2"].value is None and ws["C2"].value == 10  # never a zero standing in for the absent value
+    assert "not available: the deals have no amounts" in ws["B1"].comment.text.lower()
 
 
 def test_numbers_stay_numbers():

@@ -289,3 +289,24 @@ def attempt_gaps(crm: CRM, start: datetime, stop: datetime, as_of: datetime, tai
     allg["attempt"] = "all"
     return pd.concat([allg, per.drop(columns="k")], ignore_index=True)[
         ["attempt", "gaps", "p25_hours", "median_hours", "p75_hours", "p90_hours"]]
+
+
+def stale_cohorts_summary(cohorts: pd.DataFrame, types: pd.DataFrame, gaps: pd.DataFrame,
+                          window: tuple[datetime, datetime]) -> dict:
+    """``summary.json["stale_cohorts"]``: the window, totals, the average attempt's cost, the median
+    days between attempts and, per cohort, leads, customers, conversion (customers / leads) with its
+    interval, revenue and attempts cost."""
+    return {"window": [f"{window[0]:%Y-%m-%d}", f"{window[1]:%Y-%m-%d}"], "leads": int(cohorts.leads.sum()),
+            "customers": int(cohorts.customers.sum()), "attempts": int(cohorts.attempts.sum()),
+            "cost_per_attempt": attempt_mix_cost(types),
+            "median_days_between_attempts": gaps.median_hours.iloc[0] / 24 if len(gaps) else None,
+            "by_attempts": {r.cohort: {"leads": r.leads, "customers": r.customers, "conversion_rate": r.conversion_rate,
+                                       "conversion_rate_ci": [r.conversion_rate_low, r.conversion_rate_high],
+                                       "revenue": r.revenue, "attempts_cost": r.attempts_cost}
+                            for r in cohorts.itertuples()}}
+
+
+def gaps_in_days(gaps: pd.DataFrame) -> pd.DataFrame:
+    """:func:`attempt_gaps` with its hours as days (``p25_days``, ``median_days``, ...)."""
+    hours = [c for c in gaps.columns if c.endswith("_hours")]
+    return gaps.assign(**{c.replace("_hours", "_days"): gaps[c] / 24 for c in hours}).drop(columns=hours)

@@ -30,6 +30,7 @@ from sla_analysis.config import SLAConfig, load_config
 from sla_analysis.formats import interval_text, money, number, pct  # noqa: F401 (the pages' formatters)
 from sla_analysis.io.engine import CRM, open_crm
 from sla_analysis.periods import Period, parse_period
+from sla_analysis.report.columns import column, readable, unsupported
 
 
 @dataclass
@@ -98,7 +99,12 @@ def start(notebook: str, period: str, crm_dir: str = "", config_path: str = "",
                   Path(fragments_dir) if fragments_dir else None)
     if ctx.crm.is_sample:
         display(HTML(SAMPLE_BANNER))
+    _CURRENT["ctx"] = ctx
     return ctx
+
+
+#: the page's context, set by :func:`start` (a notebook has one): its currency and confidence level
+_CURRENT: dict[str, Context] = {}
 
 
 SAMPLE_BANNER = ('<div style="background:#fff3cd;border:1px solid #e0c36c;padding:8px 12px;'
@@ -149,6 +155,23 @@ def figure_description(fig: plt.Figure) -> str:
     labels = [lab for lab in ((first.get_xlabel(), first.get_ylabel()) if first else ()) if lab]
     text = "Chart: " + "; ".join(dict.fromkeys(titles)) if titles else "Chart"
     return text + (f" ({' by '.join(reversed(labels))})" if len(labels) == 2 else "")
+
+
+def table(frame: pd.DataFrame, columns: list[str], labels: dict[str, str] | None = None,
+          record: str | None = None) -> None:
+    """Show ``frame``'s ``columns`` the way the column registry writes them (labels, money with the
+    currency, shares in per cent, intervals, the small-group flag); ``record`` also puts the frame
+    in tables.xlsx under that sheet name."""
+    ctx = _CURRENT.get("ctx")
+    currency, confidence = (ctx.cfg.currency, ctx.cfg.confidence_level) if ctx else ("USD", 0.95)
+    limits = ctx.crm.limits() if ctx else {}
+    if record and ctx:
+        ctx.record_table(record, frame)
+    show_table(readable(frame, columns, currency, confidence, labels, limits=limits))
+    missing = unsupported(columns, limits)
+    for why in dict.fromkeys(missing.values()):
+        names = ", ".join(column(c).label.lower() for c, w in missing.items() if w == why)
+        say(f"*Not shown ({esc(names)}): not available: {esc(why)}.*")
 
 
 def show_figure(fig: plt.Figure, alt: str | None = None) -> None:

@@ -130,7 +130,8 @@ def _stable_floats(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def write_workbook(path: Path, tables_dir: Path, period, manifest: dict, notebooks: tuple[str, ...]) -> Path:
+def write_workbook(path: Path, tables_dir: Path, period, manifest: dict, notebooks: tuple[str, ...],
+                   currency: str = "USD", limits: dict[str, str] | None = None) -> Path:
     """``tables.xlsx``: an About sheet (period, inputs, hashes) and the tables the notebooks recorded,
     in page order."""
     files = sorted(tables_dir.glob("*.parquet")) if tables_dir.is_dir() else []
@@ -144,7 +145,7 @@ def write_workbook(path: Path, tables_dir: Path, period, manifest: dict, noteboo
     about += [(f"Input: {n}", f"{i['file']} · {i['rows']:,} rows · sha256 {i['sha256']}")
               for n, i in sorted(manifest["inputs"].items())]
     about += [("Sheets", ", ".join(tables) or "none")]
-    return write_tables(path, tables, about)
+    return write_tables(path, tables, about, currency, limits)
 
 
 def _sha256(path: str | Path) -> str | None:

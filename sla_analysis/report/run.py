@@ -312,9 +312,10 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
             _log(f"[{len(notebooks) + 2}/{len(notebooks) + 3}] writing summary.json and index.html", quiet)
             with watch.stage("summary"):
                 fragments = {p.stem: json.loads(p.read_text()) for p in sorted(fragments_dir.glob("*.json"))}
-                write_workbook(staging / "tables.xlsx", fragments_dir / "tables", period, manifest, notebooks)
-                shutil.rmtree(fragments_dir)
                 summary = build_summary(period, cfg, manifest, fragments, [f"{n}.html" for n in notebooks])
+                write_workbook(staging / "tables.xlsx", fragments_dir / "tables", period, manifest, notebooks,
+                               cfg.currency, summary.get("limits") or {})
+                shutil.rmtree(fragments_dir)
                 (staging / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
             provenance = {
                 "run_started_utc": started,

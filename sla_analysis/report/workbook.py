@@ -2,10 +2,13 @@
 
 Notebooks record their tables with :meth:`sla_analysis.report.notebook.Context.record_table` (Parquet files
 in the run's fragments folder); the orchestrator turns them into one workbook with an ``About``
-sheet first (period, inputs and their hashes). Text that a spreadsheet would run as a formula
-(starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written with a leading
-apostrophe, so a lead source named ``=HYPERLINK(...)`` stays text. The file's timestamps are fixed,
-so the same tables give the same bytes.
+sheet first (period, inputs and their hashes). Headers are the pages' labels (the column registry,
+:mod:`sla_analysis.report.columns`) and numbers carry Excel formats by kind (per cent, currency,
+thousands), with a filter on each header row. Text that a spreadsheet would run as a formula
+(starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is stored as text with the
+cell's quote prefix (Excel shows it as typed, without an apostrophe), so a lead source named
+``=HYPERLINK(...)`` stays text. A column the export cannot support is left blank, its header
+carrying the reason. The file's timestamps are fixed, so the same tables give the same bytes.
 """
 from __future__ import annotations
 
@@ -17,16 +20,45 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.comments import Comment
 from openpyxl.utils import get_column_letter
+
+from sla_analysis.report.columns import column, unsupported
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 _FIXED_TIME = datetime(2000, 1, 1)
 
 
+#: Excel number formats by column kind (see sla_analysis.report.columns)
+NUMBER_FORMATS = {"count": "#,##0", "share": "0.0%", "signed_share": "+0%;-0%;0%", "signed_count": "+#,##0;-#,##0;0",
+                  "number1": "#,##0.0", "number2": "#,##0.00", "hours": "#,##0.0", "days": "#,##0.0"}
+
+
+def number_format(kind: str, currency: str = "USD") -> str | None:
+    """The Excel format of a column kind; money as ``"$"#,##0`` (USD) or ``#,##0 "EUR"``."""
+    if kind in ("money", "money2"):
+        digits = ".00" if kind == "money2" else ""
+        return f'"$"#,##0{digits}' if currency == "USD" else f'#,##0{digits} "{currency}"'
+    return NUMBER_FORMATS.get(kind)
+
+
+def _write(ws, row: int, col: int, value, fmt: str | None = None):
+    """Write one cell: formula-like text as text with the quote prefix, numbers with ``fmt``."""
+    value = safe_cell(value)
+    cell = ws.cell(row=row, column=col)
+    cell.value = value
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    elif fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
+        cell.number_format = fmt
+    return cell
+
+
 def safe_cell(value):
-    """A value as written to a cell: text that would start a formula gets a leading apostrophe;
-    NaN and None become empty cells; NumPy scalars become Python ones."""
+    """A value as a cell holds it: NaN and None become empty cells; NumPy scalars become Python
+    ones; lists become text. (Formula-like text is guarded by the cell's quote prefix.)"""
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return None
     if isinstance(value, np.generic):
@@ -35,8 +67,6 @@ def safe_cell(value):
             return None
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime().replace(tzinfo=None)
-    if isinstance(value, str):
-        return "'" + value if value.startswith(FORMULA_START) else value
     if isinstance(value, (list, tuple, dict)):
         return safe_cell(str(value))
     return value
@@ -53,25 +83,36 @@ def sheet_name(name: str, taken: set[str]) -> str:
     return out
 
 
-def write_tables(path: Path, tables: dict[str, pd.DataFrame], about: list[tuple[str, str]]) -> Path:
-    """Write ``about`` (label, value rows) as the first sheet, then one sheet per table, in order."""
-
+def write_tables(path: Path, tables: dict[str, pd.DataFrame], about: list[tuple[str, str]], currency: str = "USD",
+                 limits: dict[str, str] | None = None) -> Path:
+    """Write ``about`` (label, value rows) as the first sheet, then one sheet per table, in order.
+    Columns that need what the export lacks (``limits``, e.g. revenue without deal amounts) are
+    written blank, with the reason on their header."""
     wb = Workbook()
     ws = wb.active
     ws.title = "About"
-    for label, value in about:
-        ws.append([safe_cell(label), safe_cell(value)])
+    for r, (label, value) in enumerate(about, start=1):
+        _write(ws, r, 1, label)
+        _write(ws, r, 2, value)
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 80
     taken = {"about"}
     for name, frame in tables.items():
         ws = wb.create_sheet(sheet_name(name, taken))
-        ws.append([safe_cell(str(c)) for c in frame.columns])
-        for row in frame.itertuples(index=False):
-            ws.append([safe_cell(v) for v in row])
-        for i, col in enumerate(frame.columns, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = min(40, max(10, len(str(col)) + 2))
+        names = [str(c) for c in frame.columns]
+        absent = unsupported(names, limits or {})
+        for i, c in enumerate(names, start=1):
+            header = _write(ws, 1, i, column(c).label or c)
+            if c in absent:
+                header.comment = Comment(f"Not available: {absent[c]}", "sla-analysis")
+            ws.column_dimensions[get_column_letter(i)].width = min(40, max(10, len(str(header.value)) + 2))
+        formats = [number_format(column(c).kind, currency) for c in names]
+        for r, row in enumerate(frame.itertuples(index=False), start=2):
+            for i, (c, v) in enumerate(zip(names, row), start=1):
+                _write(ws, r, i, None if c in absent else v, formats[i - 1])
         ws.freeze_panes = "A2"
+        if len(frame.columns):
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
     wb.properties.created = wb.properties.modified = _FIXED_TIME
     wb.properties.creator = "sla-analysis"
     wb.save(path)
