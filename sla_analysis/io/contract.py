@@ -19,7 +19,6 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from sla_analysis.errors import ContractError, Violation
-from sla_analysis.io.readers import read_source
 
 STRING, TIMESTAMP, FLOAT, BOOL = "string", "timestamp", "float64", "boolean"
 
@@ -117,14 +116,6 @@ def find_input_file(data_dir: Path, table: str) -> Path | None:
         raise ContractError([Violation(str(data_dir), "-", f"both {found[0].name} and {found[1].name} "
                                        f"exist for table '{table}': keep one", 0, [])])
     return found[0] if found else None
-
-
-def read_raw(con: ibis.BaseBackend, path: Path, used: tuple[str, ...] = ()) -> ir.Table:
-    """Read a file as it is: CSV as text columns (so parsing errors can be reported per row),
-    Parquet with its own types. A ``_row`` column numbers the data rows from 1. See
-    :mod:`sla_analysis.io.readers` for what is read and what is refused."""
-
-    return read_source(con, path, used=used)
 
 
 def _parse(col: ir.Column, kind: str, lowercase: bool) -> ir.Column:

@@ -26,8 +26,8 @@ from typing import Callable
 import ibis
 import ibis.expr.types as ir
 
-from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.errors import EngineError
+from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT
 
 

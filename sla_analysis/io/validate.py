@@ -23,8 +23,8 @@ from sla_analysis.io.contract import (
     Rule,
     TableSpec,
     annotate,
-    read_raw,
 )
+from sla_analysis.io.readers import read_source
 
 
 def _pandera_schema(spec_name: str, rules: list[Rule]) -> tuple["pa.DataFrameSchema", dict[str, Rule]]:
@@ -41,7 +41,7 @@ def _pandera_schema(spec_name: str, rules: list[Rule]) -> tuple["pa.DataFrameSch
 def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys: ir.Table | None,
                    as_of: datetime) -> tuple[ir.Table, list[Violation], dict]:
     """Read, parse and check one canonical input file. See :func:`validate_raw`."""
-    return validate_raw(read_raw(con, path, tuple(spec.columns)), str(path), spec, lead_keys, as_of)
+    return validate_raw(read_source(con, path, used=tuple(spec.columns)), str(path), spec, lead_keys, as_of)
 
 
 def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table | None,
