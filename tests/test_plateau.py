@@ -1,6 +1,8 @@
 """Known-answer tests of the attempt-cap hazard model and of the seeds' cohort method."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -151,7 +153,7 @@ def _hand_curve_profiles():
 def test_profit_curve_by_hand():
     # S = [1, .8, .72]; r = h x 500 = [100, 50, 25]; c = 30:
     # marginal = [70, .8 x 20, .72 x (-5)] = [70, 16, -3.6]; Pi = [70, 86, 82.4]
-    curve = profit_curve(_hand_curve_profiles(), cost_per_attempt=30.0)
+    curve = profit_curve(_hand_curve_profiles(), cost_per_attempt=30.0, shape="free")
     assert curve["attempts"].tolist() == [1, 2, 3]
     np.testing.assert_allclose(curve["hazard"], [0.2, 0.1, 0.05], rtol=1e-6)
     np.testing.assert_allclose(curve["share_open"], [1.0, 0.8, 0.72], rtol=1e-6)
@@ -160,16 +162,16 @@ def test_profit_curve_by_hand():
     np.testing.assert_allclose(curve["profit_per_lead"], [70.0, 86.0, 82.4], rtol=1e-6)
     assert curve["at_risk"].tolist() == [1000, 700, 500]
 
-    rec = recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0)
+    rec = recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0, shape="free")
     assert rec.recommended_attempts == 2
     assert rec.expected_profit_per_lead == pytest.approx(86.0, rel=1e-6)
     assert rec.plateau_attempts == 2                  # 82.4 < 0.98 x 86 but 86 itself is the max
     assert not rec.at_support_edge and rec.support_max_attempts == 3
     # 20% plateau: 70 >= 0.8 x 86 = 68.8, so one attempt already earns 80% of the maximum
-    assert recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0,
+    assert recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0, shape="free",
                          plateau_share=0.2).plateau_attempts == 1
     # cheaper attempts: marginal at 3 = .72 x (25 - 20) > 0, the maximum is at the support edge
-    cheap = recommend_cap(_hand_curve_profiles(), 20.0, n_boot=0)
+    cheap = recommend_cap(_hand_curve_profiles(), 20.0, n_boot=0, shape="free")
     assert cheap.recommended_attempts == 3 and cheap.at_support_edge
     assert cheap.expected_profit_per_lead == pytest.approx(80 + 24 + 3.6, rel=1e-6)
 
@@ -190,7 +192,7 @@ def test_profit_curve_by_hand_with_groups():
     v = w @ np.array([500.0, 1000.0, pooled])
     h, S = np.array([0.2, 0.1, 0.05]), np.array([1.0, 0.8, 0.72])
     expected = np.cumsum(S * (h * v - 30.0))
-    curve = profit_curve(prof, 30.0, covariates=["source"])
+    curve = profit_curve(prof, 30.0, covariates=["source"], shape="free")
     np.testing.assert_allclose(curve["hazard"], h, rtol=1e-6)
     np.testing.assert_allclose(curve["revenue_per_attempt"], h * v, rtol=1e-6)
     np.testing.assert_allclose(curve["profit_per_lead"], expected, rtol=1e-6)
@@ -250,8 +252,10 @@ def test_bootstrap_is_deterministic_and_brackets_the_estimate():
     s = a.to_summary()
     assert set(s) == {"recommended_attempts", "ci_low", "ci_high", "expected_profit_per_lead",
                       "plateau_attempts", "support_max_attempts", "at_support_edge",
-                      "cost_per_attempt"}
-    assert all(type(v) in (int, float, bool) for v in s.values())
+                      "cost_per_attempt", "gross_margin", "profit_definition", "hazard_model",
+                      "revenue_by_attempt", "enforced_cap", "cannot_judge_above", "experiment", "by_tier"}
+    assert json.loads(json.dumps(s)) == s                # plain JSON types only
+    assert s["enforced_cap"] is None and s["cannot_judge_above"] is None and s["experiment"] is None
 
 
 # ------------------------------------------------------------------ the seeds' method
