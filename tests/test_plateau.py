@@ -217,12 +217,18 @@ def test_history_of_three_attempts_caps_the_recommendation():
     assert rec.support_max_attempts == 3
     assert rec.recommended_attempts == 3 and rec.at_support_edge
     assert rec.ci_high <= 3 and rec.curve["attempts"].max() == 3
-    assert "cannot support a cap above 3" in rec.note
+    assert "cannot judge caps above 3" in rec.note
+    assert rec.cannot_judge_above == 3 and rec.enforced_cap is None
+    exp = rec.experiment
+    assert exp["test_cap"] == 5 and exp["share"] == 0.5
+    assert exp["expected_gain_per_lead"] > 0 and exp["leads_needed"] > 0
+    assert exp["weeks_needed"] is None                  # no weekly lead rate given
 
     dear = 280.0    # r_1 = 300 > 280 > r_2 = 255: one attempt is the true optimum
     assert int(mc.true_profit_curve(sc, dear)["profit_per_lead"].idxmax()) + 1 == 1
     rec = recommend_cap(prof, dear, n_boot=20, seed=1)
     assert rec.recommended_attempts == 1 and not rec.at_support_edge
+    assert rec.cannot_judge_above is None and rec.experiment is None
 
 
 def test_support_needs_min_at_risk_leads():
