@@ -259,7 +259,8 @@ def test_bootstrap_is_deterministic_and_brackets_the_estimate():
     assert set(s) == {"recommended_attempts", "ci_low", "ci_high", "expected_profit_per_lead",
                       "plateau_attempts", "support_max_attempts", "at_support_edge",
                       "cost_per_attempt", "gross_margin", "profit_definition", "hazard_model",
-                      "revenue_by_attempt", "enforced_cap", "cannot_judge_above", "experiment", "by_tier"}
+                      "revenue_by_attempt", "enforced_cap", "cannot_judge_above", "experiment", "by_tier",
+                      "stopping_sensitivity"}
     assert json.loads(json.dumps(s)) == s                # plain JSON types only
     assert s["enforced_cap"] is None and s["cannot_judge_above"] is None and s["experiment"] is None
 

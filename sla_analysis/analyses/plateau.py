@@ -592,6 +592,9 @@ class _Analysis:
     value: ValueModel
     k_support: int
     curve: pd.DataFrame
+    hazards: np.ndarray       # (G, K) fitted per group
+    values: np.ndarray        # (G, K) value of a conversion x gross margin
+    sizes: np.ndarray         # (G,) contacted leads per group
 
 
 def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | None = None,
@@ -614,7 +617,35 @@ def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | 
     parts = _profit(h, gross_margin * value.values, at_risk[:, 0], cost)
     curve = pd.DataFrame({"attempts": np.arange(1, k_support + 1), **parts,
                           "at_risk": np.rint(at_risk.sum(axis=0)[:k_support]).astype(np.int64)})
-    return _Analysis(leads, pp, model, value, k_support, curve)
+    return _Analysis(leads, pp, model, value, k_support, curve, h, gross_margin * value.values, at_risk[:, 0])
+
+
+#: Stopping sensitivity: conversion after the median stopping attempt is divided by this, as if
+#: the leads worked that long had been chosen for being that much more promising.
+LATE_SELECTION_FACTOR = 2.0
+
+
+def median_stop(profiles: pd.DataFrame) -> int | None:
+    """The attempt by which half of the settled, unconverted, contacted leads had stopped."""
+    d = profiles[(profiles["attempts"] >= 1) & ~profiles["converted"].astype(bool)
+                 & ~profiles["censored"].astype(bool)]
+    if d.empty:
+        return None
+    n = d.groupby("attempts")["weight"].sum().sort_index()
+    return int(n.index[np.searchsorted(n.cumsum().to_numpy(), 0.5 * n.sum())])
+
+
+def _stopping_sensitivity(an: _Analysis, cost: float, from_attempt: int | None,
+                          factor: float = LATE_SELECTION_FACTOR) -> dict | None:
+    """Recommended N if the conversion fitted after ``from_attempt`` were ``factor`` times too high
+    (reps kept working only leads that looked engaged): ``h_k / factor`` for ``k > from_attempt``."""
+    if from_attempt is None or from_attempt >= an.k_support:
+        return None
+    k = np.arange(1, an.k_support + 1)
+    h = an.hazards * np.where(k > from_attempt, 1.0 / factor, 1.0)[None, :]
+    prof = _profit(h, an.values, an.sizes, cost)["profit_per_lead"]
+    return {"from_attempt": int(from_attempt), "hazard_divided_by": float(factor),
+            "recommended_attempts": int(np.argmax(prof)) + 1}
 
 
 def profit_curve(profiles: pd.DataFrame, cost_per_attempt: float, covariates: Sequence[str] = (),
@@ -720,6 +751,7 @@ class CapRecommendation:
     experiment: dict | None = None
     by_tier: dict | None = None
     hazard_candidates: pd.DataFrame | None = None
+    stopping_sensitivity: dict | None = None
 
     def revenue_by_attempt(self) -> dict:
         """The check of whether a conversion is worth more or less at later attempts."""
@@ -751,6 +783,7 @@ class CapRecommendation:
             "cannot_judge_above": None if self.cannot_judge_above is None else int(self.cannot_judge_above),
             "experiment": self.experiment,
             "by_tier": self.by_tier,
+            "stopping_sensitivity": self.stopping_sensitivity,
         }
 
 
@@ -866,7 +899,8 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
         boot_recommendations=boot, note=note, gross_margin=float(gross_margin),
         hazard_model=an.model.shape.label, value=an.value, enforced_cap=enforced,
         cannot_judge_above=judge_above, experiment=experiment, by_tier=by_tier,
-        hazard_candidates=an.model.candidates)
+        hazard_candidates=an.model.candidates,
+        stopping_sensitivity=_stopping_sensitivity(an, cost, median_stop(profiles)))
 
 
 # --------------------------------------------------------------------------------------------
