@@ -273,6 +273,8 @@ def test_cohort_table_by_hand():
     assert t["attempts"].tolist() == [1, 2, 3]
     assert t["leads"].tolist() == [3, 5, 2]
     assert t["conversions"].tolist() == [1, 1, 2]
+    assert t["customers"].tolist() == [1, 0, 2]        # the deal at attempt 2 was lost
+    np.testing.assert_allclose(t["conversion_rate"], [1 / 3, 0.0, 1.0])   # customers / leads
     np.testing.assert_allclose(t["revenue_per_lead"], [100 / 3, 0.0, 50.0])
     np.testing.assert_allclose(t["profit_per_lead"], [100 / 3 - 10, -20.0, 50.0 - 30])
     assert t.loc[2, "conversion_rate_low"] < 1.0 == t.loc[2, "conversion_rate_high"]
@@ -296,5 +298,5 @@ def test_seeds_method_is_biased_where_the_hazard_model_is_right():
     # Why: the first cohort is full of leads that stopped BECAUSE they converted, so its
     # "conversion rate" is far above the true first-attempt hazard, and the cohort curve falls.
     table = seeds["table"]
-    assert table.loc[0, "conversion_rate"] > 2 * truth.loc[0, "hazard"]
+    assert table.loc[0, "conversions"] / table.loc[0, "leads"] > 2 * truth.loc[0, "hazard"]
     assert table["profit_per_lead"].iloc[0] > table["profit_per_lead"].iloc[8]

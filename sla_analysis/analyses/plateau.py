@@ -394,7 +394,11 @@ def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: in
         Xa, na = s.design(k)
         X = np.hstack([Xa, Xc])
         res = _glm(ev, ar, X)
-        aic = float(-2 * res.llf + 2 * X.shape[1]) if np.all(np.isfinite(res.params)) else np.inf
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", _GLM_WARNINGS)
+            aic = float(-2 * res.llf + 2 * X.shape[1]) if np.all(np.isfinite(res.params)) else np.inf
+        if not np.isfinite(aic):
+            aic = np.inf
         rows.append({"shape": s.label, "parameters": X.shape[1], "aic": aic})
         if best is None or aic < best[0]:
             best = (aic, s, res, na + nc)
@@ -909,24 +913,30 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
 
 def cohort_table(profiles: pd.DataFrame, cost_per_attempt: float,
                  confidence: float = 0.95) -> pd.DataFrame:
-    """Seeds' method: settled (non-censored) contacted leads in cohorts by total attempts n.
+    """Seeds' method: contacted leads in cohorts by total attempts n.
 
-    Per cohort: ``leads = sum w``, ``conversions = sum w [converted]``, ``conversion_rate`` with a
-    Wilson interval (``conversion_rate_low/high``), ``revenue_per_lead = sum w x revenue / leads``,
+    The cohort is the stale-cohort page's: with a ``stale`` column, the stale leads (open deals stay
+    in, counted as not won yet); without one, the settled (non-censored) leads. Per cohort:
+    ``leads = sum w``, ``conversions = sum w [converted]`` (leads with a deal, opportunities),
+    ``customers = sum w [won]`` (``won`` column, else ``revenue > 0``), ``conversion_rate`` =
+    customers / leads (the stale-cohort page's definition) with a Wilson interval
+    (``conversion_rate_low/high``), ``revenue_per_lead = sum w x revenue / leads``,
     ``cost_per_lead = n c``, ``profit_per_lead = revenue_per_lead - n c``.
     Biased: converted leads stop being called, so a cohort's outcome decided its attempt count.
     """
     _check_profiles(profiles, ())
-    d = profiles[(~profiles["censored"].astype(bool)) & (profiles["attempts"] >= 1)]
+    keep = profiles["stale"].astype(bool) if "stale" in profiles.columns else ~profiles["censored"].astype(bool)
+    d = profiles[keep & (profiles["attempts"] >= 1)]
     w = d["weight"].to_numpy(float)
     conv = d["converted"].to_numpy(bool)
+    won = d["won"].to_numpy(bool) if "won" in d.columns else d["revenue"].to_numpy(float) > 0
     t = pd.DataFrame({"attempts": d["attempts"].to_numpy().astype(np.int64), "leads": w,
-                      "conversions": w * conv, "rev": w * d["revenue"].to_numpy(float)})
+                      "conversions": w * conv, "customers": w * won, "rev": w * d["revenue"].to_numpy(float)})
     t = t.groupby("attempts", sort=True).sum().reset_index()
-    t["leads"] = np.rint(t["leads"]).astype(np.int64)
-    t["conversions"] = np.rint(t["conversions"]).astype(np.int64)
-    t["conversion_rate"] = t["conversions"] / t["leads"]
-    lo, hi = proportion_confint(t["conversions"].to_numpy(), t["leads"].to_numpy(),
+    for c in ("leads", "conversions", "customers"):
+        t[c] = np.rint(t[c]).astype(np.int64)
+    t["conversion_rate"] = t["customers"] / t["leads"]
+    lo, hi = proportion_confint(t["customers"].to_numpy(), t["leads"].to_numpy(),
                                 alpha=1 - confidence, method="wilson")
     t["conversion_rate_low"], t["conversion_rate_high"] = np.asarray(lo), np.asarray(hi)
     t["revenue_per_lead"] = t["rev"] / t["leads"]
