@@ -290,3 +290,11 @@ def attempt_gaps(crm: CRM, start: datetime, stop: datetime, as_of: datetime, tai
     allg["attempt"] = "all"
     return pd.concat([allg, per.drop(columns="k")], ignore_index=True)[
         ["attempt", "gaps", "p25_hours", "median_hours", "p75_hours", "p90_hours"]]
+
+
+def contacted_per_week(profiles: pd.DataFrame, window_from: datetime, as_of: datetime) -> float | None:
+    """New contacted leads a week in the history of :func:`plateau_history`: contacted leads
+    (``attempts >= 1``) / weeks from ``window_from`` to ``as_of`` (None for an empty window)."""
+    weeks = (as_of - window_from).total_seconds() / (7 * 86400)
+    n = float(profiles.loc[profiles["attempts"] >= 1, "weight"].sum())
+    return n / weeks if weeks > 0 and n > 0 else None

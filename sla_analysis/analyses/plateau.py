@@ -325,6 +325,7 @@ class HazardModel:
     max_fitted_attempt: int
     exog_names: list[str] = field(default_factory=list)
     candidates: pd.DataFrame | None = None
+    fitted_params: dict = field(default_factory=dict)
 
     @property
     def params(self) -> np.ndarray:
@@ -356,7 +357,8 @@ class HazardModel:
 
 
 def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: int | None = None,
-               *, shape: Shape | str = "auto", min_events: int = MIN_EVENTS_PER_ATTEMPT) -> HazardModel:
+               *, shape: Shape | str = "auto", min_events: int = MIN_EVENTS_PER_ATTEMPT,
+               starts: dict | None = None) -> HazardModel:
     """Fit ``h_k`` on a person-period table (``person_period``'s columns) with a binomial GLM.
 
     ``events ~ Binomial(at_risk, h)``, ``logit h_k = f(k) + sum_c x_c' b_c``; covariates enter
@@ -364,6 +366,8 @@ def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: in
     member with the smallest AIC (``-2 log L + 2 p``) unless ``shape`` fixes it (a :class:`Shape`,
     or ``"free"`` / ``"linear"``). The AIC's penalty keeps small histories on simple shapes; large
     ones can follow a rise-then-fall. Rows with ``attempt > max_attempt`` are left out.
+    ``starts``: IRLS starting values per shape (``HazardModel.fitted_params`` of an earlier fit, as
+    the bootstrap uses); only the speed depends on them.
     """
     covariates = tuple(covariates)
     pp = pp[pp["at_risk"] > 0]
@@ -389,11 +393,14 @@ def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: in
     levels = {c: sorted(pd.unique(pp[c])) for c in covariates}
     Xc, nc = _covariate_design(pp, levels, len(pp))
     ev, ar = pp["events"].to_numpy(float), pp["at_risk"].to_numpy(float)
-    best, rows = None, []
+    best, rows, fitted = None, [], {}
     for s in shapes:
         Xa, na = s.design(k)
         X = np.hstack([Xa, Xc])
-        res = _glm(ev, ar, X)
+        key = (s.name, len(s.knots), s.first, s.k_free)
+        start = (starts or {}).get(key)
+        res = _glm(ev, ar, X, start=start if start is not None and len(start) == X.shape[1] else None)
+        fitted[key] = np.asarray(res.params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", _GLM_WARNINGS)
             aic = float(-2 * res.llf + 2 * X.shape[1]) if np.all(np.isfinite(res.params)) else np.inf
@@ -404,7 +411,8 @@ def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: in
             best = (aic, s, res, na + nc)
     _, s, res, names = best
     return HazardModel(result=res, covariates=covariates, levels=levels, shape=s,
-                       max_fitted_attempt=k_top, exog_names=names, candidates=pd.DataFrame(rows))
+                       max_fitted_attempt=k_top, exog_names=names, candidates=pd.DataFrame(rows),
+                       fitted_params=fitted)
 
 
 # --------------------------------------------------------------------------------------------
@@ -603,7 +611,7 @@ class _Analysis:
 
 def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | None = None,
              shape: Shape | str = "auto", gross_margin: float = 1.0,
-             cap_limit: int | None = None) -> _Analysis:
+             cap_limit: int | None = None, starts: dict | None = None) -> _Analysis:
     at_risk, events, revenue = _counts(leads, weight)
     k_support = _support(at_risk.sum(axis=0), min_at_risk)
     if k_support < 1:
@@ -612,7 +620,7 @@ def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | 
     if cap_limit is not None:
         k_support = min(k_support, int(cap_limit))
     pp = _pp_frame(leads, at_risk, events, revenue)
-    model = fit_hazard(pp, leads.covariates, max_attempt=k_support, shape=shape)
+    model = fit_hazard(pp, leads.covariates, max_attempt=k_support, shape=shape, starts=starts)
     G = leads.n_groups
     k = np.tile(np.arange(1, k_support + 1), G)
     cov = leads.groups.loc[leads.groups.index.repeat(k_support)].reset_index(drop=True)
@@ -801,7 +809,7 @@ def cap_for_review(plateau: dict) -> tuple[float, float, float] | None:
 
 
 def _bootstrap(leads: _Leads, cost: float, n_boot: int, seed: int, min_at_risk: int,
-               gross_margin: float, cap_limit: int | None) -> np.ndarray:
+               gross_margin: float, cap_limit: int | None, starts: dict | None = None) -> np.ndarray:
     """Recommended N on ``n_boot`` lead-level resamples (multinomial counts over profile rows), each
     refitting the whole procedure: support, hazard shape choice (AIC), value trend test, argmax.
     Replicates where no cap can be fitted are left out (NaN)."""
@@ -813,7 +821,8 @@ def _bootstrap(leads: _Leads, cost: float, n_boot: int, seed: int, min_at_risk: 
     for b in range(n_boot):
         wb = rng.multinomial(total, p)
         try:
-            an = _analyse(leads, cost, min_at_risk, weight=wb, gross_margin=gross_margin, cap_limit=cap_limit)
+            an = _analyse(leads, cost, min_at_risk, weight=wb, gross_margin=gross_margin, cap_limit=cap_limit,
+                          starts=starts)
         except ValueError:
             continue
         out[b] = int(np.argmax(an.curve["profit_per_lead"].to_numpy())) + 1
@@ -851,7 +860,7 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
     profit = an.curve["profit_per_lead"].to_numpy()
     best = int(np.argmax(profit)) + 1
     K = an.k_support
-    boot = (_bootstrap(leads, cost, n_boot, seed, min_at_risk, gross_margin, enforced)
+    boot = (_bootstrap(leads, cost, n_boot, seed, min_at_risk, gross_margin, enforced, an.model.fitted_params)
             if n_boot > 0 else np.empty(0))
     ok = boot[np.isfinite(boot)]
     if ok.size:
