@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sla_analysis.analyses.plateau import _analyse, _prepare, cap_for_review, recommend_cap
+from sla_analysis.analyses.plateau import _analyse, _prepare, cap_for_review, hazard_shape, recommend_cap
 from sla_analysis.tools import method_check as mc
 
 REPLICATES = 4
@@ -62,6 +62,8 @@ def test_conversion_peaking_at_attempts_3_to_4(n_leads, min_share):
         # the fitted shape follows the rise (no straight-line fallback), and the page's words agree
         h = rec.curve.hazard.to_numpy()
         assert h[2] > h[0] and int(h.argmax()) + 1 in (3, 4, 5)
+        assert hazard_shape(h).startswith("rises to its peak at attempt")
+        assert rec.to_summary()["hazard_shape"] == hazard_shape(h)
         assert rec.value is not None and rec.cannot_judge_above is None
     assert sum(rec.ci_low <= best_n <= rec.ci_high for rec, *_ in runs) >= REPLICATES - 1
 

@@ -8,8 +8,12 @@ import pandas as pd
 import pytest
 
 from sla_analysis.analyses.plateau import (
+    cap_for_review,
     cohort_method,
     cohort_table,
+    enforced_cap,
+    experiment_plan,
+    hazard_shape,
     fit_hazard,
     person_period,
     profit_curve,
@@ -260,7 +264,7 @@ def test_bootstrap_is_deterministic_and_brackets_the_estimate():
                       "plateau_attempts", "support_max_attempts", "at_support_edge",
                       "cost_per_attempt", "gross_margin", "profit_definition", "hazard_model",
                       "revenue_by_attempt", "enforced_cap", "cannot_judge_above", "experiment", "by_tier",
-                      "stopping_sensitivity"}
+                      "stopping_sensitivity", "hazard_shape"}
     assert json.loads(json.dumps(s)) == s                # plain JSON types only
     assert s["enforced_cap"] is None and s["cannot_judge_above"] is None and s["experiment"] is None
 
@@ -300,3 +304,79 @@ def test_seeds_method_is_biased_where_the_hazard_model_is_right():
     table = seeds["table"]
     assert table.loc[0, "conversions"] / table.loc[0, "leads"] > 2 * truth.loc[0, "hazard"]
     assert table["profit_per_lead"].iloc[0] > table["profit_per_lead"].iloc[8]
+
+
+# ------------------------------------------------------------------ issue #14: margin, enforced caps, experiment
+
+def test_gross_margin_scales_the_revenue_side_only():
+    # hand curve at half margin: r = [50, 25, 12.5], c = 30 -> marginal [20, .8 x -5, .72 x -17.5]
+    curve = profit_curve(_hand_curve_profiles(), 30.0, shape="free", gross_margin=0.5)
+    np.testing.assert_allclose(curve["revenue_per_attempt"], [50.0, 25.0, 12.5], rtol=1e-6)
+    np.testing.assert_allclose(curve["profit_per_lead"], [20.0, 16.0, 3.4], rtol=1e-5)
+    rec = recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0, shape="free", gross_margin=0.5)
+    assert rec.recommended_attempts == 1 and rec.to_summary()["gross_margin"] == 0.5
+    assert "gross margin (0.5)" in rec.to_summary()["profit_definition"]
+    with pytest.raises(ValueError, match="gross_margin"):
+        recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0, gross_margin=0.0)
+    from sla_analysis.config import ConfigError, config_from_dict
+    assert config_from_dict({}).gross_margin == 1.0
+    assert config_from_dict({"gross_margin": 0.35}).gross_margin == 0.35
+    with pytest.raises(ConfigError):
+        config_from_dict({"gross_margin": 1.5})
+
+
+def test_enforced_cap_by_hand():
+    lost = lambda n, w: (n, False, 0.0, False, w)  # noqa: E731
+    prof = _profiles([lost(6, 100), lost(3, 10), lost(8, 5), (2, True, 500.0, False, 20), (4, False, 0.0, True, 50)])
+    assert enforced_cap(prof) == 6                      # 100 of 115 settled unconverted stopped at 6
+    # many leads worked on past 6 (40 of 145 reaching it): a habit, not an enforced cap
+    assert enforced_cap(pd.concat([prof, _profiles([lost(9, 40)])])) is None
+    assert enforced_cap(_profiles([lost(1, 100), lost(3, 10)])) is None    # stopping after 1 is no cap
+    assert enforced_cap(_profiles([lost(6, 50), lost(2, 60)])) is None      # no majority
+
+
+def test_experiment_plan_by_hand():
+    from scipy.stats import norm
+    curve = pd.DataFrame({"attempts": [1, 2, 3, 4], "hazard": [0.1, 0.06, 0.03, 0.02],
+                          "share_open": [1.0, 0.9, 0.85, 0.8], "revenue_per_attempt": [100.0, 60.0, 30.0, 20.0]})
+    plan = experiment_plan(curve, cap=4, cost=5.0, profit_sd=500.0, leads_per_week=1000.0)
+    # k = max(2, 4 // 2) = 2 more attempts; S_5 = .8 x .98; gain = S_5 x (1 + .98) x (.02 x 1000 - 5)
+    gain = 0.8 * 0.98 * 1.98 * 15.0
+    assert plan["test_cap"] == 6 and plan["expected_gain_per_lead"] == pytest.approx(gain)
+    per_arm = 2 * (norm.ppf(0.975) + norm.ppf(0.8)) ** 2 / (gain / 500.0) ** 2     # (z + z)^2 (2 sd^2) / gain^2
+    assert plan["leads_needed"] == pytest.approx(2 * per_arm, rel=1e-3)
+    assert plan["weeks_needed"] == int(np.ceil(plan["leads_needed"] / 1000))
+    # a smaller share on the test cap needs more leads in all
+    assert experiment_plan(curve, 4, 5.0, 500.0, 1000.0, share=0.2)["leads_needed"] > plan["leads_needed"]
+    # if conversion held at attempt 4 would not pay for the extra attempts, no test is sized
+    dear = experiment_plan(curve, 4, 25.0, 500.0, 1000.0)
+    assert dear["leads_needed"] is None and "rises again" in dear["reason"]
+
+
+def test_cap_for_review_refuses_what_the_history_cannot_judge():
+    ok = {"recommended_attempts": 9, "ci_low": 7, "ci_high": 10, "cannot_judge_above": None}
+    assert cap_for_review(ok) == (9.0, 7.0, 10.0)
+    assert cap_for_review({**ok, "cannot_judge_above": 9}) is None
+    assert cap_for_review({"recommended_attempts": None, "reason": "x"}) is None
+
+
+def test_hazard_shape_words_follow_the_curve():
+    assert hazard_shape([0.05, 0.03, 0.01]) == "falls from attempt 1 onward"
+    assert hazard_shape([0.02, 0.03, 0.04, 0.02]) == "rises to its peak at attempt 3, then falls"
+    # a fitted curve's 1e-6 wiggle is not a rise
+    assert hazard_shape([0.05, 0.03, 0.010001, 0.010002, 0.005]) == "falls from attempt 1 onward"
+
+
+def test_by_tier_recommends_a_cap_per_tier():
+    sc = mc.Scenario(h1=(0.2, 0.1), decay=0.8, win_prob=0.4, mean_amount=(4000.0, 5000.0),
+                     share_a=0.5, cost=60.0, cap_max=(20, 16))
+    prof = mc.simulate_profiles(np.random.default_rng(9), 8_000, sc).rename(columns={"source": "tier"})
+    rec = recommend_cap(prof, sc.cost, ["tier"], n_boot=10, seed=1)
+    assert set(rec.by_tier) == {"A", "B"}
+    for tier, t in rec.by_tier.items():
+        alone = recommend_cap(prof[prof.tier == tier], sc.cost, [], n_boot=10, seed=1)
+        assert (t["recommended_attempts"], t["ci_low"], t["ci_high"]) == (alone.recommended_attempts, alone.ci_low, alone.ci_high)
+        assert t["contacted_leads"] == int(prof.loc[(prof.tier == tier) & (prof.attempts >= 1), "weight"].sum())
+    # tier A converts twice as often: its own best cap is higher than tier B's
+    assert rec.by_tier["A"]["recommended_attempts"] > rec.by_tier["B"]["recommended_attempts"]
+    assert recommend_cap(prof, sc.cost, ["tier"], n_boot=0, tier_column=None).by_tier is None

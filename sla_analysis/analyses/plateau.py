@@ -236,7 +236,7 @@ class Shape:
     @property
     def label(self) -> str:
         base = {"linear": "straight line on the logit scale",
-                "spline": f"smooth curve ({len(self.knots)}-knot spline)",
+                "spline": "smooth curve (spline, knots at attempts " + ", ".join(f"{t:g}" for t in self.knots) + ")",
                 "free": "one level per attempt"}[self.name]
         return base + (", own level for attempt 1" if self.first and self.name != "free" else "")
 
@@ -523,7 +523,10 @@ def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None) -> Val
         if np.isfinite(r.bse[1]) and r.bse[1] > 0:
             tests.append((r.params[1] / r.bse[1]) ** 2)
     if not tests:
-        return ValueModel(const, False, None, n_won, reason="the attempt trend of the value could not be estimated")
+        why = ("every conversion won and every attempt's deals have the same mean value: nothing varies with the attempt"
+               if fits["win"] is None and fits["amount"] is None else "the attempt trend of the value could not be estimated")
+        return ValueModel(const, False, None, n_won, ratio_per_attempt=1.0 if "nothing varies" in why else None,
+                          reason=why)
     p = float(chi2.sf(sum(tests), len(tests)))
     gg, kk = np.repeat(np.arange(G), K), np.tile(np.arange(1, K + 1), G)
     Xg = X_for(gg, kk, True)
@@ -796,6 +799,7 @@ class CapRecommendation:
             "experiment": self.experiment,
             "by_tier": self.by_tier,
             "stopping_sensitivity": self.stopping_sensitivity,
+            "hazard_shape": hazard_shape(self.curve["hazard"].to_numpy()),
         }
 
 
@@ -998,7 +1002,8 @@ def hazard_shape(hazard: Sequence[float]) -> str:
     h = np.asarray(hazard, dtype=float)
     if h.size < 2:
         return "cannot be traced: the history has a single attempt"
-    rises = [int(k) + 2 for k in np.flatnonzero(np.diff(h) > 1e-12)]
+    # a rise counts when it is at least 1% of the curve's height (smooth fits wiggle at the 1e-4 level)
+    rises = [int(k) + 2 for k in np.flatnonzero(np.diff(h) > 0.01 * max(float(h.max()), 1e-12))]
     peak = int(np.argmax(h)) + 1
     if not rises:
         return "falls from attempt 1 onward"
