@@ -371,7 +371,7 @@ def test_by_tier_recommends_a_cap_per_tier():
     sc = mc.Scenario(h1=(0.2, 0.1), decay=0.8, win_prob=0.4, mean_amount=(4000.0, 5000.0),
                      share_a=0.5, cost=60.0, cap_max=(20, 16))
     prof = mc.simulate_profiles(np.random.default_rng(9), 8_000, sc).rename(columns={"source": "tier"})
-    rec = recommend_cap(prof, sc.cost, ["tier"], n_boot=10, seed=1)
+    rec = recommend_cap(prof, sc.cost, ["tier"], n_boot=10, seed=1, tier_column="tier")
     assert set(rec.by_tier) == {"A", "B"}
     for tier, t in rec.by_tier.items():
         alone = recommend_cap(prof[prof.tier == tier], sc.cost, [], n_boot=10, seed=1)
@@ -379,4 +379,4 @@ def test_by_tier_recommends_a_cap_per_tier():
         assert t["contacted_leads"] == int(prof.loc[(prof.tier == tier) & (prof.attempts >= 1), "weight"].sum())
     # tier A converts twice as often: its own best cap is higher than tier B's
     assert rec.by_tier["A"]["recommended_attempts"] > rec.by_tier["B"]["recommended_attempts"]
-    assert recommend_cap(prof, sc.cost, ["tier"], n_boot=0, tier_column=None).by_tier is None
+    assert recommend_cap(prof, sc.cost, ["tier"], n_boot=0).by_tier is None        # not asked for

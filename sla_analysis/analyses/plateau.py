@@ -837,7 +837,7 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
                   n_boot: int = 200, seed: int = 0, plateau_share: float = 0.02,
                   min_at_risk: int = 30, confidence: float = 0.95, *, gross_margin: float = 1.0,
                   shape: Shape | str = "auto", leads_per_week: float | None = None,
-                  tier_column: str | None = "tier") -> CapRecommendation:
+                  tier_column: str | None = None) -> CapRecommendation:
     """Recommend the attempt cap ``N = argmax_{1<=N<=K} Pi(N)`` (see ``profit_curve``).
 
     * ``K`` = the support (``>= min_at_risk`` leads reached it), lowered to an enforced cap
@@ -848,8 +848,9 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
     * ``plateau_attempts``: smallest N with ``Pi(N) >= (1 - plateau_share) max Pi``.
     * ``at_support_edge``: the maximum is at ``K``; then ``cannot_judge_above = K`` and
       ``experiment`` (:func:`experiment_plan`) sizes a randomised test of a higher cap.
-    * ``by_tier``: when ``tier_column`` is among the covariates, the same recommendation per tier
-      (the other covariates kept), or the reason a tier has none.
+    * ``by_tier``: when ``tier_column`` (e.g. ``"tier"``; default None: not computed) is among the
+      covariates, the same recommendation per tier (the other covariates kept), or the reason a
+      tier has none.
     """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be in (0, 1)")
