@@ -493,7 +493,7 @@ def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None) -> Val
         cols += [(cl == j).astype(float) for j in range(1, len(present))]
         return np.column_stack(cols)
 
-    tests, slopes = [], {}
+    tests: list[float] = []
     fits = {}
     keep = conv_n > 0
     if np.all(won_n[keep] == conv_n[keep]) or won_n.sum() == 0:
