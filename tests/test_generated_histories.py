@@ -15,7 +15,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sla_analysis.analyses.plateau import _analyse, _prepare, cap_for_review, hazard_shape, recommend_cap
+from sla_analysis.analyses.plateau import (
+    _analyse,
+    _prepare,
+    cap_for_review,
+    cap_sentences,
+    hazard_shape,
+    recommend_cap,
+)
 from sla_analysis.tools import method_check as mc
 
 REPLICATES = 4
@@ -95,6 +102,8 @@ def test_enforced_cap_is_never_confirmed(sc):
         assert "cannot judge caps above 6" in rec.note
         s = rec.to_summary()
         assert cap_for_review(s) is None                            # the SLA review must not see "no drift"
+        words = cap_sentences(s)
+        assert "cannot judge caps above 6" in words["verdict"] and "up to 9 attempts" in words["experiment"]
         exp = s["experiment"]
         assert exp["test_cap"] == 9 and exp["share"] == 0.5
         assert exp["expected_gain_per_lead"] > 0 and exp["leads_needed"] > 100

@@ -9,6 +9,7 @@ import pytest
 
 from sla_analysis.analyses.plateau import (
     cap_for_review,
+    cap_sentences,
     cohort_method,
     cohort_table,
     enforced_cap,
@@ -18,6 +19,7 @@ from sla_analysis.analyses.plateau import (
     person_period,
     profit_curve,
     recommend_cap,
+    tier_table,
 )
 from sla_analysis.tools import method_check as mc
 
@@ -380,3 +382,32 @@ def test_by_tier_recommends_a_cap_per_tier():
     # tier A converts twice as often: its own best cap is higher than tier B's
     assert rec.by_tier["A"]["recommended_attempts"] > rec.by_tier["B"]["recommended_attempts"]
     assert recommend_cap(prof, sc.cost, ["tier"], n_boot=0).by_tier is None        # not asked for
+
+
+def test_tier_table_and_sentences_from_the_summary():
+    s = {"recommended_attempts": 9, "ci_low": 7, "ci_high": 11, "expected_profit_per_lead": 3274.7,
+         "contacted_leads": 11030, "gross_margin": 1.0, "cannot_judge_above": None, "enforced_cap": None,
+         "revenue_by_attempt": {"varies": True, "p_value": 0.001, "won_deals": 1200, "ratio_per_attempt": 0.77},
+         "experiment": None, "stopping_sensitivity": {"from_attempt": 6, "recommended_attempts": 8},
+         "by_tier": {"high": {"recommended_attempts": 12, "ci_low": 9, "ci_high": 14, "cannot_judge_above": None,
+                              "expected_profit_per_lead": 5000.0, "contacted_leads": 2600},
+                     "low": {"recommended_attempts": None, "reason": "no conversions in the history"}}}
+    t = tier_table(s).set_index("tier")
+    assert list(t.index) == ["high", "low", "all tiers"]
+    assert t.loc["high", "recommended_attempts"] == 12 and t.loc["all tiers", "ci_high"] == 11
+    assert pd.isna(t.loc["low", "recommended_attempts"]) and "no conversions" in t.loc["low", "note"]  # blank, not 0
+    words = cap_sentences(s)
+    assert words["verdict"].startswith("Cap follow-up at 9 attempts (interval 7–11): $3,275")
+    assert "23% less per extra attempt" in words["value_by_attempt"]
+    assert "read the answer as 8–9 attempts" in words["stopping"]
+    assert "experiment" not in words
+    cannot = {**s, "cannot_judge_above": 6, "enforced_cap": 6, "recommended_attempts": 6,
+              "experiment": {"test_cap": 9, "share": 0.5, "leads_needed": 5200, "weeks_needed": 21,
+                             "expected_gain_per_lead": 41.5}}
+    words = cap_sentences(cannot, "EUR")
+    assert "cannot judge caps above 6: reps stopped most leads there" in words["verdict"]
+    assert "not a confirmation of 6" in words["verdict"]
+    assert "50% of new leads" in words["experiment"] and "5,200 leads" in words["experiment"]
+    assert "21 weeks" in words["experiment"] and "41.50 EUR" in words["experiment"]
+    assert cap_sentences({"recommended_attempts": None, "reason": "nobody was contacted"})["verdict"] == (
+        "Attempt cap: not available: nobody was contacted.")

@@ -43,6 +43,8 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, DomainWarning, PerfectSeparationWarning
 
+from sla_analysis.formats import money
+
 REQUIRED_COLUMNS = ("attempts", "converted", "revenue", "censored", "weight")
 
 #: An attempt number gets its own hazard level when it (and every earlier attempt) has at least
@@ -1032,3 +1034,81 @@ def cohort_method_or_reason(profiles: pd.DataFrame, cost_per_attempt: float, min
         return cohort_method(profiles, cost_per_attempt, min_leads)
     except ValueError as err:
         return str(err)
+
+
+# --------------------------------------------------------------------------------------------
+# For the page: the per-tier table and the sentences a sales leader reads
+# --------------------------------------------------------------------------------------------
+
+def tier_table(plateau: dict) -> pd.DataFrame:
+    """``summary.json["plateau"]["by_tier"]`` (plus the pooled cap as the last row, tier ``"all
+    tiers"``) as a table for the page and tables.xlsx: ``tier, contacted_leads,
+    recommended_attempts, ci_low, ci_high, expected_profit_per_lead, cannot_judge_above, note``.
+    A tier without a cap has blank figures and the reason in ``note`` (never 0)."""
+    rows = []
+    for tier, t in (plateau.get("by_tier") or {}).items():
+        rows.append({"tier": tier, **{k: t.get(k) for k in ("contacted_leads", "recommended_attempts", "ci_low",
+                                                         "ci_high", "expected_profit_per_lead", "cannot_judge_above")},
+                     "note": t.get("reason") or (f"the history cannot judge caps above {t['cannot_judge_above']}"
+                                                 if t.get("cannot_judge_above") is not None else "")})
+    if plateau.get("recommended_attempts") is not None:
+        rows.append({"tier": "all tiers", "contacted_leads": plateau.get("contacted_leads"),
+                     **{k: plateau.get(k) for k in ("recommended_attempts", "ci_low", "ci_high",
+                                                    "expected_profit_per_lead", "cannot_judge_above")},
+                     "note": "pooled over tiers (the headline)"})
+    cols = ["tier", "contacted_leads", "recommended_attempts", "ci_low", "ci_high", "expected_profit_per_lead",
+            "cannot_judge_above", "note"]
+    out = pd.DataFrame(rows, columns=cols)
+    for c in cols[1:-1]:
+        out[c] = out[c].astype("Float64" if c == "expected_profit_per_lead" else "Int64")
+    return out
+
+
+def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
+    """Plain-words sentences for page 03 from ``summary.json["plateau"]`` (keys: ``verdict``,
+    ``value_by_attempt``, ``experiment``, ``stopping``; a key is absent when it has nothing to say)."""
+    out: dict[str, str] = {}
+    n = plateau.get("recommended_attempts")
+    if n is None:
+        out["verdict"] = f"Attempt cap: not available: {plateau.get('reason', 'no cap could be estimated')}."
+        return out
+    judge = plateau.get("cannot_judge_above")
+    profit = money(plateau.get("expected_profit_per_lead"), currency)
+    what = ("expected revenue minus attempt costs" if plateau.get("gross_margin", 1.0) == 1.0
+            else f"expected gross margin ({plateau['gross_margin']:.0%} of revenue) minus attempt costs")
+    if judge is None:
+        out["verdict"] = (f"Cap follow-up at {n} attempts (interval {plateau['ci_low']}–{plateau['ci_high']}): "
+                          f"{profit} of {what} per contacted lead.")
+    else:
+        why = ("reps stopped most leads there" if plateau.get("enforced_cap") == judge
+               else "too few leads were worked longer")
+        out["verdict"] = (f"At least {judge} attempts pay ({profit} of {what} per contacted lead), but the history "
+                          f"cannot judge caps above {judge}: {why}. This is not a confirmation of {judge}.")
+    rba = plateau.get("revenue_by_attempt") or {}
+    if rba.get("varies"):
+        ratio = rba.get("ratio_per_attempt")
+        out["value_by_attempt"] = (f"A deal won at a later attempt is worth {'less' if ratio < 1 else 'more'}: about "
+                                   f"{abs(1 - ratio):.0%} {'less' if ratio < 1 else 'more'} per extra attempt "
+                                   f"({rba['won_deals']:,} won deals); the cap accounts for it.")
+    elif rba.get("p_value") is not None:
+        out["value_by_attempt"] = (f"A deal is worth about the same whatever attempt won it ({rba['won_deals']:,} won "
+                                   "deals show no trend).")
+    elif rba.get("note"):
+        out["value_by_attempt"] = f"Deal value by attempt: {rba['note']}."
+    exp = plateau.get("experiment")
+    if exp:
+        if exp.get("leads_needed"):
+            weeks = f", about {exp['weeks_needed']} weeks of new leads" if exp.get("weeks_needed") else ""
+            out["experiment"] = (f"To find out, give {exp['share']:.0%} of new leads, chosen at random, up to "
+                                 f"{exp['test_cap']} attempts and compare profit per lead: {exp['leads_needed']:,} "
+                                 f"leads in all{weeks}, to see a gain of {money(exp['expected_gain_per_lead'], currency, 2)} "
+                                 f"per lead 8 times in 10.")
+        else:
+            out["experiment"] = f"No test is worth running: {exp.get('reason', '')}."
+    sens = plateau.get("stopping_sensitivity")
+    if sens and sens.get("recommended_attempts") != n:
+        out["stopping"] = (f"If the leads worked past attempt {sens['from_attempt']} were kept because they looked "
+                           f"engaged (twice as likely to convert as the rest), the best cap would be "
+                           f"{sens['recommended_attempts']}: read the answer as {min(n, sens['recommended_attempts'])}–"
+                           f"{max(n, sens['recommended_attempts'])} attempts.")
+    return out
