@@ -18,11 +18,15 @@ The sound method (see ``docs/methods.md``):
 * person-period table, for attempt ``k >= 1``: ``at_risk_k = sum w [attempts >= k]``,
   ``events_k = sum w [converted and attempts == k]``, ``revenue_k = sum w x revenue`` of those;
 * hazard ``h_k = P(convert at attempt k | not converted before k)``, a binomial GLM on that table:
-  ``logit h = f(k) + covariate effects``, ``f`` one level per well-supported attempt and a
-  log-linear tail ``gamma_K + beta (k - K)`` beyond;
-* ``S_k = prod_{j<k} (1 - h_j)``, ``r_k = h_k x v`` (``v`` mean revenue per conversion),
-  ``Pi(N) = sum_{k<=N} S_k (r_k - c)`` per contacted lead, standardised over covariate groups;
-* recommended cap ``argmax_{1<=N<=K_support} Pi(N)``, with a lead-level bootstrap interval.
+  ``logit h = f(k) + covariate effects``, ``f`` chosen by AIC among a straight line, restricted
+  cubic splines and (when every attempt is well supported) one level per attempt;
+* value of a conversion at attempt k, ``v_k`` (logistic x Gamma GLM in k, used when a Wald test
+  finds a trend; else the mean per group);
+* ``S_k = prod_{j<k} (1 - h_j)``, ``Pi(N) = sum_{k<=N} S_k (m h_k v_k - c)`` per contacted lead
+  (``m`` gross margin), standardised over covariate groups;
+* recommended cap ``argmax_{1<=N<=K} Pi(N)``, ``K`` the support lowered to a cap reps enforced,
+  with a bootstrap interval that refits the whole procedure; per tier on request; when the best
+  cap is ``K`` the history cannot judge higher caps and an experiment is sized.
 
 The seeds' method (cohorts of settled leads by total attempts, knee of cohort profit) is here too,
 labelled as such, because it is what the SLA's authors proposed; it is biased (see the docs).
