@@ -16,8 +16,8 @@ DATA ?=
 CONFIG ?=
 PROFILE ?=
 OUT ?=
-SCENARIOS ?= 200
-LEADS ?= 20000
+SCENARIOS ?= 40
+LEADS ?= 2000,5000,25000,50000
 BOOT ?= 100
 SIZES ?= S M L
 ENGINE ?=
@@ -45,7 +45,7 @@ help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 	@echo "  Parameters: PERIOD=2024Q1|2024-03|2024  PERIODS=\"2024-01 2024-02\"  DATA=folder  PROFILE=name|mapping.yml"
 	@echo "              CONFIG=file.yml  OUT=folder"
-	@echo "  validate-methods: SCENARIOS=200 LEADS=20000 BOOT=100"
+	@echo "  validate-methods: SCENARIOS=40 (per family) LEADS=2000,5000,25000,50000 BOOT=100"
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -141,6 +141,7 @@ class SLAConfig:
     mql_score_threshold: float | None = None  # lead score at which marketing hands a lead to sales; None = not set
     score_band_width: float | None = None     # width of the score bands on the qualification page; None = automatic
     lead_work_cost: float | None = None       # cost of working one MQL; None = measured (its attempts x cost per attempt)
+    gross_margin: float = 1.0                 # share of revenue kept after cost of goods; profit of a cap = revenue x this - attempt costs
     source_file: str = ""
 
     @property
@@ -282,6 +283,7 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
         mql_score_threshold=_optional_number(raw, "mql_score_threshold", low=-1e9, high=1e9),
         score_band_width=_optional_number(raw, "score_band_width", low=0, high=1e9, low_open=True),
         lead_work_cost=_optional_number(raw, "lead_work_cost", low=0, high=1e9),
+        gross_margin=_number(raw, "gross_margin", base.gross_margin, low=0, high=1, low_open=True),
         source_file=source_file,
     )
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from sla_analysis.analyses import cohorts as co
-from sla_analysis.analyses.plateau import recommend_cap
+from sla_analysis.analyses.plateau import cohort_table, recommend_cap
 from sla_analysis.config import load_config
 from sla_analysis.io.engine import open_crm
 from sla_analysis.io.ingest import prepare_inputs
@@ -75,9 +75,10 @@ def test_lead_table_by_hand(hand_crm):
 
 def test_lead_profiles_by_hand(hand_crm):
     prof = co.lead_profiles(hand_crm, datetime(2023, 1, 1), AS_OF, AS_OF, 120, ["tier"])
-    rows = {tuple(r) for r in prof[["attempts", "converted", "revenue", "censored", "tier", "weight"]].itertuples(index=False)}
-    assert rows == {(2, True, 1000.0, False, "high", 1), (4, False, 0.0, False, "low", 1), (1, False, 0.0, True, "high", 1),
-                    (1, True, 0.0, True, "high", 1), (1, False, 0.0, False, "low", 1), (0, False, 0.0, False, "low", 1)}
+    rows = {tuple(r) for r in prof[["attempts", "converted", "won", "revenue", "censored", "tier", "weight"]].itertuples(index=False)}
+    assert rows == {(2, True, True, 1000.0, False, "high", 1), (4, False, False, 0.0, False, "low", 1),
+                    (1, False, False, 0.0, True, "high", 1), (1, True, False, 0.0, True, "high", 1),
+                    (1, False, False, 0.0, False, "low", 1), (0, False, False, 0.0, False, "low", 1)}
 
 
 def test_stale_cohorts_by_hand(hand_crm):
@@ -155,3 +156,19 @@ def test_sample_cap_lies_in_the_truths_2pct_band(sample_crm, sample_truth):
     assert rec.expected_profit_per_lead == pytest.approx(true_profit, rel=0.2)
     # the censored leads (still worked) are there and counted as such
     assert prof.weight[prof.censored].sum() > 0 and prof.weight[~prof.stale & ~prof.censored].sum() > 0
+
+
+def test_seeds_cohort_table_uses_the_stale_cohort_pages_conversion_rate(sample_crm):
+    """One definition of a cohort's conversion rate: customers / leads, the same number on the
+    stale-cohort page (01) and in the seeds' cohort table of the attempt-cap page (03)."""
+    cfg = load_config(None)
+    profiles, cov, cost, _ = co.plateau_history(sample_crm, cfg, AS_OF)
+    contacted = profiles[profiles.attempts >= 1]
+    seeds = cohort_table(contacted[contacted.stale], cost).set_index("attempts")
+    page01 = co.stale_cohorts(sample_crm, cfg, AS_OF, tail_from=100).set_index("cohort")
+    for n, row in seeds.iterrows():
+        assert row.leads == page01.loc[str(n), "leads"]
+        assert row.customers == page01.loc[str(n), "customers"]
+        assert row.conversion_rate == pytest.approx(page01.loc[str(n), "conversion_rate"])
+    # customers, not opportunities: the deals that were not won do not count
+    assert (seeds.conversions >= seeds.customers).all() and (seeds.conversions > seeds.customers).any()

@@ -1,17 +1,25 @@
 """Known-answer tests of the attempt-cap hazard model and of the seeds' cohort method."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from sla_analysis.analyses.plateau import (
+    cap_for_review,
+    cap_sentences,
     cohort_method,
     cohort_table,
+    enforced_cap,
+    experiment_plan,
     fit_hazard,
+    hazard_shape,
     person_period,
     profit_curve,
     recommend_cap,
+    tier_table,
 )
 from sla_analysis.tools import method_check as mc
 
@@ -151,7 +159,7 @@ def _hand_curve_profiles():
 def test_profit_curve_by_hand():
     # S = [1, .8, .72]; r = h x 500 = [100, 50, 25]; c = 30:
     # marginal = [70, .8 x 20, .72 x (-5)] = [70, 16, -3.6]; Pi = [70, 86, 82.4]
-    curve = profit_curve(_hand_curve_profiles(), cost_per_attempt=30.0)
+    curve = profit_curve(_hand_curve_profiles(), cost_per_attempt=30.0, shape="free")
     assert curve["attempts"].tolist() == [1, 2, 3]
     np.testing.assert_allclose(curve["hazard"], [0.2, 0.1, 0.05], rtol=1e-6)
     np.testing.assert_allclose(curve["share_open"], [1.0, 0.8, 0.72], rtol=1e-6)
@@ -160,16 +168,16 @@ def test_profit_curve_by_hand():
     np.testing.assert_allclose(curve["profit_per_lead"], [70.0, 86.0, 82.4], rtol=1e-6)
     assert curve["at_risk"].tolist() == [1000, 700, 500]
 
-    rec = recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0)
+    rec = recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0, shape="free")
     assert rec.recommended_attempts == 2
     assert rec.expected_profit_per_lead == pytest.approx(86.0, rel=1e-6)
     assert rec.plateau_attempts == 2                  # 82.4 < 0.98 x 86 but 86 itself is the max
     assert not rec.at_support_edge and rec.support_max_attempts == 3
     # 20% plateau: 70 >= 0.8 x 86 = 68.8, so one attempt already earns 80% of the maximum
-    assert recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0,
+    assert recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0, shape="free",
                          plateau_share=0.2).plateau_attempts == 1
     # cheaper attempts: marginal at 3 = .72 x (25 - 20) > 0, the maximum is at the support edge
-    cheap = recommend_cap(_hand_curve_profiles(), 20.0, n_boot=0)
+    cheap = recommend_cap(_hand_curve_profiles(), 20.0, n_boot=0, shape="free")
     assert cheap.recommended_attempts == 3 and cheap.at_support_edge
     assert cheap.expected_profit_per_lead == pytest.approx(80 + 24 + 3.6, rel=1e-6)
 
@@ -190,7 +198,7 @@ def test_profit_curve_by_hand_with_groups():
     v = w @ np.array([500.0, 1000.0, pooled])
     h, S = np.array([0.2, 0.1, 0.05]), np.array([1.0, 0.8, 0.72])
     expected = np.cumsum(S * (h * v - 30.0))
-    curve = profit_curve(prof, 30.0, covariates=["source"])
+    curve = profit_curve(prof, 30.0, covariates=["source"], shape="free")
     np.testing.assert_allclose(curve["hazard"], h, rtol=1e-6)
     np.testing.assert_allclose(curve["revenue_per_attempt"], h * v, rtol=1e-6)
     np.testing.assert_allclose(curve["profit_per_lead"], expected, rtol=1e-6)
@@ -215,12 +223,18 @@ def test_history_of_three_attempts_caps_the_recommendation():
     assert rec.support_max_attempts == 3
     assert rec.recommended_attempts == 3 and rec.at_support_edge
     assert rec.ci_high <= 3 and rec.curve["attempts"].max() == 3
-    assert "cannot support a cap above 3" in rec.note
+    assert "cannot judge caps above 3" in rec.note
+    assert rec.cannot_judge_above == 3 and rec.enforced_cap is None
+    exp = rec.experiment
+    assert exp["test_cap"] == 5 and exp["share"] == 0.5
+    assert exp["expected_gain_per_lead"] > 0 and exp["leads_needed"] > 0
+    assert exp["weeks_needed"] is None                  # no weekly lead rate given
 
     dear = 280.0    # r_1 = 300 > 280 > r_2 = 255: one attempt is the true optimum
     assert int(mc.true_profit_curve(sc, dear)["profit_per_lead"].idxmax()) + 1 == 1
     rec = recommend_cap(prof, dear, n_boot=20, seed=1)
     assert rec.recommended_attempts == 1 and not rec.at_support_edge
+    assert rec.cannot_judge_above is None and rec.experiment is None
 
 
 def test_support_needs_min_at_risk_leads():
@@ -250,8 +264,11 @@ def test_bootstrap_is_deterministic_and_brackets_the_estimate():
     s = a.to_summary()
     assert set(s) == {"recommended_attempts", "ci_low", "ci_high", "expected_profit_per_lead",
                       "plateau_attempts", "support_max_attempts", "at_support_edge",
-                      "cost_per_attempt"}
-    assert all(type(v) in (int, float, bool) for v in s.values())
+                      "cost_per_attempt", "gross_margin", "profit_definition", "hazard_model",
+                      "revenue_by_attempt", "enforced_cap", "cannot_judge_above", "experiment", "by_tier",
+                      "stopping_sensitivity", "hazard_shape"}
+    assert json.loads(json.dumps(s)) == s                # plain JSON types only
+    assert s["enforced_cap"] is None and s["cannot_judge_above"] is None and s["experiment"] is None
 
 
 # ------------------------------------------------------------------ the seeds' method
@@ -262,6 +279,8 @@ def test_cohort_table_by_hand():
     assert t["attempts"].tolist() == [1, 2, 3]
     assert t["leads"].tolist() == [3, 5, 2]
     assert t["conversions"].tolist() == [1, 1, 2]
+    assert t["customers"].tolist() == [1, 0, 2]        # the deal at attempt 2 was lost
+    np.testing.assert_allclose(t["conversion_rate"], [1 / 3, 0.0, 1.0])   # customers / leads
     np.testing.assert_allclose(t["revenue_per_lead"], [100 / 3, 0.0, 50.0])
     np.testing.assert_allclose(t["profit_per_lead"], [100 / 3 - 10, -20.0, 50.0 - 30])
     assert t.loc[2, "conversion_rate_low"] < 1.0 == t.loc[2, "conversion_rate_high"]
@@ -285,5 +304,110 @@ def test_seeds_method_is_biased_where_the_hazard_model_is_right():
     # Why: the first cohort is full of leads that stopped BECAUSE they converted, so its
     # "conversion rate" is far above the true first-attempt hazard, and the cohort curve falls.
     table = seeds["table"]
-    assert table.loc[0, "conversion_rate"] > 2 * truth.loc[0, "hazard"]
+    assert table.loc[0, "conversions"] / table.loc[0, "leads"] > 2 * truth.loc[0, "hazard"]
     assert table["profit_per_lead"].iloc[0] > table["profit_per_lead"].iloc[8]
+
+
+# ------------------------------------------------------------------ issue #14: margin, enforced caps, experiment
+
+def test_gross_margin_scales_the_revenue_side_only():
+    # hand curve at half margin: r = [50, 25, 12.5], c = 30 -> marginal [20, .8 x -5, .72 x -17.5]
+    curve = profit_curve(_hand_curve_profiles(), 30.0, shape="free", gross_margin=0.5)
+    np.testing.assert_allclose(curve["revenue_per_attempt"], [50.0, 25.0, 12.5], rtol=1e-6)
+    np.testing.assert_allclose(curve["profit_per_lead"], [20.0, 16.0, 3.4], rtol=1e-5)
+    rec = recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0, shape="free", gross_margin=0.5)
+    assert rec.recommended_attempts == 1 and rec.to_summary()["gross_margin"] == 0.5
+    assert "gross margin (0.5)" in rec.to_summary()["profit_definition"]
+    with pytest.raises(ValueError, match="gross_margin"):
+        recommend_cap(_hand_curve_profiles(), 30.0, n_boot=0, gross_margin=0.0)
+    from sla_analysis.config import ConfigError, config_from_dict
+    assert config_from_dict({}).gross_margin == 1.0
+    assert config_from_dict({"gross_margin": 0.35}).gross_margin == 0.35
+    with pytest.raises(ConfigError):
+        config_from_dict({"gross_margin": 1.5})
+
+
+def test_enforced_cap_by_hand():
+    lost = lambda n, w: (n, False, 0.0, False, w)  # noqa: E731
+    prof = _profiles([lost(6, 100), lost(3, 10), lost(8, 5), (2, True, 500.0, False, 20), (4, False, 0.0, True, 50)])
+    assert enforced_cap(prof) == 6                      # 100 of 115 settled unconverted stopped at 6
+    # many leads worked on past 6 (40 of 145 reaching it): a habit, not an enforced cap
+    assert enforced_cap(pd.concat([prof, _profiles([lost(9, 40)])])) is None
+    assert enforced_cap(_profiles([lost(1, 100), lost(3, 10)])) is None    # stopping after 1 is no cap
+    assert enforced_cap(_profiles([lost(6, 50), lost(2, 60)])) is None      # no majority
+
+
+def test_experiment_plan_by_hand():
+    from scipy.stats import norm
+    curve = pd.DataFrame({"attempts": [1, 2, 3, 4], "hazard": [0.1, 0.06, 0.03, 0.02],
+                          "share_open": [1.0, 0.9, 0.85, 0.8], "revenue_per_attempt": [100.0, 60.0, 30.0, 20.0]})
+    plan = experiment_plan(curve, cap=4, cost=5.0, profit_sd=500.0, leads_per_week=1000.0)
+    # k = max(2, 4 // 2) = 2 more attempts; S_5 = .8 x .98; gain = S_5 x (1 + .98) x (.02 x 1000 - 5)
+    gain = 0.8 * 0.98 * 1.98 * 15.0
+    assert plan["test_cap"] == 6 and plan["expected_gain_per_lead"] == pytest.approx(gain)
+    per_arm = 2 * (norm.ppf(0.975) + norm.ppf(0.8)) ** 2 / (gain / 500.0) ** 2     # (z + z)^2 (2 sd^2) / gain^2
+    assert plan["leads_needed"] == pytest.approx(2 * per_arm, rel=1e-3)
+    assert plan["weeks_needed"] == int(np.ceil(plan["leads_needed"] / 1000))
+    # a smaller share on the test cap needs more leads in all
+    assert experiment_plan(curve, 4, 5.0, 500.0, 1000.0, share=0.2)["leads_needed"] > plan["leads_needed"]
+    # if conversion held at attempt 4 would not pay for the extra attempts, no test is sized
+    dear = experiment_plan(curve, 4, 25.0, 500.0, 1000.0)
+    assert dear["leads_needed"] is None and "rises again" in dear["reason"]
+
+
+def test_cap_for_review_refuses_what_the_history_cannot_judge():
+    ok = {"recommended_attempts": 9, "ci_low": 7, "ci_high": 10, "cannot_judge_above": None}
+    assert cap_for_review(ok) == (9.0, 7.0, 10.0)
+    assert cap_for_review({**ok, "cannot_judge_above": 9}) is None
+    assert cap_for_review({"recommended_attempts": None, "reason": "x"}) is None
+
+
+def test_hazard_shape_words_follow_the_curve():
+    assert hazard_shape([0.05, 0.03, 0.01]) == "falls from attempt 1 onward"
+    assert hazard_shape([0.02, 0.03, 0.04, 0.02]) == "rises to its peak at attempt 3, then falls"
+    # a fitted curve's 1e-6 wiggle is not a rise
+    assert hazard_shape([0.05, 0.03, 0.010001, 0.010002, 0.005]) == "falls from attempt 1 onward"
+
+
+def test_by_tier_recommends_a_cap_per_tier():
+    sc = mc.Scenario(h1=(0.2, 0.1), decay=0.8, win_prob=0.4, mean_amount=(4000.0, 5000.0),
+                     share_a=0.5, cost=60.0, cap_max=(20, 16))
+    prof = mc.simulate_profiles(np.random.default_rng(9), 8_000, sc).rename(columns={"source": "tier"})
+    rec = recommend_cap(prof, sc.cost, ["tier"], n_boot=10, seed=1, tier_column="tier")
+    assert set(rec.by_tier) == {"A", "B"}
+    for tier, t in rec.by_tier.items():
+        alone = recommend_cap(prof[prof.tier == tier], sc.cost, [], n_boot=10, seed=1)
+        assert (t["recommended_attempts"], t["ci_low"], t["ci_high"]) == (alone.recommended_attempts, alone.ci_low, alone.ci_high)
+        assert t["contacted_leads"] == int(prof.loc[(prof.tier == tier) & (prof.attempts >= 1), "weight"].sum())
+    # tier A converts twice as often: its own best cap is higher than tier B's
+    assert rec.by_tier["A"]["recommended_attempts"] > rec.by_tier["B"]["recommended_attempts"]
+    assert recommend_cap(prof, sc.cost, ["tier"], n_boot=0).by_tier is None        # not asked for
+
+
+def test_tier_table_and_sentences_from_the_summary():
+    s = {"recommended_attempts": 9, "ci_low": 7, "ci_high": 11, "expected_profit_per_lead": 3274.7,
+         "contacted_leads": 11030, "gross_margin": 1.0, "cannot_judge_above": None, "enforced_cap": None,
+         "revenue_by_attempt": {"varies": True, "p_value": 0.001, "won_deals": 1200, "ratio_per_attempt": 0.77},
+         "experiment": None, "stopping_sensitivity": {"from_attempt": 6, "recommended_attempts": 8},
+         "by_tier": {"high": {"recommended_attempts": 12, "ci_low": 9, "ci_high": 14, "cannot_judge_above": None,
+                              "expected_profit_per_lead": 5000.0, "contacted_leads": 2600},
+                     "low": {"recommended_attempts": None, "reason": "no conversions in the history"}}}
+    t = tier_table(s).set_index("tier")
+    assert list(t.index) == ["high", "low", "all tiers"]
+    assert t.loc["high", "recommended_attempts"] == 12 and t.loc["all tiers", "ci_high"] == 11
+    assert pd.isna(t.loc["low", "recommended_attempts"]) and "no conversions" in t.loc["low", "note"]  # blank, not 0
+    words = cap_sentences(s)
+    assert words["verdict"].startswith("Cap follow-up at 9 attempts (interval 7–11): $3,275")
+    assert "23% less per extra attempt" in words["value_by_attempt"]
+    assert "read the answer as 8–9 attempts" in words["stopping"]
+    assert "experiment" not in words
+    cannot = {**s, "cannot_judge_above": 6, "enforced_cap": 6, "recommended_attempts": 6,
+              "experiment": {"test_cap": 9, "share": 0.5, "leads_needed": 5200, "weeks_needed": 21,
+                             "expected_gain_per_lead": 41.5}}
+    words = cap_sentences(cannot, "EUR")
+    assert "cannot judge caps above 6: reps stopped most leads there" in words["verdict"]
+    assert "not a confirmation of 6" in words["verdict"]
+    assert "50% of new leads" in words["experiment"] and "5,200 leads" in words["experiment"]
+    assert "21 weeks" in words["experiment"] and "41.50 EUR" in words["experiment"]
+    assert cap_sentences({"recommended_attempts": None, "reason": "nobody was contacted"})["verdict"] == (
+        "Attempt cap: not available: nobody was contacted.")

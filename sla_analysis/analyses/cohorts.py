@@ -127,16 +127,17 @@ def _lead_table(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stal
 def lead_profiles(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale_after_days: int,
                   covariates: list[str] | None = None) -> pd.DataFrame:
     """The attempt-cap analysis's input (see :mod:`sla_analysis.analyses.plateau`), aggregated in the engine:
-    one row per distinct ``(attempts, converted, revenue, censored, stale, *covariates)`` with its
-    ``weight`` (number of leads). ``converted`` means a deal was created after the lead's last
-    counted attempt; ``revenue`` is what it won (0 if lost)."""
+    one row per distinct ``(attempts, converted, won, revenue, censored, stale, *covariates)`` with
+    its ``weight`` (number of leads). ``converted`` means a deal was created after the lead's last
+    counted attempt; ``won`` that a deal was won by ``as_of`` (a customer, as on the stale-cohort
+    page); ``revenue`` is what it won (0 if lost)."""
     covariates = list(covariates or [])
     t = lead_table(crm, start, stop, as_of, stale_after_days)
-    keys = ["attempts", "converted", "revenue", "censored", "stale", *covariates]
+    keys = ["attempts", "converted", "won", "revenue", "censored", "stale", *covariates]
     agg = t.group_by(keys).aggregate(weight=t.count()).order_by(keys).to_pandas()
     agg["attempts"] = agg["attempts"].astype(np.int64)
     agg["weight"] = agg["weight"].astype(np.int64)
-    for c in ("converted", "censored", "stale"):
+    for c in ("converted", "won", "censored", "stale"):
         agg[c] = agg[c].astype(bool)
     agg["revenue"] = agg["revenue"].astype(float)
     return agg
@@ -310,3 +311,11 @@ def gaps_in_days(gaps: pd.DataFrame) -> pd.DataFrame:
     """:func:`attempt_gaps` with its hours as days (``p25_days``, ``median_days``, ...)."""
     hours = [c for c in gaps.columns if c.endswith("_hours")]
     return gaps.assign(**{c.replace("_hours", "_days"): gaps[c] / 24 for c in hours}).drop(columns=hours)
+
+
+def contacted_per_week(profiles: pd.DataFrame, window_from: datetime, as_of: datetime) -> float | None:
+    """New contacted leads a week in the history of :func:`plateau_history`: contacted leads
+    (``attempts >= 1``) / weeks from ``window_from`` to ``as_of`` (None for an empty window)."""
+    weeks = (as_of - window_from).total_seconds() / (7 * 86400)
+    n = float(profiles.loc[profiles["attempts"] >= 1, "weight"].sum())
+    return n / weeks if weeks > 0 and n > 0 else None

@@ -18,11 +18,15 @@ The sound method (see ``docs/methods.md``):
 * person-period table, for attempt ``k >= 1``: ``at_risk_k = sum w [attempts >= k]``,
   ``events_k = sum w [converted and attempts == k]``, ``revenue_k = sum w x revenue`` of those;
 * hazard ``h_k = P(convert at attempt k | not converted before k)``, a binomial GLM on that table:
-  ``logit h = f(k) + covariate effects``, ``f`` one level per well-supported attempt and a
-  log-linear tail ``gamma_K + beta (k - K)`` beyond;
-* ``S_k = prod_{j<k} (1 - h_j)``, ``r_k = h_k x v`` (``v`` mean revenue per conversion),
-  ``Pi(N) = sum_{k<=N} S_k (r_k - c)`` per contacted lead, standardised over covariate groups;
-* recommended cap ``argmax_{1<=N<=K_support} Pi(N)``, with a lead-level bootstrap interval.
+  ``logit h = f(k) + covariate effects``, ``f`` chosen by AIC among a straight line, restricted
+  cubic splines and (when every attempt is well supported) one level per attempt;
+* value of a conversion at attempt k, ``v_k`` (logistic x Gamma GLM in k, used when a Wald test
+  finds a trend; else the mean per group);
+* ``S_k = prod_{j<k} (1 - h_j)``, ``Pi(N) = sum_{k<=N} S_k (m h_k v_k - c)`` per contacted lead
+  (``m`` gross margin), standardised over covariate groups;
+* recommended cap ``argmax_{1<=N<=K} Pi(N)``, ``K`` the support lowered to a cap reps enforced,
+  with a bootstrap interval that refits the whole procedure; per tier on request; when the best
+  cap is ``K`` the history cannot judge higher caps and an experiment is sized.
 
 The seeds' method (cohorts of settled leads by total attempts, knee of cohort profit) is here too,
 labelled as such, because it is what the SLA's authors proposed; it is biased (see the docs).
@@ -38,8 +42,12 @@ import pandas as pd
 import statsmodels.api as sm
 from kneed import KneeLocator
 from scipy.special import expit
+from scipy.stats import chi2
+from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, DomainWarning, PerfectSeparationWarning
+
+from sla_analysis.formats import money
 
 REQUIRED_COLUMNS = ("attempts", "converted", "revenue", "censored", "weight")
 
@@ -193,30 +201,93 @@ def person_period(profiles: pd.DataFrame, covariates: Sequence[str] = ()) -> pd.
 
 
 # --------------------------------------------------------------------------------------------
-# Hazard model
+# Hazard model: the shape in the attempt number is chosen by AIC among a few smooth candidates
 # --------------------------------------------------------------------------------------------
 
-def _choose_k_cat(events_by_k: np.ndarray, min_events: int) -> int:
-    """Largest K such that every attempt 1..K has at least ``min_events`` conversions (>= 1)."""
-    ok = np.asarray(events_by_k) >= min_events
-    if not ok.size or not ok[0]:
-        return 1
-    return int(ok.size if ok.all() else np.argmin(ok))
+#: Knot positions (quantiles of the attempt numbers of the person-periods) of the restricted
+#: cubic spline candidates, by number of knots (Harrell's defaults).
+SPLINE_KNOT_QUANTILES = {3: (0.10, 0.50, 0.90), 4: (0.05, 0.35, 0.65, 0.95),
+                         5: (0.05, 0.275, 0.50, 0.725, 0.95)}
 
 
-def _attempt_design(k: np.ndarray, k_cat: int, has_tail: bool) -> tuple[np.ndarray, list[str]]:
-    """One indicator per attempt ``1..k_cat-1``, ``[k >= k_cat]`` and, with a tail, ``max(0, k-k_cat)``.
+def _rcs(k: np.ndarray, knots: Sequence[float]) -> np.ndarray:
+    """Non-linear columns of a restricted (natural) cubic spline in ``k`` with ``knots``:
+    ``(k - t_j)_+^3 - (k - t_{m-1})_+^3 (t_m - t_j)/(t_m - t_{m-1}) + (k - t_m)_+^3 (t_{m-1} - t_j)/(t_m - t_{m-1})``
+    for ``j = 1..m-2``, divided by ``(t_m - t_1)^2``; linear beyond the outer knots."""
+    t = np.asarray(knots, dtype=float)
+    m = t.size
+    k = np.asarray(k, dtype=float)[:, None]
+    p3 = lambda x: np.maximum(x, 0.0) ** 3  # noqa: E731
+    tj = t[None, : m - 2]
+    cols = (p3(k - tj) - p3(k - t[m - 2]) * (t[m - 1] - tj) / (t[m - 1] - t[m - 2])
+            + p3(k - t[m - 1]) * (t[m - 2] - tj) / (t[m - 1] - t[m - 2]))
+    return cols / (t[m - 1] - t[0]) ** 2
 
-    The indicators partition the rows (they replace the intercept), so
-    ``logit h_k = a_k`` for ``k < k_cat`` and ``a_K + beta (k - k_cat)`` from ``k_cat`` on.
+
+@dataclass(frozen=True)
+class Shape:
+    """How ``logit h`` moves with the attempt number ``k`` (before covariate effects).
+
+    * ``linear``: ``a + b k`` (a geometric-like decline or rise);
+    * ``spline``: ``a + b k + restricted cubic spline terms`` at ``knots`` (rise-then-fall, levelling);
+    * ``free``: one level per attempt ``1..k_free`` (only offered when every attempt is well supported);
+    * ``first``: attempt 1 also gets its own level (a first touch that behaves differently).
     """
-    k = np.asarray(k, dtype=float)
-    cols = [(k == j).astype(float) for j in range(1, k_cat)] + [(k >= k_cat).astype(float)]
-    names = [f"attempt={j}" for j in range(1, k_cat)] + [f"attempt>={k_cat}"]
-    if has_tail:
-        cols.append(np.maximum(0.0, k - k_cat))
-        names.append(f"slope(attempt-{k_cat})")
-    return np.column_stack(cols), names
+
+    name: str
+    knots: tuple[float, ...] = ()
+    first: bool = False
+    k_free: int = 0
+
+    @property
+    def label(self) -> str:
+        base = {"linear": "straight line on the logit scale",
+                "spline": "smooth curve (spline, knots at attempts " + ", ".join(f"{t:g}" for t in self.knots) + ")",
+                "free": "one level per attempt"}[self.name]
+        return base + (", own level for attempt 1" if self.first and self.name != "free" else "")
+
+    def design(self, k: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        k = np.asarray(k, dtype=float)
+        if self.name == "free":
+            if np.any(k > self.k_free):
+                raise ValueError(f"the per-attempt model was fitted on attempts 1..{self.k_free} only")
+            return (np.column_stack([(k == j).astype(float) for j in range(1, self.k_free + 1)]),
+                    [f"attempt={j}" for j in range(1, self.k_free + 1)])
+        cols, names = [np.ones_like(k), k], ["const", "attempt"]
+        if self.name == "spline":
+            s = _rcs(k, self.knots)
+            cols += list(s.T)
+            names += [f"spline{j}" for j in range(s.shape[1])]
+        if self.first:
+            cols.append((k == 1).astype(float))
+            names.append("attempt=1")
+        return np.column_stack(cols), names
+
+
+def candidate_shapes(at_risk_by_k: np.ndarray, events_by_k: np.ndarray,
+                     min_events: int = MIN_EVENTS_PER_ATTEMPT) -> list[Shape]:
+    """The shapes :func:`fit_hazard` chooses among for attempts ``1..K`` (``K = len(at_risk_by_k)``):
+    linear; restricted cubic splines with 3, 4 and 5 knots at quantiles of the attempt numbers
+    weighted by leads at risk (distinct knots only); each with and without an own level for attempt
+    1; and one level per attempt when every attempt ``1..K`` has ``>= min_events`` conversions."""
+    at_risk_by_k = np.asarray(at_risk_by_k, dtype=float)
+    K = at_risk_by_k.size
+    out = [Shape("linear")]
+    if K >= 3:
+        out.append(Shape("linear", first=True))
+    cum = np.cumsum(at_risk_by_k) / at_risk_by_k.sum()
+    seen = set()
+    for m, qs in SPLINE_KNOT_QUANTILES.items():
+        knots = tuple(sorted({float(np.searchsorted(cum, q) + 1) for q in qs}))
+        if len(knots) < 3 or knots in seen or K < len(knots) + 1:
+            continue
+        seen.add(knots)
+        out.append(Shape("spline", knots))
+        if knots[0] > 1 and K >= len(knots) + 2:
+            out.append(Shape("spline", knots, first=True))
+    if K >= 2 and np.all(np.asarray(events_by_k) >= min_events):
+        out.append(Shape("free", k_free=K))
+    return out
 
 
 def _covariate_design(frame: pd.DataFrame | None, levels: dict[str, list],
@@ -248,20 +319,19 @@ def _glm(events: np.ndarray, at_risk: np.ndarray, X: np.ndarray, start: np.ndarr
 
 @dataclass
 class HazardModel:
-    """A fitted per-attempt hazard ``h_k = P(convert at k | open at k)``.
-
-    ``logit h = a_k (k < k_cat) | a_K + beta (k - k_cat) (k >= k_cat) + sum covariate effects``.
+    """A fitted per-attempt hazard ``h_k = P(convert at k | open at k)``:
+    ``logit h = f(k) + sum covariate effects``, ``f`` of the chosen :class:`Shape`.
     ``result`` is the statsmodels ``GLMResults``; ``levels`` the covariate levels seen in the fit
-    (the first one is the reference).
-    """
+    (the first one is the reference); ``candidates`` the AIC of every shape tried."""
 
     result: Any
     covariates: tuple[str, ...]
     levels: dict[str, list]
-    k_cat: int
-    has_tail: bool
+    shape: Shape
     max_fitted_attempt: int
     exog_names: list[str] = field(default_factory=list)
+    candidates: pd.DataFrame | None = None
+    fitted_params: dict = field(default_factory=dict)
 
     @property
     def params(self) -> np.ndarray:
@@ -282,34 +352,28 @@ class HazardModel:
             covariate_frame = covariate_frame.loc[covariate_frame.index.repeat(len(k))]
         if covariate_frame is not None and self.covariates and len(covariate_frame) != len(k):
             raise ValueError("covariate_frame must have one row per attempt (or a single row)")
-        Xa, _ = _attempt_design(k, self.k_cat, self.has_tail)
+        Xa, _ = self.shape.design(k)
         Xc, _ = _covariate_design(covariate_frame, self.levels, len(k))
         return np.hstack([Xa, Xc])
 
     def predict(self, attempts: Sequence[int] | np.ndarray,
                 covariate_frame: pd.DataFrame | None = None) -> np.ndarray:
-        """``h = expit(X beta)`` for each attempt number (with its covariate row).
-
-        Beyond ``max_fitted_attempt`` this extrapolates the log-linear tail; ``profit_curve``
-        never asks for that.
-        """
+        """``h = expit(X beta)`` for each attempt number (with its covariate row)."""
         return expit(self.design(attempts, covariate_frame) @ self.params)
 
 
 def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: int | None = None,
-               *, min_events: int = MIN_EVENTS_PER_ATTEMPT,
-               categorical_through: int | None = None) -> HazardModel:
+               *, shape: Shape | str = "auto", min_events: int = MIN_EVENTS_PER_ATTEMPT,
+               starts: dict | None = None) -> HazardModel:
     """Fit ``h_k`` on a person-period table (``person_period``'s columns) with a binomial GLM.
 
-    ``events ~ Binomial(at_risk, h)``, ``logit h_k = f(k) + sum_c x_c' b_c`` where
-
-    * ``f(k) = a_k`` (one free level per attempt) for ``k < K_cat`` and
-      ``f(k) = a_K + beta (k - K_cat)`` for ``k >= K_cat`` (log-linear tail, continuous at K_cat);
-    * ``K_cat`` = largest K with at least ``min_events`` conversions at every attempt ``1..K``
-      (pooled over covariates), unless ``categorical_through`` fixes it;
-    * covariates enter additively on the logit scale (drop-first indicators).
-
-    Rows with ``attempt > max_attempt`` are left out (the fit only uses the supported range).
+    ``events ~ Binomial(at_risk, h)``, ``logit h_k = f(k) + sum_c x_c' b_c``; covariates enter
+    additively on the logit scale (drop-first indicators). ``f`` is the :func:`candidate_shapes`
+    member with the smallest AIC (``-2 log L + 2 p``) unless ``shape`` fixes it (a :class:`Shape`,
+    or ``"free"`` / ``"linear"``). The AIC's penalty keeps small histories on simple shapes; large
+    ones can follow a rise-then-fall. Rows with ``attempt > max_attempt`` are left out.
+    ``starts``: IRLS starting values per shape (``HazardModel.fitted_params`` of an earlier fit, as
+    the bootstrap uses); only the speed depends on them.
     """
     covariates = tuple(covariates)
     pp = pp[pp["at_risk"] > 0]
@@ -321,24 +385,52 @@ def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: in
         raise ValueError("no conversions in the history: the hazard cannot be estimated")
     k = pp["attempt"].to_numpy()
     k_top = int(k.max())
-    if categorical_through is None:
-        ev = pp.groupby("attempt")["events"].sum().reindex(range(1, k_top + 1), fill_value=0)
-        k_cat = _choose_k_cat(ev.to_numpy(), min_events)
+    by_k = pp.groupby("attempt")[["at_risk", "events"]].sum().reindex(range(1, k_top + 1), fill_value=0)
+    if isinstance(shape, Shape):
+        shapes = [shape]
+    elif shape == "free":
+        shapes = [Shape("free", k_free=k_top)]
+    elif shape == "linear":
+        shapes = [Shape("linear")]
+    elif shape == "auto":
+        shapes = candidate_shapes(by_k["at_risk"].to_numpy(), by_k["events"].to_numpy(), min_events)
     else:
-        k_cat = int(min(max(1, categorical_through), k_top))
-    has_tail = k_top > k_cat
+        raise ValueError(f"unknown hazard shape {shape!r}")
     levels = {c: sorted(pd.unique(pp[c])) for c in covariates}
-    Xa, na = _attempt_design(k, k_cat, has_tail)
     Xc, nc = _covariate_design(pp, levels, len(pp))
-    X = np.hstack([Xa, Xc])
-    res = _glm(pp["events"].to_numpy(float), pp["at_risk"].to_numpy(float), X)
-    return HazardModel(result=res, covariates=covariates, levels=levels, k_cat=k_cat,
-                       has_tail=has_tail, max_fitted_attempt=k_top, exog_names=na + nc)
+    ev, ar = pp["events"].to_numpy(float), pp["at_risk"].to_numpy(float)
+    best, rows, fitted = None, [], {}
+    for s in shapes:
+        Xa, na = s.design(k)
+        X = np.hstack([Xa, Xc])
+        key = (s.name, len(s.knots), s.first, s.k_free)
+        start = (starts or {}).get(key)
+        res = _glm(ev, ar, X, start=start if start is not None and len(start) == X.shape[1] else None)
+        fitted[key] = np.asarray(res.params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", _GLM_WARNINGS)
+            aic = float(-2 * res.llf + 2 * X.shape[1]) if np.all(np.isfinite(res.params)) else np.inf
+        if not np.isfinite(aic):
+            aic = np.inf
+        rows.append({"shape": s.label, "parameters": X.shape[1], "aic": aic})
+        if best is None or aic < best[0]:
+            best = (aic, s, res, na + nc)
+    _, s, res, names = best
+    return HazardModel(result=res, covariates=covariates, levels=levels, shape=s,
+                       max_fitted_attempt=k_top, exog_names=names, candidates=pd.DataFrame(rows),
+                       fitted_params=fitted)
 
 
 # --------------------------------------------------------------------------------------------
-# Profit of a cap
+# Value of a conversion by attempt
 # --------------------------------------------------------------------------------------------
+
+#: Below this many won deals the value of a conversion is not tested for a trend in the attempt.
+MIN_WON_FOR_VALUE_TREND = 60
+
+#: The value of a conversion follows the attempt number when the trend test's p-value is below this.
+VALUE_TREND_ALPHA = 0.05
+
 
 def _support(at_risk_total: np.ndarray, min_at_risk: int) -> int:
     """K_support = largest k with at least ``min_at_risk`` leads at risk (at_risk is non-increasing)."""
@@ -358,21 +450,128 @@ def _group_values(leads: _Leads, weight: np.ndarray | None = None) -> np.ndarray
     return np.where(n >= MIN_CONVERSIONS_FOR_GROUP_VALUE, own, pooled)
 
 
+@dataclass
+class ValueModel:
+    """Expected revenue of a conversion at attempt ``k`` per covariate group, ``values`` (G, K).
+
+    ``varies``: the trend test rejected a value that does not depend on the attempt (then
+    ``values[g, k] = P(won | g, k) x E[amount | won, g, k]``: a logistic and a Gamma (log link) GLM,
+    each linear in k); otherwise ``values[g, k] = v_g`` (mean revenue per settled conversion).
+    ``p_value``: Wald chi-square test of the two attempt slopes (None when not testable: ``reason``).
+    ``ratio_per_attempt``: fitted value at attempt k+1 / attempt k (the mean of the fitted ratios).
+    """
+
+    values: np.ndarray
+    varies: bool
+    p_value: float | None
+    won_deals: int
+    ratio_per_attempt: float | None = None
+    reason: str = ""
+
+
+def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None) -> ValueModel:
+    w = (leads.weight if weight is None else weight).astype(float)
+    G = leads.n_groups
+    const = np.repeat(_group_values(leads, w)[:, None], K, axis=1)
+    m = leads.converted & leads.settled & (leads.attempts <= K) & (w > 0)
+    won = m & (leads.revenue > 0)
+    n_won = int(round(w[won].sum()))
+    if n_won < MIN_WON_FOR_VALUE_TREND or len(np.unique(leads.attempts[won])) < 3:
+        return ValueModel(const, False, None, n_won, reason=f"fewer than {MIN_WON_FOR_VALUE_TREND} won deals "
+                          "over at least 3 attempt numbers: the value of a conversion is taken as the same at every attempt")
+    # groups with enough settled conversions get their own level; the rest share one
+    n_conv_g = np.bincount(leads.group[m], weights=w[m], minlength=G)
+    big = n_conv_g >= MIN_CONVERSIONS_FOR_GROUP_VALUE
+    code = np.where(big, np.arange(G), G)               # G = "small groups"
+    present = sorted(set(code[np.unique(leads.group[m])].tolist()))
+    lev = {c: i for i, c in enumerate(present)}
+    cell = leads.group * (K + 1) + leads.attempts
+    size = G * (K + 1)
+    conv_n = np.bincount(cell[m], weights=w[m], minlength=size)
+    won_n = np.bincount(cell[won], weights=w[won], minlength=size)
+    won_sum = np.bincount(cell[won], weights=(w * leads.revenue)[won], minlength=size)
+    gk = np.arange(size)
+    g_of, k_of = gk // (K + 1), gk % (K + 1)
+
+    def X_for(g: np.ndarray, k: np.ndarray, slope: bool) -> np.ndarray:
+        cols = [np.ones(len(g))] + ([k.astype(float)] if slope else [])
+        cl = np.array([lev.get(code[x], 0) for x in g])
+        cols += [(cl == j).astype(float) for j in range(1, len(present))]
+        return np.column_stack(cols)
+
+    tests: list[float] = []
+    fits = {}
+    keep = conv_n > 0
+    if np.all(won_n[keep] == conv_n[keep]) or won_n.sum() == 0:
+        fits["win"] = None                                   # every conversion won: P(won) = 1
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", _GLM_WARNINGS)
+            r = sm.GLM(np.column_stack([won_n[keep], conv_n[keep] - won_n[keep]]),
+                       X_for(g_of[keep], k_of[keep], True), family=sm.families.Binomial()).fit()
+        fits["win"] = r
+        if np.isfinite(r.bse[1]) and r.bse[1] > 0:
+            tests.append((r.params[1] / r.bse[1]) ** 2)
+    kw = won_n > 0
+    y = won_sum[kw] / won_n[kw]
+    Xa = X_for(g_of[kw], k_of[kw], True)
+    if np.ptp(y) <= 1e-9 * max(1.0, float(np.abs(y).max())):
+        # every cell has the same mean amount: the Gamma fit is exact (no scale), the slope 0
+        fits["amount"] = None
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", _GLM_WARNINGS)
+                r = sm.GLM(y, Xa, family=sm.families.Gamma(sm.families.links.Log()), var_weights=won_n[kw]).fit()
+        except (ValueError, np.linalg.LinAlgError):
+            return ValueModel(const, False, None, n_won, reason="the attempt trend of the value could not be estimated")
+        fits["amount"] = r
+        if np.isfinite(r.bse[1]) and r.bse[1] > 0:
+            tests.append((r.params[1] / r.bse[1]) ** 2)
+    if not tests:
+        why = ("every conversion won and every attempt's deals have the same mean value: nothing varies with the attempt"
+               if fits["win"] is None and fits["amount"] is None else "the attempt trend of the value could not be estimated")
+        return ValueModel(const, False, None, n_won, ratio_per_attempt=1.0 if "nothing varies" in why else None,
+                          reason=why)
+    p = float(chi2.sf(sum(tests), len(tests)))
+    gg, kk = np.repeat(np.arange(G), K), np.tile(np.arange(1, K + 1), G)
+    Xg = X_for(gg, kk, True)
+    amount = (np.exp(Xg @ np.asarray(fits["amount"].params)) if fits["amount"] is not None
+              else np.full(len(gg), float(y[0])))
+    if fits["win"] is None:
+        pwin = np.ones_like(amount)
+    else:
+        pwin = expit(Xg @ np.asarray(fits["win"].params))
+    fitted = (pwin * amount).reshape(G, K)
+    ratio = float(np.mean(fitted[:, 1:] / fitted[:, :-1])) if K > 1 else None
+    if p < VALUE_TREND_ALPHA:
+        return ValueModel(fitted, True, p, n_won, ratio)
+    return ValueModel(const, False, p, n_won, ratio)
+
+
+# --------------------------------------------------------------------------------------------
+# Profit of a cap
+# --------------------------------------------------------------------------------------------
+
 def _profit(h: np.ndarray, values: np.ndarray, sizes: np.ndarray,
             cost: float) -> dict[str, np.ndarray]:
-    """Standardised curve from per-group hazards ``h`` (G, K), values ``v_g`` and sizes ``n_g``.
+    """Standardised curve from per-group hazards ``h`` (G, K), values ``v_gk`` (G, K, or G) and
+    sizes ``n_g``.
 
-    ``S_gk = prod_{j<k} (1 - h_gj)``, ``r_gk = h_gk v_g``, weights ``w_g = n_g / sum n``;
+    ``S_gk = prod_{j<k} (1 - h_gj)``, ``r_gk = h_gk v_gk``, weights ``w_g = n_g / sum n``;
     ``share_open_k = sum_g w_g S_gk``, ``marginal_k = sum_g w_g S_gk (r_gk - c)``,
     ``Pi(N) = sum_{k<=N} marginal_k``; hazard and revenue_per_attempt are the population values
     among leads reaching attempt k (``sum_g w_g S_gk h_gk / share_open_k`` etc.).
     """
     G, K = h.shape
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = np.repeat(values[:, None], K, axis=1)
     S = np.hstack([np.ones((G, 1)), np.cumprod(1.0 - h, axis=1)[:, :-1]])
     w = sizes / sizes.sum()
     share_open = w @ S
     conv = w @ (S * h)
-    exp_rev = w @ (S * h * values[:, None])
+    exp_rev = w @ (S * h * values)
     marginal = exp_rev - cost * share_open
     pos = share_open > 0
     return {
@@ -384,49 +583,105 @@ def _profit(h: np.ndarray, values: np.ndarray, sizes: np.ndarray,
     }
 
 
+#: A cap is *enforced* in the history when at least this share of the settled, unconverted,
+#: contacted leads stopped at exactly the same attempt number (>= 2).
+ENFORCED_CAP_SHARE = 0.5
+#: ... and fewer than this share of the leads that reached that N (settled, unconverted) went beyond it.
+ENFORCED_CAP_BEYOND = 0.25
+
+
+def enforced_cap(profiles: pd.DataFrame, share: float = ENFORCED_CAP_SHARE) -> int | None:
+    """The attempt number ``N >= 2`` at which at least ``share`` of the settled, unconverted,
+    contacted leads stopped, fewer than ``ENFORCED_CAP_BEYOND`` of those reaching N going further
+    (reps enforced a cap of N), else ``None``. Above such an N the history
+    holds only the leads reps chose to keep working, so it cannot judge higher caps."""
+    d = profiles[(profiles["attempts"] >= 1) & ~profiles["converted"].astype(bool)
+                 & ~profiles["censored"].astype(bool)]
+    if d.empty:
+        return None
+    n = d.groupby("attempts")["weight"].sum()
+    top = int(n.idxmax())
+    beyond = n[n.index > top].sum()
+    return top if top >= 2 and n.max() >= share * n.sum() and beyond < ENFORCED_CAP_BEYOND * (n.max() + beyond) else None
+
+
 @dataclass
 class _Analysis:
     leads: _Leads
     pp: pd.DataFrame
     model: HazardModel
+    value: ValueModel
     k_support: int
     curve: pd.DataFrame
-    grid_X: np.ndarray        # design rows for (g, k), g-major, k = 1..k_support
+    hazards: np.ndarray       # (G, K) fitted per group
+    values: np.ndarray        # (G, K) value of a conversion x gross margin
+    sizes: np.ndarray         # (G,) contacted leads per group
 
 
-def _analyse(leads: _Leads, cost: float, min_at_risk: int,
-             min_events: int = MIN_EVENTS_PER_ATTEMPT) -> _Analysis:
-    at_risk, events, revenue = _counts(leads)
+def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | None = None,
+             shape: Shape | str = "auto", gross_margin: float = 1.0,
+             cap_limit: int | None = None, starts: dict | None = None) -> _Analysis:
+    at_risk, events, revenue = _counts(leads, weight)
     k_support = _support(at_risk.sum(axis=0), min_at_risk)
     if k_support < 1:
         raise ValueError(f"fewer than {min_at_risk} leads received a first attempt: "
                          "no cap is supported by the data")
+    if cap_limit is not None:
+        k_support = min(k_support, int(cap_limit))
     pp = _pp_frame(leads, at_risk, events, revenue)
-    model = fit_hazard(pp, leads.covariates, max_attempt=k_support, min_events=min_events)
+    model = fit_hazard(pp, leads.covariates, max_attempt=k_support, shape=shape, starts=starts)
     G = leads.n_groups
     k = np.tile(np.arange(1, k_support + 1), G)
     cov = leads.groups.loc[leads.groups.index.repeat(k_support)].reset_index(drop=True)
-    grid_X = model.design(k, cov if leads.covariates else None)
-    h = expit(grid_X @ model.params).reshape(G, k_support)
-    parts = _profit(h, _group_values(leads), at_risk[:, 0], cost)
+    h = expit(model.design(k, cov if leads.covariates else None) @ model.params).reshape(G, k_support)
+    value = _value_model(leads, k_support, weight)
+    parts = _profit(h, gross_margin * value.values, at_risk[:, 0], cost)
     curve = pd.DataFrame({"attempts": np.arange(1, k_support + 1), **parts,
                           "at_risk": np.rint(at_risk.sum(axis=0)[:k_support]).astype(np.int64)})
-    return _Analysis(leads, pp, model, k_support, curve, grid_X)
+    return _Analysis(leads, pp, model, value, k_support, curve, h, gross_margin * value.values, at_risk[:, 0])
+
+
+#: Stopping sensitivity: conversion after the median stopping attempt is divided by this, as if
+#: the leads worked that long had been chosen for being that much more promising.
+LATE_SELECTION_FACTOR = 2.0
+
+
+def median_stop(profiles: pd.DataFrame) -> int | None:
+    """The attempt by which half of the settled, unconverted, contacted leads had stopped."""
+    d = profiles[(profiles["attempts"] >= 1) & ~profiles["converted"].astype(bool)
+                 & ~profiles["censored"].astype(bool)]
+    if d.empty:
+        return None
+    n = d.groupby("attempts")["weight"].sum().sort_index()
+    return int(n.index[np.searchsorted(n.cumsum().to_numpy(), 0.5 * n.sum())])
+
+
+def _stopping_sensitivity(an: _Analysis, cost: float, from_attempt: int | None,
+                          factor: float = LATE_SELECTION_FACTOR) -> dict | None:
+    """Recommended N if the conversion fitted after ``from_attempt`` were ``factor`` times too high
+    (reps kept working only leads that looked engaged): ``h_k / factor`` for ``k > from_attempt``."""
+    if from_attempt is None or from_attempt >= an.k_support:
+        return None
+    k = np.arange(1, an.k_support + 1)
+    h = an.hazards * np.where(k > from_attempt, 1.0 / factor, 1.0)[None, :]
+    prof = _profit(h, an.values, an.sizes, cost)["profit_per_lead"]
+    return {"from_attempt": int(from_attempt), "hazard_divided_by": float(factor),
+            "recommended_attempts": int(np.argmax(prof)) + 1}
 
 
 def profit_curve(profiles: pd.DataFrame, cost_per_attempt: float, covariates: Sequence[str] = (),
-                 min_at_risk: int = 30) -> pd.DataFrame:
+                 min_at_risk: int = 30, shape: Shape | str = "auto", gross_margin: float = 1.0) -> pd.DataFrame:
     """Expected profit per contacted lead of capping at N attempts, for N = 1..K_support.
 
-    ``Pi(N) = sum_{k<=N} S_k (r_k - c)`` with ``S_k = prod_{j<k} (1 - h_j)``, ``r_k = h_k x v``
-    (``v`` mean revenue per settled conversion, per covariate group when it has enough
-    conversions) and ``c = cost_per_attempt``; with covariates the per-group curves are averaged
+    ``Pi(N) = sum_{k<=N} S_k (m r_k - c)`` with ``S_k = prod_{j<k} (1 - h_j)``, ``r_k = h_k x v_k``
+    (``v_k`` revenue per settled conversion at attempt k, see :class:`ValueModel`), ``m`` the
+    gross margin and ``c = cost_per_attempt``; with covariates the per-group curves are averaged
     with weights = group size at k = 1. ``K_support`` = largest k with ``>= min_at_risk`` leads at
     risk. Columns: ``attempts, hazard, share_open, revenue_per_attempt, marginal_profit,
     profit_per_lead, at_risk``.
     """
-    return _analyse(_prepare(profiles, covariates), float(cost_per_attempt), min_at_risk).curve
-
+    return _analyse(_prepare(profiles, covariates), float(cost_per_attempt), min_at_risk,
+                    shape=shape, gross_margin=gross_margin).curve
 
 # --------------------------------------------------------------------------------------------
 # Recommendation
@@ -438,9 +693,65 @@ def _plateau(profit: np.ndarray, share: float) -> int:
     return int(np.argmax(profit >= best - share * abs(best)) + 1)
 
 
+#: Experiment defaults: share of new leads given the higher cap, power, two-sided level.
+EXPERIMENT_SHARE = 0.5
+EXPERIMENT_POWER = 0.8
+EXPERIMENT_ALPHA = 0.05
+
+
+def experiment_plan(curve: pd.DataFrame, cap: int, cost: float, profit_sd: float,
+                    leads_per_week: float | None, share: float = EXPERIMENT_SHARE,
+                    power: float = EXPERIMENT_POWER, alpha: float = EXPERIMENT_ALPHA) -> dict:
+    """A randomised test of a higher cap when the history cannot judge caps above ``cap``.
+
+    ``test_cap = cap + max(2, cap // 2)``; the gain to detect assumes conversion and deal value stay
+    at attempt ``cap``'s fitted level for the extra attempts (``h``, ``v``):
+    ``gain = S_{cap+1} sum_{j<k} (1-h)^j (h v - c)`` per contacted lead, ``S_{cap+1} = S_cap (1-h)``.
+    Leads needed: two-sample z-test of mean profit per lead (``profit_sd`` per lead, both arms),
+    ``share`` of the leads on the test cap, ``statsmodels`` ``NormalIndPower``;
+    ``weeks_needed = leads_needed / leads_per_week`` (None without a rate). When that gain is not
+    positive, more attempts would pay only if conversion rose after attempt ``cap``: no test sized.
+    """
+    k_extra = max(2, cap // 2)
+    row = curve.iloc[cap - 1]
+    h = float(row["hazard"])
+    v = float(row["revenue_per_attempt"]) / h if h > 0 else 0.0
+    s_next = float(row["share_open"]) * (1 - h)
+    gain = s_next * float(np.sum((1 - h) ** np.arange(k_extra))) * (h * v - cost)
+    out = {"test_cap": int(cap + k_extra), "share": float(share), "expected_gain_per_lead": float(gain),
+           "leads_needed": None, "weeks_needed": None, "power": float(power)}
+    if gain <= 0 or not np.isfinite(profit_sd) or profit_sd <= 0:
+        out["reason"] = (f"even if conversion stayed at attempt {cap}'s level, attempts beyond {cap} would cost "
+                         "more than they earn; a higher cap pays only if conversion rises again")
+        return out
+    n_control = NormalIndPower().solve_power(effect_size=gain / profit_sd, alpha=alpha, power=power,
+                                             ratio=share / (1 - share), alternative="two-sided")
+    leads = int(np.ceil(n_control) + np.ceil(n_control * share / (1 - share)))
+    out["leads_needed"] = leads
+    if leads_per_week and leads_per_week > 0:
+        out["weeks_needed"] = int(np.ceil(leads / leads_per_week))
+    return out
+
+
+def _profit_sd(leads: _Leads, cost: float, gross_margin: float) -> float:
+    """Standard deviation of realised profit per settled contacted lead: ``m x revenue - c x attempts``."""
+    s = leads.settled
+    w = leads.weight[s].astype(float)
+    if w.sum() < 2:
+        return float("nan")
+    x = gross_margin * leads.revenue[s] - cost * leads.attempts[s]
+    mu = np.average(x, weights=w)
+    return float(np.sqrt(np.sum(w * (x - mu) ** 2) / (w.sum() - 1)))
+
+
 @dataclass
 class CapRecommendation:
-    """The attempt cap that maximises expected profit per contacted lead, with its uncertainty."""
+    """The attempt cap that maximises expected profit per contacted lead, with its uncertainty.
+
+    ``cannot_judge_above``: the history cannot tell whether caps above this N pay (reps enforced a
+    cap there, or nobody was worked longer) and the best cap is at it; the recommendation is then
+    not a confirmation of N, and ``experiment`` sizes a test of a higher cap.
+    """
 
     recommended_attempts: int
     ci_low: int
@@ -453,93 +764,167 @@ class CapRecommendation:
     curve: pd.DataFrame
     boot_recommendations: np.ndarray
     note: str = ""
+    gross_margin: float = 1.0
+    hazard_model: str = ""
+    value: ValueModel | None = None
+    enforced_cap: int | None = None
+    cannot_judge_above: int | None = None
+    experiment: dict | None = None
+    by_tier: dict | None = None
+    hazard_candidates: pd.DataFrame | None = None
+    stopping_sensitivity: dict | None = None
+
+    def revenue_by_attempt(self) -> dict:
+        """The check of whether a conversion is worth more or less at later attempts."""
+        v = self.value
+        if v is None:
+            return {"varies": None, "p_value": None, "won_deals": None, "ratio_per_attempt": None}
+        return {"varies": bool(v.varies), "p_value": None if v.p_value is None else float(v.p_value),
+                "won_deals": int(v.won_deals),
+                "ratio_per_attempt": None if v.ratio_per_attempt is None else float(v.ratio_per_attempt),
+                "note": v.reason}
 
     def to_summary(self) -> dict:
-        """The headline figures as plain JSON types."""
+        """``summary.json["plateau"]``: the headline figures as plain JSON types."""
         return {
             "recommended_attempts": int(self.recommended_attempts),
             "ci_low": int(self.ci_low),
             "ci_high": int(self.ci_high),
             "expected_profit_per_lead": float(self.expected_profit_per_lead),
+            "profit_definition": (f"expected revenue x gross margin ({self.gross_margin:g}) minus attempt "
+                                  "costs, per contacted lead"),
+            "gross_margin": float(self.gross_margin),
             "plateau_attempts": int(self.plateau_attempts),
             "support_max_attempts": int(self.support_max_attempts),
             "at_support_edge": bool(self.at_support_edge),
             "cost_per_attempt": float(self.cost_per_attempt),
+            "hazard_model": self.hazard_model,
+            "revenue_by_attempt": self.revenue_by_attempt(),
+            "enforced_cap": None if self.enforced_cap is None else int(self.enforced_cap),
+            "cannot_judge_above": None if self.cannot_judge_above is None else int(self.cannot_judge_above),
+            "experiment": self.experiment,
+            "by_tier": self.by_tier,
+            "stopping_sensitivity": self.stopping_sensitivity,
+            "hazard_shape": hazard_shape(self.curve["hazard"].to_numpy()),
         }
 
 
-def _bootstrap(an: _Analysis, cost: float, n_boot: int, seed: int) -> np.ndarray:
-    """Recommended N on ``n_boot`` lead-level resamples (multinomial counts over profile rows).
+def cap_for_review(plateau: dict) -> tuple[float, float, float] | None:
+    """The attempt cap as a reviewable figure ``(value, low, high)`` from ``summary.json["plateau"]``
+    (a :meth:`CapRecommendation.to_summary` dict), or ``None`` when there is none or the history
+    cannot judge caps above it (then "no drift" would be a claim the data cannot make)."""
+    if not plateau or plateau.get("recommended_attempts") is None or plateau.get("cannot_judge_above") is not None:
+        return None
+    return (float(plateau["recommended_attempts"]), float(plateau["ci_low"]), float(plateau["ci_high"]))
 
-    The model structure (``K_cat``, support) is held at the full-data fit; each replicate refits
-    the GLM (started at the full-data estimates) and re-estimates the group values and sizes.
-    """
-    leads, K = an.leads, an.k_support
+
+def _bootstrap(leads: _Leads, cost: float, n_boot: int, seed: int, min_at_risk: int,
+               gross_margin: float, cap_limit: int | None, starts: dict | None = None) -> np.ndarray:
+    """Recommended N on ``n_boot`` lead-level resamples (multinomial counts over profile rows), each
+    refitting the whole procedure: support, hazard shape choice (AIC), value trend test, argmax.
+    Replicates where no cap can be fitted are left out (NaN)."""
     rng = np.random.default_rng(seed)
     w = leads.weight.astype(float)
     p = w / w.sum()
     total = int(leads.weight.sum())
-    G = leads.n_groups
-    start = an.model.params
-    out = np.empty(n_boot, dtype=np.int64)
+    out = np.full(n_boot, np.nan)
     for b in range(n_boot):
         wb = rng.multinomial(total, p)
-        at_risk, events, _ = _counts(leads, wb, k_max=K)
-        ar, ev = at_risk.ravel(), events.ravel()
-        keep = ar > 0
-        res = _glm(ev[keep], ar[keep], an.grid_X[keep], start=start)
-        params = np.asarray(res.params)
-        if not np.all(np.isfinite(params)):
-            params = start
-        h = expit(an.grid_X @ params).reshape(G, K)
-        prof = _profit(h, _group_values(leads, wb), at_risk[:, 0], cost)["profit_per_lead"]
-        out[b] = int(np.argmax(prof)) + 1
+        try:
+            an = _analyse(leads, cost, min_at_risk, weight=wb, gross_margin=gross_margin, cap_limit=cap_limit,
+                          starts=starts)
+        except ValueError:
+            continue
+        out[b] = int(np.argmax(an.curve["profit_per_lead"].to_numpy())) + 1
     return out
 
 
 def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: Sequence[str] = (),
                   n_boot: int = 200, seed: int = 0, plateau_share: float = 0.02,
-                  min_at_risk: int = 30, confidence: float = 0.95) -> CapRecommendation:
-    """Recommend the attempt cap ``N = argmax_{1<=N<=K_support} Pi(N)`` (see ``profit_curve``).
+                  min_at_risk: int = 30, confidence: float = 0.95, *, gross_margin: float = 1.0,
+                  shape: Shape | str = "auto", leads_per_week: float | None = None,
+                  tier_column: str | None = None) -> CapRecommendation:
+    """Recommend the attempt cap ``N = argmax_{1<=N<=K} Pi(N)`` (see ``profit_curve``).
 
+    * ``K`` = the support (``>= min_at_risk`` leads reached it), lowered to an enforced cap
+      (:func:`enforced_cap`): above it the history holds only the leads reps chose to keep working.
     * ``ci_low, ci_high``: percentile interval (``confidence``) of the recommended N over
-      ``n_boot`` lead-level bootstrap resamples (seeded ``numpy.random.default_rng(seed)``;
-      floor/ceil of the interpolated percentiles). With ``n_boot = 0`` the interval is the point.
+      ``n_boot`` lead-level bootstrap resamples, each refitting the whole procedure (seeded
+      ``numpy.random.default_rng(seed)``). With ``n_boot = 0`` the interval is the point.
     * ``plateau_attempts``: smallest N with ``Pi(N) >= (1 - plateau_share) max Pi``.
-    * ``at_support_edge``: the maximum is at ``K_support``; the data cannot support a higher cap.
+    * ``at_support_edge``: the maximum is at ``K``; then ``cannot_judge_above = K`` and
+      ``experiment`` (:func:`experiment_plan`) sizes a randomised test of a higher cap.
+    * ``by_tier``: when ``tier_column`` (e.g. ``"tier"``; default None: not computed) is among the
+      covariates, the same recommendation per tier (the other covariates kept), or the reason a
+      tier has none.
     """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be in (0, 1)")
     if not 0 <= plateau_share < 1:
         raise ValueError("plateau_share must be in [0, 1)")
+    if not 0 < gross_margin <= 1:
+        raise ValueError("gross_margin must be in (0, 1]")
     cost = float(cost_per_attempt)
-    an = _analyse(_prepare(profiles, covariates), cost, min_at_risk)
+    leads = _prepare(profiles, covariates)
+    enforced = enforced_cap(profiles)
+    an = _analyse(leads, cost, min_at_risk, shape=shape, gross_margin=gross_margin, cap_limit=enforced)
     profit = an.curve["profit_per_lead"].to_numpy()
     best = int(np.argmax(profit)) + 1
     K = an.k_support
-    boot = _bootstrap(an, cost, n_boot, seed) if n_boot > 0 else np.empty(0, dtype=np.int64)
-    if boot.size:
+    boot = (_bootstrap(leads, cost, n_boot, seed, min_at_risk, gross_margin, enforced, an.model.fitted_params)
+            if n_boot > 0 else np.empty(0))
+    ok = boot[np.isfinite(boot)]
+    if ok.size:
         alpha = 1 - confidence
-        lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+        lo, hi = np.quantile(ok, [alpha / 2, 1 - alpha / 2])
         ci_low, ci_high = int(np.floor(lo)), int(np.ceil(hi))
     else:
         ci_low = ci_high = best
     edge = best == K
+    judge_above = K if edge else None
+    experiment = None
+    if enforced is not None and K == enforced:
+        why = (f"reps stopped most leads at {enforced} attempts, so the few worked longer were chosen "
+               "(often because they looked engaged) and say nothing fair about higher caps")
+    else:
+        why = f"fewer than {min_at_risk} leads reached attempt {K + 1}"
     if edge:
-        note = (f"Profit per lead is highest at the support edge: the data cannot support a cap above "
-                f"{K} (fewer than {min_at_risk} leads reached attempt {K + 1}); more attempts "
-                "might pay, but the history cannot show it.")
+        note = (f"Profit per lead is highest at {K} attempts, the most the history can judge: {why}. "
+                f"The data cannot judge caps above {K}; more attempts might pay, and only a test can show it.")
+        experiment = experiment_plan(an.curve, K, cost, _profit_sd(leads, cost, gross_margin), leads_per_week)
     else:
         note = (f"Profit per lead peaks at {best} attempt{'s' if best > 1 else ''}; "
                 f"the history supports caps up to {K}.")
     if profit[best - 1] <= 0:
         note += " Even the best cap loses money per lead at this cost per attempt."
+    by_tier = None
+    if tier_column and tier_column in covariates:
+        by_tier = {}
+        rest = [c for c in covariates if c != tier_column]
+        for tier in sorted(pd.unique(profiles[tier_column])):
+            sub = profiles[profiles[tier_column] == tier]
+            try:
+                r = recommend_cap(sub, cost, rest, n_boot=n_boot, seed=seed, plateau_share=plateau_share,
+                                  min_at_risk=min_at_risk, confidence=confidence, gross_margin=gross_margin,
+                                  shape=shape, leads_per_week=None, tier_column=None)
+            except ValueError as err:
+                by_tier[str(tier)] = {"recommended_attempts": None, "reason": str(err)}
+                continue
+            by_tier[str(tier)] = {"recommended_attempts": r.recommended_attempts, "ci_low": r.ci_low,
+                                  "ci_high": r.ci_high, "at_support_edge": r.at_support_edge,
+                                  "cannot_judge_above": r.cannot_judge_above,
+                                  "expected_profit_per_lead": r.expected_profit_per_lead,
+                                  "contacted_leads": int(sub.loc[sub["attempts"] >= 1, "weight"].sum())}
     return CapRecommendation(
         recommended_attempts=best, ci_low=ci_low, ci_high=ci_high,
         expected_profit_per_lead=float(profit[best - 1]),
         plateau_attempts=_plateau(profit, plateau_share), support_max_attempts=K,
         at_support_edge=bool(edge), cost_per_attempt=cost, curve=an.curve,
-        boot_recommendations=boot, note=note)
+        boot_recommendations=boot, note=note, gross_margin=float(gross_margin),
+        hazard_model=an.model.shape.label, value=an.value, enforced_cap=enforced,
+        cannot_judge_above=judge_above, experiment=experiment, by_tier=by_tier,
+        hazard_candidates=an.model.candidates,
+        stopping_sensitivity=_stopping_sensitivity(an, cost, median_stop(profiles)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,24 +933,30 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
 
 def cohort_table(profiles: pd.DataFrame, cost_per_attempt: float,
                  confidence: float = 0.95) -> pd.DataFrame:
-    """Seeds' method: settled (non-censored) contacted leads in cohorts by total attempts n.
+    """Seeds' method: contacted leads in cohorts by total attempts n.
 
-    Per cohort: ``leads = sum w``, ``conversions = sum w [converted]``, ``conversion_rate`` with a
-    Wilson interval (``conversion_rate_low/high``), ``revenue_per_lead = sum w x revenue / leads``,
+    The cohort is the stale-cohort page's: with a ``stale`` column, the stale leads (open deals stay
+    in, counted as not won yet); without one, the settled (non-censored) leads. Per cohort:
+    ``leads = sum w``, ``conversions = sum w [converted]`` (leads with a deal, opportunities),
+    ``customers = sum w [won]`` (``won`` column, else ``revenue > 0``), ``conversion_rate`` =
+    customers / leads (the stale-cohort page's definition) with a Wilson interval
+    (``conversion_rate_low/high``), ``revenue_per_lead = sum w x revenue / leads``,
     ``cost_per_lead = n c``, ``profit_per_lead = revenue_per_lead - n c``.
     Biased: converted leads stop being called, so a cohort's outcome decided its attempt count.
     """
     _check_profiles(profiles, ())
-    d = profiles[(~profiles["censored"].astype(bool)) & (profiles["attempts"] >= 1)]
+    keep = profiles["stale"].astype(bool) if "stale" in profiles.columns else ~profiles["censored"].astype(bool)
+    d = profiles[keep & (profiles["attempts"] >= 1)]
     w = d["weight"].to_numpy(float)
     conv = d["converted"].to_numpy(bool)
+    won = d["won"].to_numpy(bool) if "won" in d.columns else d["revenue"].to_numpy(float) > 0
     t = pd.DataFrame({"attempts": d["attempts"].to_numpy().astype(np.int64), "leads": w,
-                      "conversions": w * conv, "rev": w * d["revenue"].to_numpy(float)})
+                      "conversions": w * conv, "customers": w * won, "rev": w * d["revenue"].to_numpy(float)})
     t = t.groupby("attempts", sort=True).sum().reset_index()
-    t["leads"] = np.rint(t["leads"]).astype(np.int64)
-    t["conversions"] = np.rint(t["conversions"]).astype(np.int64)
-    t["conversion_rate"] = t["conversions"] / t["leads"]
-    lo, hi = proportion_confint(t["conversions"].to_numpy(), t["leads"].to_numpy(),
+    for c in ("leads", "conversions", "customers"):
+        t[c] = np.rint(t[c]).astype(np.int64)
+    t["conversion_rate"] = t["customers"] / t["leads"]
+    lo, hi = proportion_confint(t["customers"].to_numpy(), t["leads"].to_numpy(),
                                 alpha=1 - confidence, method="wilson")
     t["conversion_rate_low"], t["conversion_rate_high"] = np.asarray(lo), np.asarray(hi)
     t["revenue_per_lead"] = t["rev"] / t["leads"]
@@ -618,7 +1009,8 @@ def hazard_shape(hazard: Sequence[float]) -> str:
     h = np.asarray(hazard, dtype=float)
     if h.size < 2:
         return "cannot be traced: the history has a single attempt"
-    rises = [int(k) + 2 for k in np.flatnonzero(np.diff(h) > 1e-12)]
+    # a rise counts when it is at least 1% of the curve's height (smooth fits wiggle at the 1e-4 level)
+    rises = [int(k) + 2 for k in np.flatnonzero(np.diff(h) > 0.01 * max(float(h.max()), 1e-12))]
     peak = int(np.argmax(h)) + 1
     if not rises:
         return "falls from attempt 1 onward"
@@ -646,3 +1038,81 @@ def cohort_method_or_reason(profiles: pd.DataFrame, cost_per_attempt: float, min
         return cohort_method(profiles, cost_per_attempt, min_leads)
     except ValueError as err:
         return str(err)
+
+
+# --------------------------------------------------------------------------------------------
+# For the page: the per-tier table and the sentences a sales leader reads
+# --------------------------------------------------------------------------------------------
+
+def tier_table(plateau: dict) -> pd.DataFrame:
+    """``summary.json["plateau"]["by_tier"]`` (plus the pooled cap as the last row, tier ``"all
+    tiers"``) as a table for the page and tables.xlsx: ``tier, contacted_leads,
+    recommended_attempts, ci_low, ci_high, expected_profit_per_lead, cannot_judge_above, note``.
+    A tier without a cap has blank figures and the reason in ``note`` (never 0)."""
+    rows = []
+    for tier, t in (plateau.get("by_tier") or {}).items():
+        rows.append({"tier": tier, **{k: t.get(k) for k in ("contacted_leads", "recommended_attempts", "ci_low",
+                                                         "ci_high", "expected_profit_per_lead", "cannot_judge_above")},
+                     "note": t.get("reason") or (f"the history cannot judge caps above {t['cannot_judge_above']}"
+                                                 if t.get("cannot_judge_above") is not None else "")})
+    if plateau.get("recommended_attempts") is not None:
+        rows.append({"tier": "all tiers", "contacted_leads": plateau.get("contacted_leads"),
+                     **{k: plateau.get(k) for k in ("recommended_attempts", "ci_low", "ci_high",
+                                                    "expected_profit_per_lead", "cannot_judge_above")},
+                     "note": "pooled over tiers (the headline)"})
+    cols = ["tier", "contacted_leads", "recommended_attempts", "ci_low", "ci_high", "expected_profit_per_lead",
+            "cannot_judge_above", "note"]
+    out = pd.DataFrame(rows, columns=cols)
+    for c in cols[1:-1]:
+        out[c] = out[c].astype("Float64" if c == "expected_profit_per_lead" else "Int64")
+    return out
+
+
+def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
+    """Plain-words sentences for page 03 from ``summary.json["plateau"]`` (keys: ``verdict``,
+    ``value_by_attempt``, ``experiment``, ``stopping``; a key is absent when it has nothing to say)."""
+    out: dict[str, str] = {}
+    n = plateau.get("recommended_attempts")
+    if n is None:
+        out["verdict"] = f"Attempt cap: not available: {plateau.get('reason', 'no cap could be estimated')}."
+        return out
+    judge = plateau.get("cannot_judge_above")
+    profit = money(plateau.get("expected_profit_per_lead"), currency)
+    what = ("expected revenue minus attempt costs" if plateau.get("gross_margin", 1.0) == 1.0
+            else f"expected gross margin ({plateau['gross_margin']:.0%} of revenue) minus attempt costs")
+    if judge is None:
+        out["verdict"] = (f"Cap follow-up at {n} attempts (interval {plateau['ci_low']}–{plateau['ci_high']}): "
+                          f"{profit} of {what} per contacted lead.")
+    else:
+        why = ("reps stopped most leads there" if plateau.get("enforced_cap") == judge
+               else "too few leads were worked longer")
+        out["verdict"] = (f"At least {judge} attempts pay ({profit} of {what} per contacted lead), but the history "
+                          f"cannot judge caps above {judge}: {why}. This is not a confirmation of {judge}.")
+    rba = plateau.get("revenue_by_attempt") or {}
+    if rba.get("varies"):
+        ratio = rba.get("ratio_per_attempt")
+        out["value_by_attempt"] = (f"A deal won at a later attempt is worth {'less' if ratio < 1 else 'more'}: about "
+                                   f"{abs(1 - ratio):.0%} {'less' if ratio < 1 else 'more'} per extra attempt "
+                                   f"({rba['won_deals']:,} won deals); the cap accounts for it.")
+    elif rba.get("p_value") is not None:
+        out["value_by_attempt"] = (f"A deal is worth about the same whatever attempt won it ({rba['won_deals']:,} won "
+                                   "deals show no trend).")
+    elif rba.get("note"):
+        out["value_by_attempt"] = f"Deal value by attempt: {rba['note']}."
+    exp = plateau.get("experiment")
+    if exp:
+        if exp.get("leads_needed"):
+            weeks = f", about {exp['weeks_needed']} weeks of new leads" if exp.get("weeks_needed") else ""
+            out["experiment"] = (f"To find out, give {exp['share']:.0%} of new leads, chosen at random, up to "
+                                 f"{exp['test_cap']} attempts and compare profit per lead: {exp['leads_needed']:,} "
+                                 f"leads in all{weeks}, to see a gain of {money(exp['expected_gain_per_lead'], currency, 2)} "
+                                 f"per lead 8 times in 10.")
+        else:
+            out["experiment"] = f"No test is worth running: {exp.get('reason', '')}."
+    sens = plateau.get("stopping_sensitivity")
+    if sens and sens.get("recommended_attempts") != n:
+        out["stopping"] = (f"If the leads worked past attempt {sens['from_attempt']} were kept because they looked "
+                           f"engaged (twice as likely to convert as the rest), the best cap would be "
+                           f"{sens['recommended_attempts']}: read the answer as {min(n, sens['recommended_attempts'])}–"
+                           f"{max(n, sens['recommended_attempts'])} attempts.")
+    return out
