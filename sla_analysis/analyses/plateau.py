@@ -168,7 +168,7 @@ def _counts(leads: _Leads, weight: np.ndarray | None = None,
 
 
 def _pp_frame(leads: _Leads, at_risk: np.ndarray, events: np.ndarray,
-              revenue: np.ndarray) -> pd.DataFrame:
+              revenue: np.ndarray, sort: bool = True) -> pd.DataFrame:
     G, K = at_risk.shape
     g = np.repeat(np.arange(G), K)
     k = np.tile(np.arange(1, K + 1), G)
@@ -179,6 +179,8 @@ def _pp_frame(leads: _Leads, at_risk: np.ndarray, events: np.ndarray,
     out["at_risk"] = np.rint(at_risk.ravel()[keep]).astype(np.int64)
     out["events"] = np.rint(events.ravel()[keep]).astype(np.int64)
     out["revenue"] = revenue.ravel()[keep].astype(float)
+    if not sort:                       # the fit does not depend on the row order (bootstrap)
+        return out
     return out.sort_values(["attempt", *leads.covariates], kind="stable").reset_index(drop=True)
 
 
@@ -467,9 +469,11 @@ class ValueModel:
     won_deals: int
     ratio_per_attempt: float | None = None
     reason: str = ""
+    fitted_params: dict = field(default_factory=dict)   # IRLS starting values for a refit (speed only)
 
 
-def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None) -> ValueModel:
+def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None,
+                 starts: dict | None = None) -> ValueModel:
     w = (leads.weight if weight is None else weight).astype(float)
     G = leads.n_groups
     const = np.repeat(_group_values(leads, w)[:, None], K, axis=1)
@@ -507,8 +511,11 @@ def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None) -> Val
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", _GLM_WARNINGS)
-            r = sm.GLM(np.column_stack([won_n[keep], conv_n[keep] - won_n[keep]]),
-                       X_for(g_of[keep], k_of[keep], True), family=sm.families.Binomial()).fit()
+            Xw = X_for(g_of[keep], k_of[keep], True)
+            sw = (starts or {}).get("win")
+            r = sm.GLM(np.column_stack([won_n[keep], conv_n[keep] - won_n[keep]]), Xw,
+                       family=sm.families.Binomial()).fit(
+                start_params=sw if sw is not None and len(sw) == Xw.shape[1] else None)
         fits["win"] = r
         if np.isfinite(r.bse[1]) and r.bse[1] > 0:
             tests.append((r.params[1] / r.bse[1]) ** 2)
@@ -522,7 +529,9 @@ def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None) -> Val
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", _GLM_WARNINGS)
-                r = sm.GLM(y, Xa, family=sm.families.Gamma(sm.families.links.Log()), var_weights=won_n[kw]).fit()
+                sa = (starts or {}).get("amount")
+                r = sm.GLM(y, Xa, family=sm.families.Gamma(sm.families.links.Log()), var_weights=won_n[kw]).fit(
+                    start_params=sa if sa is not None and len(sa) == Xa.shape[1] else None)
         except (ValueError, np.linalg.LinAlgError):
             return ValueModel(const, False, None, n_won, reason="the attempt trend of the value could not be estimated")
         fits["amount"] = r
@@ -544,9 +553,10 @@ def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None) -> Val
         pwin = expit(Xg @ np.asarray(fits["win"].params))
     fitted = (pwin * amount).reshape(G, K)
     ratio = float(np.mean(fitted[:, 1:] / fitted[:, :-1])) if K > 1 else None
+    params = {k: (None if r is None else np.asarray(r.params)) for k, r in fits.items()}
     if p < VALUE_TREND_ALPHA:
-        return ValueModel(fitted, True, p, n_won, ratio)
-    return ValueModel(const, False, p, n_won, ratio)
+        return ValueModel(fitted, True, p, n_won, ratio, fitted_params=params)
+    return ValueModel(const, False, p, n_won, ratio, fitted_params=params)
 
 
 # --------------------------------------------------------------------------------------------
@@ -628,13 +638,13 @@ def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | 
                          "no cap is supported by the data")
     if cap_limit is not None:
         k_support = min(k_support, int(cap_limit))
-    pp = _pp_frame(leads, at_risk, events, revenue)
+    pp = _pp_frame(leads, at_risk, events, revenue, sort=weight is None)
     model = fit_hazard(pp, leads.covariates, max_attempt=k_support, shape=shape, starts=starts)
     G = leads.n_groups
     k = np.tile(np.arange(1, k_support + 1), G)
     cov = leads.groups.loc[leads.groups.index.repeat(k_support)].reset_index(drop=True)
     h = expit(model.design(k, cov if leads.covariates else None) @ model.params).reshape(G, k_support)
-    value = _value_model(leads, k_support, weight)
+    value = _value_model(leads, k_support, weight, (starts or {}).get("value"))
     parts = _profit(h, gross_margin * value.values, at_risk[:, 0], cost)
     curve = pd.DataFrame({"attempts": np.arange(1, k_support + 1), **parts,
                           "at_risk": np.rint(at_risk.sum(axis=0)[:k_support]).astype(np.int64)})
@@ -871,7 +881,8 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
     profit = an.curve["profit_per_lead"].to_numpy()
     best = int(np.argmax(profit)) + 1
     K = an.k_support
-    boot = (_bootstrap(leads, cost, n_boot, seed, min_at_risk, gross_margin, enforced, an.model.fitted_params)
+    starts = {**an.model.fitted_params, "value": an.value.fitted_params}
+    boot = (_bootstrap(leads, cost, n_boot, seed, min_at_risk, gross_margin, enforced, starts)
             if n_boot > 0 else np.empty(0))
     ok = boot[np.isfinite(boot)]
     if ok.size:
