@@ -33,3 +33,15 @@ def pct(value: float, digits: int = 1) -> str:
     if value is None or not np.isfinite(value):
         return "–"
     return f"{100 * value:.{digits}f}%"
+
+
+def plural(n: float | None, one: str, many: str | None = None) -> str:
+    """``1 attempt``, ``9 attempts``, ``1,200 leads``; an en dash for a missing count."""
+    if n is None or (isinstance(n, float) and not np.isfinite(n)):
+        return "–"
+    return f"{n:,.0f} {one if n == 1 else (many or one + 's')}"
+
+
+def attempts(n: float | None) -> str:
+    """``1 attempt`` or ``9 attempts``."""
+    return plural(n, "attempt")

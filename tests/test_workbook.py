@@ -39,6 +39,7 @@ def test_a_column_the_export_cannot_support_is_blank_with_the_reason(tmp_path):
 
 def test_numbers_stay_numbers():
     assert safe_cell(-3.5) == -3.5 and safe_cell(np.float64(2.0)) == 2.0 and safe_cell(np.nan) is None
+    assert safe_cell(pd.NA) is None and safe_cell(pd.NaT) is None  # nullable columns: empty, never an error
 
 
 def test_sheet_names_are_legal_and_unique():

@@ -48,6 +48,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, DomainWarning, PerfectSeparationWarning
 
 from sla_analysis.formats import money
+from sla_analysis.results import Result
 
 REQUIRED_COLUMNS = ("attempts", "converted", "revenue", "censored", "weight")
 
@@ -1032,23 +1033,47 @@ def hazard_shape(hazard: Sequence[float]) -> str:
 
 
 def recommend_cap_or_reason(profiles: pd.DataFrame, cost_per_attempt: float, covariates: Sequence[str] = (),
-                            **kwargs) -> CapRecommendation | str:
-    """:func:`recommend_cap`, or, when the history cannot support any cap (nobody contacted, no
-    conversions, too few leads), the reason in plain words."""
+                            **kwargs) -> Result[CapRecommendation]:
+    """:func:`recommend_cap` as a :class:`Result`: absent, with the reason in plain words, when the
+    history cannot support any cap (nobody contacted, no conversions, too few leads)."""
     if not np.isfinite(cost_per_attempt):
-        return "the cost per attempt is unknown (no attempts were logged)"
+        return Result.absent("the cost per attempt is unknown (no attempts were logged)")
     try:
-        return recommend_cap(profiles, cost_per_attempt, covariates, **kwargs)
+        return Result.of(recommend_cap(profiles, cost_per_attempt, covariates, **kwargs))
     except ValueError as err:
-        return str(err)
+        return Result.absent(str(err))
 
 
-def cohort_method_or_reason(profiles: pd.DataFrame, cost_per_attempt: float, min_leads: int = 30) -> dict | str:
-    """:func:`cohort_method`, or the reason it has no answer."""
+def cohort_method_or_reason(profiles: pd.DataFrame, cost_per_attempt: float, min_leads: int = 30) -> Result[dict]:
+    """:func:`cohort_method` as a :class:`Result` (absent with the reason it has no answer)."""
     try:
-        return cohort_method(profiles, cost_per_attempt, min_leads)
+        return Result.of(cohort_method(profiles, cost_per_attempt, min_leads))
     except ValueError as err:
-        return str(err)
+        return Result.absent(str(err))
+
+
+def history_counts(profiles: pd.DataFrame) -> dict[str, int]:
+    """The history behind the cap: MQLs, contacted leads (at least one attempt), those still being
+    worked (censored), and leads that got a deal with no logged attempt."""
+    contacted = profiles[profiles.attempts >= 1]
+    return {"mqls": int(profiles.weight.sum()), "contacted_leads": int(contacted.weight.sum()),
+            "censored_leads": int(contacted.weight[contacted.censored].sum()),
+            "deal_without_attempt": int(profiles.weight[(profiles.attempts == 0) & profiles.converted].sum())}
+
+
+def plateau_summary(rec: Result[CapRecommendation], seeds: Result[dict], profiles: pd.DataFrame,
+                    covariates: Sequence[str]) -> dict:
+    """``summary.json["plateau"]``: :meth:`CapRecommendation.to_summary` with the rule of thumb's
+    answer, the covariates, the history's counts and the per-attempt conversion; or
+    ``{recommended_attempts: null, reason}`` when no cap can be estimated."""
+    if not rec:
+        return {"recommended_attempts": None, "reason": rec.reason}
+    cap = rec.get()
+    counts = history_counts(profiles)
+    return {**cap.to_summary(), "cohort_method_attempts": seeds.value["cohort_method_attempts"] if seeds else None,
+            "covariates": list(covariates), "contacted_leads": counts["contacted_leads"],
+            "censored_leads": counts["censored_leads"], "hazard_shape": hazard_shape(cap.curve.hazard),
+            "hazard_by_attempt": list(cap.curve.hazard)}
 
 
 # --------------------------------------------------------------------------------------------

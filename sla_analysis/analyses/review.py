@@ -113,8 +113,9 @@ def measured_figures(crm: CRM, cfg: SLAConfig, period: Period, n_boot: int = 100
     prof, cov, c, _ = co.plateau_history(crm, cfg, end)
     rec = recommend_cap_or_reason(prof[prof.attempts >= 1], c, cov, n_boot=n_boot, seed=cfg.random_seed % 2**32,
                                   min_at_risk=cfg.min_group_size, confidence=cfg.confidence_level)
-    if not isinstance(rec, str):
-        out["attempt_cap"] = (float(rec.recommended_attempts), float(rec.ci_low), float(rec.ci_high))
+    if rec:
+        cap = rec.get()
+        out["attempt_cap"] = (float(cap.recommended_attempts), float(cap.ci_low), float(cap.ci_high))
     return out
 
 

@@ -81,6 +81,10 @@ COLUMNS: dict[str, Column] = {
     "cost_per_attempt": C("Cost per attempt", "money2"), "cost_per_lead": C("Attempts cost per lead", "money2"),
     "marginal_profit": C("Profit it adds per lead", "money2"),
     "revenue_per_attempt": C("Expected revenue of the attempt", "money2"),
+    # the attempt cap
+    "contacted_leads": C("Contacted leads", "count"), "recommended_attempts": C("Cap (attempts)", "count"),
+    "ci_low": C("Interval from", "count"), "ci_high": C("to", "count"), "cannot_judge_above": C("Cannot judge above", "count"),
+    "expected_profit_per_lead": C("Profit per contacted lead", "money"), "note": C("Note"),
     # pace and time
     "attempts_per_lead": C("Attempts per lead", "number1"), "attempts_per_active_hour": C("Attempts per active hour", "number2"),
     "calls_per_hour_dialling": C("Calls per hour dialling", "number1"), "sqls_per_month": C("SQLs a month", "number1"),

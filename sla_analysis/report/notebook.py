@@ -27,7 +27,7 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from sla_analysis.config import SLAConfig, load_config
-from sla_analysis.formats import interval_text, money, number, pct  # noqa: F401 (the pages' formatters)
+from sla_analysis.formats import attempts, interval_text, money, number, pct, plural  # noqa: F401 (the pages' formatters)
 from sla_analysis.io.engine import CRM, open_crm
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.columns import column, readable, unsupported

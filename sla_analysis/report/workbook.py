@@ -59,7 +59,7 @@ def _write(ws, row: int, col: int, value, fmt: str | None = None):
 def safe_cell(value):
     """A value as a cell holds it: NaN and None become empty cells; NumPy scalars become Python
     ones; lists become text. (Formula-like text is guarded by the cell's quote prefix.)"""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and not np.isfinite(value)):
         return None
     if isinstance(value, np.generic):
         value = value.item()
