@@ -210,6 +210,18 @@ def open_crm(cache_dir: str | Path, engine: str | None = None) -> CRM:
     return CRM(cache_dir, manifest, tables)
 
 
+def check_engine_ready(cache_dir: Path, engine: str | None = None) -> None:
+    """Before any notebook starts: a PostgreSQL engine must be reachable and hold the tables of
+    ``cache_dir``'s export (else :class:`EngineError`, without credentials). Other engines: nothing."""
+    name = engine_name(engine)
+    if is_postgres(name):
+        con = connect_url(name)
+        try:
+            check_warehouse_holds(con, cache_dir, name)
+        finally:
+            con.disconnect()
+
+
 def warehouse_key(con: ibis.BaseBackend) -> str | None:
     """The validated cache (``crm-<key>``) whose tables the warehouse holds, or ``None``."""
     if WAREHOUSE_MANIFEST not in con.list_tables():
