@@ -37,8 +37,8 @@ from sla_analysis.errors import USER_ERRORS, NotebookFailed
 from sla_analysis.io.adapters import bank_marketing
 from sla_analysis.io.engine import engine_name, is_postgres, redact_url
 from sla_analysis.io.inputs import resolve_inputs
-from sla_analysis.io.warehouse import load_tables
 from sla_analysis.io.sample import SampleParams, write_sample
+from sla_analysis.io.warehouse import load_tables
 from sla_analysis.periods import parse_period
 from sla_analysis.report.run import run_report
 from sla_analysis.tools.bench import SIZES, run_bench, table

@@ -21,7 +21,6 @@ from sla_analysis.io import warehouse
 from sla_analysis.io.engine import open_crm, redact_url
 from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.io.sample import SampleParams, write_sample
-from sla_analysis.report import run as report_run
 
 sys.path.insert(0, str(Path(__file__).parent))
 from postgres_server import running_postgres  # noqa: E402
@@ -166,7 +165,10 @@ def test_report_from_a_crm_in_a_schema_equals_the_files(server, sample, tmp_path
         runs[name] = json.loads((tmp_path / name / "2024Q1" / "summary.json").read_text())
     provenance = (tmp_path / "schema" / "2024Q1" / "provenance.json").read_text()
     assert password not in provenance and "sla_test" not in provenance
-    diffs = _differences(runs["files"], runs["schema"])
+    # the inputs' file hashes describe the files read (CSV here, Parquet read from the database)
+    diffs = [d for d in _differences(runs["files"], runs["schema"])
+             if not (d.startswith("/inputs/") and d.split(":")[0].endswith("/sha256"))]
+    assert set(runs["files"]["inputs"]) == set(runs["schema"]["inputs"])
     assert not diffs, "\n".join(diffs[:40])
 
 
@@ -206,7 +208,7 @@ def test_engine_built_ins_agree_with_duckdb_to_the_microsecond(server, tmp_path)
     url, _ = server
     times = pd.DataFrame({"ts": pd.to_datetime(["1990-01-01 00:00:00", "2024-03-10 06:59:59.999999",
                                                 "2024-03-10 07:00:00.000001", "2024-11-03 05:30:00.123456",
-                                                "2029-12-31 23:59:59.999999", "2024-02-29 12:00:00.5"])})
+                                                "2029-12-31 23:59:59.999999", "2024-02-29 12:00:00.5"], format="ISO8601")})
     out = {}
     for name, con in (("duckdb", connect()), ("postgres", ibis.connect(url))):
         t = con.create_table("times_check", times, temp=True, overwrite=True)

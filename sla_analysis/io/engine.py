@@ -33,8 +33,8 @@ from urllib.parse import unquote
 import ibis
 import ibis.expr.types as ir
 
-from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.errors import EngineError
+from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT
 
 
