@@ -38,8 +38,9 @@ ENGINE_ARG = $(if $(value ENGINE),--engine $(call quote,ENGINE))
 SPARK_STAMP := $(VENV)/.spark
 BROWSER_STAMP := $(VENV)/.browser
 CHROMIUM ?= /usr/bin/chromium
+POSTGRES_STAMP := $(VENV)/.postgres
 
-.PHONY: help install install-spark install-browser test-browser screenshots lock report reports validate validate-real validate-methods sample lab test test-fast test-spark bench clean-reports
+.PHONY: help install install-spark install-browser install-postgres load-warehouse test-browser test-postgres screenshots lock report reports validate validate-real validate-methods sample lab test test-fast test-spark bench clean-reports
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -94,13 +95,13 @@ lock: ## Recompile requirements.lock (with hashes) and environment.yml from pypr
 	rm -rf .venv-lock
 
 test: $(STAMP) $(BROWSER_STAMP) ## Run the whole test suite (unit, notebooks, end to end, pages in Chromium)
-	$(PY) -m pytest -q -m "not real and not spark"
+	$(PY) -m pytest -q -m "not real and not spark and not postgres"
 
 validate-real: $(STAMP) ## The public datasets in ../shared (Bank Marketing, Olist) end to end, checked independently
 	$(PY) -m pytest -q -m real tests/test_real_data.py
 
 test-fast: $(STAMP) ## The fast loop: unit tests, no report runs (under 3 minutes)
-	$(PY) -m pytest -q -m "not slow and not real and not spark and not browser"
+	$(PY) -m pytest -q -m "not slow and not real and not spark and not postgres and not browser"
 
 # Debian's chromium (installed with apt-get when missing and run as root), driven by Playwright for
 # Python with executable_path: no browser is downloaded.
@@ -129,6 +130,24 @@ install-spark: $(SPARK_STAMP) ## Add the optional Spark engine (pyspark in local
 
 test-spark: $(SPARK_STAMP) ## The Spark engine on a small sample: the same summary.json as DuckDB
 	$(PY) -m pytest -q -m spark tests/test_spark.py
+
+# Debian's PostgreSQL server (apt, as root or through sudo) and the Python driver Ibis uses.
+$(POSTGRES_STAMP): $(STAMP)
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+	$(PY) -m pip install --quiet --disable-pip-version-check "psycopg[binary]==3.3.9"
+	touch $(POSTGRES_STAMP)
+
+install-postgres: $(POSTGRES_STAMP) ## Add the PostgreSQL warehouse: Debian's postgresql (server, for the tests) and the psycopg driver
+	@echo "postgresql and psycopg installed"
+
+load-warehouse: $(POSTGRES_STAMP) ## Validate the export (DATA=, PROFILE=) and load it into ENGINE=postgres://user@host/db[/schema]
+	@test -n $(call quote,ENGINE) || { echo "error: set ENGINE=postgres://user@host:port/db[/schema]"; exit 2; }
+	@$(PY) -m sla_analysis load-warehouse $(ENGINE_ARG) $(if $(value DATA),--data $(call quote,DATA)) $(PROFILE_ARG)
+
+test-postgres: $(POSTGRES_STAMP) ## PostgreSQL as target and source on a throwaway local server: the same summary.json as DuckDB
+	$(PY) -m pytest -q -m postgres tests/test_postgres.py
 
 bench: $(STAMP) ## Time the full report on generated CRMs (SIZES="S M L") beside pandas and bare DuckDB -> reports/bench/
 	$(PY) -m sla_analysis bench --sizes $(call quote,SIZES)

@@ -12,6 +12,11 @@ current one holding ``config/sla.yml``) says which project a command works in.
 ``sla-analysis bench [--sizes "S M L"] [--out DIR]`` times the full report on generated CRMs beside
 a plain pandas and a bare DuckDB version of the same aggregations (``docs/performance.md``).
 
+``sla-analysis load-warehouse --engine postgres://user@host/db[/schema] [--data DIR|URL] [--profile P]``
+validates an export and writes its tables into a PostgreSQL warehouse, where ``report --engine``
+then runs the analyses (``docs/warehouse.md``). ``--data postgres://…/db/schema`` reads a CRM's
+tables from a database instead of a folder.
+
 ``sla-analysis adapt bank-marketing --source bank-full.csv --out DIR [--deal-value X]`` maps a
 foreign export into the data contract (``DIR/{leads,activities,deals}.parquet``) and prints ``DIR``.
 
@@ -30,9 +35,10 @@ from pathlib import Path
 from sla_analysis import paths
 from sla_analysis.errors import USER_ERRORS, NotebookFailed
 from sla_analysis.io.adapters import bank_marketing
-from sla_analysis.io.engine import engine_name
+from sla_analysis.io.engine import engine_name, is_postgres, redact_url
 from sla_analysis.io.inputs import resolve_inputs
 from sla_analysis.io.sample import SampleParams, write_sample
+from sla_analysis.io.warehouse import load_tables
 from sla_analysis.periods import parse_period
 from sla_analysis.report.run import run_report
 from sla_analysis.tools.bench import SIZES, run_bench, table
@@ -50,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     ini.add_argument("folder", type=Path, nargs="?", default=None, help="default: the current folder")
     rep = sub.add_parser("report", help="build and publish one period's report")
     rep.add_argument("--period", required=True, help="2024Q1, 2024-03 or 2024")
-    rep.add_argument("--data", type=Path, default=None, help="folder with the CRM export (default data/raw)")
+    rep.add_argument("--data", type=_data_source, default=None,
+                     help="folder with the CRM export (default data/raw), or postgres://…/db/schema")
     rep.add_argument("--config", type=Path, default=None, help="SLA config (default config/sla.yml)")
     rep.add_argument("--out", type=Path, default=None, help="reports folder (default reports/)")
     rep.add_argument("--profile", default=None,
@@ -61,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--jobs", type=_positive_int, default=None,
                      help="notebooks run at once (default: one per core, at most 4); 1 runs them in turn")
     val = sub.add_parser("validate", help="validate a CRM export against the data contract only")
-    val.add_argument("--data", type=Path, default=None)
+    val.add_argument("--data", type=_data_source, default=None)
     val.add_argument("--profile", default=None, help="as for report")
     sam = sub.add_parser("sample", help="write the sample CRM (and its truth.json) to a folder")
     sam.add_argument("--out", type=Path, required=True)
@@ -70,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     ben = sub.add_parser("bench", help="time the full report on generated CRMs (S, M, L) beside pandas and bare DuckDB")
     ben.add_argument("--sizes", default="S M L", help="sizes to run, e.g. 'S M' (S 20k, M 200k, L 2M leads)")
     ben.add_argument("--out", type=Path, default=None, help="folder for bench.json (default reports/bench)")
+    wh = sub.add_parser("load-warehouse", help="validate an export and write its tables into a PostgreSQL warehouse")
+    wh.add_argument("--engine", required=True, help="the warehouse: postgres://user@host:port/db[/schema]")
+    wh.add_argument("--data", type=_data_source, default=None, help="as for report")
+    wh.add_argument("--profile", default=None, help="as for report")
+    wh.add_argument("--quiet", action="store_true", help="no progress messages")
     ada = sub.add_parser("adapt", help="map a foreign export into the data contract (canonical Parquet tables)")
     ada.add_argument("dataset", choices=["bank-marketing"],
                      help="which export: bank-marketing (UCI Bank Marketing bank-full.csv)")
@@ -78,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     ada.add_argument("--deal-value", type=_deal_value, default=None,
                      help="revenue credited to each conversion (the data has none; default 1000)")
     return parser
+
+
+def _data_source(text: str) -> Path | str:
+    """``--data``: a folder, or a database URL (kept as text: a path would fold its ``//``)."""
+    return text if "://" in text else Path(text)
 
 
 def _deal_value(text: str) -> float:
@@ -156,6 +173,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: --sizes takes {', '.join(SIZES)}; got {args.sizes!r}", file=sys.stderr)
                 return 2
             print(table(run_bench(sizes, out=args.out)))
+        elif args.command == "load-warehouse":
+            engine = engine_name(args.engine)
+            if not is_postgres(engine):
+                print("error: --engine must be a postgres:// URL (the warehouse to load)", file=sys.stderr)
+                return 2
+            crm_dir = resolve_inputs(args.data, args.quiet, profile=args.profile)
+            rows = load_tables(crm_dir, engine)
+            print(f"loaded into {redact_url(engine)}: " + ", ".join(f"{n} {r:,} rows" for n, r in rows.items()))
         elif args.command == "adapt":
             extra = {} if args.deal_value is None else {"deal_value": args.deal_value}
             print(bank_marketing.to_contract(args.source, args.out, **extra))

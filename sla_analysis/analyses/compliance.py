@@ -82,24 +82,49 @@ def _spark_make_timestamp(us: dt.int64) -> dt.timestamp:
     """Spark ``timestamp_micros``: the timestamp that many microseconds after the epoch."""
 
 
-def _on_spark(expr: ir.Expr) -> bool:
-    """Whether ``expr`` runs on the Spark backend (the few engine built-ins differ by name)."""
+@ibis.udf.scalar.builtin(name="date_part")
+def _postgres_date_part(field: dt.string, ts: dt.timestamp) -> dt.float64:
+    """PostgreSQL ``date_part('epoch', ts)``: seconds since 1970-01-01 as a double (exact to the
+    microsecond for dates before 2100: a double's spacing there is under 0.25 µs)."""
+
+
+@ibis.udf.scalar.builtin(name="to_timestamp")
+def _postgres_to_timestamp(seconds: dt.float64) -> dt.Timestamp(timezone="UTC"):
+    """PostgreSQL ``to_timestamp(seconds since the epoch)`` (rounded to the microsecond)."""
+
+
+def _backend(expr: ir.Expr) -> str:
+    """The backend ``expr`` runs on (the few engine built-ins differ by name): ``duckdb`` for an
+    unbound expression."""
     try:
-        return expr._find_backend().name == "pyspark"
+        return expr._find_backend().name
     except Exception:  # noqa: BLE001 - an unbound expression: DuckDB's built-ins
-        return False
+        return "duckdb"
+
+
+def _on_spark(expr: ir.Expr) -> bool:
+    """Whether ``expr`` runs on the Spark backend."""
+    return _backend(expr) == "pyspark"
 
 
 def _epoch_us(ts: ir.TimestampValue) -> ir.IntegerValue:
-    """Microseconds since 1970-01-01 of a naive UTC timestamp, on DuckDB or Spark."""
-    if _on_spark(ts):  # Spark reads naive Parquet times as TIMESTAMP_NTZ; the session zone is UTC
+    """Microseconds since 1970-01-01 of a naive UTC timestamp, on DuckDB, Spark or PostgreSQL."""
+    backend = _backend(ts)
+    if backend == "pyspark":  # Spark reads naive Parquet times as TIMESTAMP_NTZ; the session zone is UTC
         return _spark_epoch_us(ts.cast(dt.Timestamp(timezone="UTC")))
+    if backend == "postgres":
+        return (_postgres_date_part("epoch", ts) * 1_000_000).round().cast("int64")
     return _duckdb_epoch_us(ts)
 
 
 def _make_timestamp(us: ir.IntegerValue) -> ir.TimestampValue:
-    """The naive UTC timestamp ``us`` microseconds after 1970-01-01, on DuckDB or Spark."""
-    return _spark_make_timestamp(us) if _on_spark(us) else _duckdb_make_timestamp(us)
+    """The naive UTC timestamp ``us`` microseconds after 1970-01-01, on DuckDB, Spark or PostgreSQL."""
+    backend = _backend(us)
+    if backend == "pyspark":
+        return _spark_make_timestamp(us)
+    if backend == "postgres":
+        return _utc_to_wall("UTC", _postgres_to_timestamp(us.cast("float64") / 1_000_000))
+    return _duckdb_make_timestamp(us)
 
 
 def local_time(ts: ir.TimestampValue, tz: str) -> ir.TimestampValue:

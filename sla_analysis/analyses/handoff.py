@@ -531,7 +531,7 @@ def attribution(crm: CRM, start: datetime, stop: datetime, confidence: float = 0
         flags["marketing-influenced"] = infl | sourced if sourced is not None else infl
     if not flags:
         return pd.DataFrame()
-    lf = leads.select("lead_id", "created_at", **{f"_f{i}": v.cast("int64") for i, v in enumerate(flags.values())})
+    lf = leads.select("lead_id", "created_at", **{f"_f{i}": v.cast("int32").cast("int64") for i, v in enumerate(flags.values())})
     d = crm.deals
     amount = d.amount.fill_null(0.0) if has_values(crm, "amount", "deals") else ibis.literal(0.0)
     won_at = d.closed_at.fill_null(d.created_at) if has_values(crm, "closed_at", "deals") else d.created_at

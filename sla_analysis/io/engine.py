@@ -8,9 +8,15 @@ The engine (``SLA_ANALYSIS_ENGINE``, set by ``--engine`` / ``ENGINE=``) is one o
 * ``duckdb`` (default): the validated Parquet cache read by an in-process DuckDB;
 * ``spark``: the same Parquet files read by a local Spark session (``pip install -e .[spark]``,
   Java 17); ``SLA_ANALYSIS_SPARK_MASTER`` (default ``local[2]``) points it at a cluster;
-* an Ibis connection URL for any other backend (a warehouse, e.g. ``postgres://user@host/db``):
-  the validated tables must have been loaded there under the contract's names (``leads``,
-  ``activities``, ``deals``, ``reps``); only the manifest is read from the cache. Untested here.
+* a PostgreSQL URL (``postgres://user@host:port/db[/schema]``): the validated tables loaded there by
+  ``sla-analysis load-warehouse`` (:mod:`sla_analysis.io.warehouse`; tested end to end, see
+  ``docs/warehouse.md``). The warehouse must hold the tables of the very export being reported
+  (its ``sla_analysis_manifest`` table names the validated cache), else the run is refused;
+* an Ibis connection URL for any other backend, with the tables loaded under the contract's names
+  (``leads``, ``activities``, ``deals``, ``reps``); untested here.
+
+A URL may hold a password: it is never shown (:func:`redact_url`); prefer ``PGPASSWORD`` or
+``~/.pgpass``.
 
 Validation always runs in DuckDB (it reads the raw files); the analyses run on the engine.
 """
@@ -22,6 +28,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from urllib.parse import unquote
 
 import ibis
 import ibis.expr.types as ir
@@ -115,6 +122,38 @@ class CRM:
 
 
 ENGINES = ("duckdb", "spark")
+#: the table ``load-warehouse`` writes beside the canonical ones: which validated cache they hold
+WAREHOUSE_MANIFEST = "sla_analysis_manifest"
+POSTGRES_SCHEMES = ("postgres", "postgresql")
+
+
+def redact_url(url: str) -> str:
+    """An engine or data URL without its user name and password (``postgres://host:5432/db/schema``):
+    what may be shown in a message, a log or provenance.json."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    netloc, slash, path = rest.partition("/")
+    host = netloc.rpartition("@")[2]
+    return f"{scheme}://{host}{slash}{path.split('?')[0]}"
+
+
+def is_postgres(url: str | None) -> bool:
+    """Whether ``url`` names a PostgreSQL database."""
+    return bool(url) and str(url).split("://")[0].lower() in POSTGRES_SCHEMES and "://" in str(url)
+
+
+def connect_url(url: str) -> ibis.BaseBackend:
+    """An Ibis connection to ``url``; a failure is reported without the URL's credentials."""
+    try:
+        return ibis.connect(url)
+    except Exception as err:  # noqa: BLE001 - the driver's own error may quote the URL
+        detail = str(err).replace(url, redact_url(url)).strip().splitlines()
+        text = detail[0] if detail else type(err).__name__
+        user, _, password = url.partition("://")[2].partition("/")[0].rpartition("@")[0].partition(":")
+        for secret in {password, unquote(password), user, unquote(user)} - {""}:
+            text = text.replace(secret, "***")
+        raise EngineError(f"cannot connect to {redact_url(url)}: {text}") from None
 
 
 def engine_name(engine: str | None = None) -> str:
@@ -123,6 +162,9 @@ def engine_name(engine: str | None = None) -> str:
     name = (engine or os.environ.get("SLA_ANALYSIS_ENGINE") or "duckdb").strip()
     if name not in ENGINES and "://" not in name:
         raise EngineError(f"engine must be one of {', '.join(ENGINES)} or an Ibis connection URL, got {name!r}")
+    if is_postgres(name) and importlib.util.find_spec("psycopg") is None:
+        raise EngineError("a postgres:// engine needs the PostgreSQL driver: run `make install-postgres` "
+                          "(or `pip install 'sla-analysis[postgres]'`)")
     if name == "spark" and importlib.util.find_spec("pyspark") is None:
         raise EngineError("ENGINE=spark needs the optional Spark engine: run `make install-spark` "
                           "(or `pip install 'sla-analysis[spark]'`; Java 17 is needed too)")
@@ -161,9 +203,42 @@ def open_crm(cache_dir: str | Path, engine: str | None = None) -> CRM:
         tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=f"{n}_{manifest_key(cache_dir)}")
                   for n in names}
     else:
-        con = ibis.connect(name)
+        con = connect_url(name)
+        if is_postgres(name):
+            check_warehouse_holds(con, cache_dir, name)
         tables = {n: con.table(n) for n in names}
     return CRM(cache_dir, manifest, tables)
+
+
+def check_engine_ready(cache_dir: Path, engine: str | None = None) -> None:
+    """Before any notebook starts: a PostgreSQL engine must be reachable and hold the tables of
+    ``cache_dir``'s export (else :class:`EngineError`, without credentials). Other engines: nothing."""
+    name = engine_name(engine)
+    if is_postgres(name):
+        con = connect_url(name)
+        try:
+            check_warehouse_holds(con, cache_dir, name)
+        finally:
+            con.disconnect()
+
+
+def warehouse_key(con: ibis.BaseBackend) -> str | None:
+    """The validated cache (``crm-<key>``) whose tables the warehouse holds, or ``None``."""
+    if WAREHOUSE_MANIFEST not in con.list_tables():
+        return None
+    rows = con.table(WAREHOUSE_MANIFEST).select("cache_key").to_pyarrow().column(0).to_pylist()
+    return rows[0] if len(rows) == 1 else None
+
+
+def check_warehouse_holds(con: ibis.BaseBackend, cache_dir: Path, url: str) -> None:
+    """Refuse (:class:`EngineError`) a warehouse that does not hold the tables of ``cache_dir``'s
+    export: the figures would describe other data."""
+    held = warehouse_key(con)
+    if held != Path(cache_dir).name:
+        what = "no validated tables" if held is None else f"the tables of another export ({held})"
+        raise EngineError(f"the warehouse {redact_url(url)} holds {what}, not those of this export "
+                          f"({Path(cache_dir).name}): load them first with `sla-analysis load-warehouse "
+                          f"--engine <url> --data <the same export>`")
 
 
 def manifest_key(cache_dir: Path) -> str:

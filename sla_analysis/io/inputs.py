@@ -16,6 +16,7 @@ from sla_analysis.io import sample
 from sla_analysis.io.contract import find_input_file
 from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.io.sample import write_sample
+from sla_analysis.io.warehouse import export_tables
 
 
 def has_export(data_dir: Path) -> bool:
@@ -54,13 +55,22 @@ def ensure_sample(quiet: bool = False) -> Path:
     return paths.SAMPLE_DIR
 
 
-def resolve_inputs(data_dir: Path | None, quiet: bool = False, profile: str | None = None) -> Path:
+def resolve_inputs(data_dir: Path | str | None, quiet: bool = False, profile: str | None = None) -> Path:
     """Validate the export in ``data_dir`` (default ``data/raw``) and return its cache folder.
+
+    ``data_dir`` may be a database URL (``postgres://…/db/schema``): the schema's tables, named as
+    in the data contract, are read (:func:`sla_analysis.io.warehouse.export_tables`) and validated.
 
     ``profile`` reads it through a mapping file (``salesforce``, ``hubspot`` or a path).
     When the default folder holds no export, the bundled sample CRM is used and the console says so.
     """
     paths.PROCESSED_DIR.mkdir(parents=True, exist_ok=True)
+    if isinstance(data_dir, str) and "://" in data_dir:
+        if profile:
+            raise ContractError([Violation("--data", "-", "a database holds the contract's tables (leads, "
+                                           "activities, deals, reps): --profile applies to export files only", 0, [])])
+        _log("reading the CRM tables from the database ...", quiet)
+        return prepare_inputs(export_tables(data_dir))
     if profile:
         data_dir = Path(data_dir or paths.RAW_DIR)
         if not data_dir.is_dir():

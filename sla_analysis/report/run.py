@@ -39,7 +39,7 @@ from sla_analysis import __version__, paths
 from sla_analysis.config import SLAConfig, load_config
 from sla_analysis.console import log as _log
 from sla_analysis.errors import NotebookFailed, OutputError, PeriodError
-from sla_analysis.io.engine import engine_name, open_crm
+from sla_analysis.io.engine import check_engine_ready, engine_name, open_crm
 from sla_analysis.io.inputs import resolve_inputs
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.index_page import write_index
@@ -279,6 +279,7 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
         crm_dir = resolve_inputs(data_dir, quiet, profile)
     manifest = json.loads((crm_dir / "manifest.json").read_text())
     check_period_has_data(crm_dir, period, cfg)
+    check_engine_ready(crm_dir)  # a warehouse engine holds this export's tables (else refused now)
     with period_lock(out_root, period.label, quiet):
         remove_leftovers(out_root, period.label, quiet)
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{period.label}-", dir=out_root))
