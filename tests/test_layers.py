@@ -10,9 +10,11 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sla_analysis"
 
-#: (module, imported module): pyspark is an optional engine; the validator (pandera, ~1.6 s) is
-#: loaded by a page only when an analyst points it at an export, never in a report's kernels.
-DEFERRED = {("io/engine.py", "pyspark.sql"), ("report/notebook.py", "sla_analysis.io.inputs")}
+#: (module, imported module): pyspark and psycopg are optional engines' drivers; the validator
+#: (pandera, ~1.6 s) is loaded by a page only when an analyst points it at an export, never in a
+#: report's kernels.
+DEFERRED = {("io/engine.py", "pyspark.sql"), ("io/warehouse.py", "psycopg"),
+            ("report/notebook.py", "sla_analysis.io.inputs")}
 
 
 def imports_inside_functions(path: Path) -> list[tuple[str, int]]:
