@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from sla_analysis.analyses.review import review_verdict
 from sla_analysis.formats import money
 from sla_analysis.report.notebook import SAMPLE_BANNER
 
@@ -109,8 +110,8 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
         parts.append("</table>")
     review = summary.get("sla_review") or {}
     if review:
-        text = (f"Due: {review['why']}." if review.get("due") else "Not due: the measured figures are within "
-                f"{review.get('tolerance', 0):.0%} of the SLA's assumptions.")
+        text = review.get("verdict") or review_verdict(bool(review.get("due")), review.get("why", ""),
+                                                       review.get("tolerance", 0), review.get("compared", 0))
         parts.append(f"<p><strong>SLA review.</strong> {_e(text)}</p>")
     rows = headline_rows(summary)
     if rows:
