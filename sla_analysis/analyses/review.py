@@ -40,13 +40,19 @@ def trend_periods(period: Period, n_previous: int) -> list[Period]:
     return out[::-1]
 
 
+def top_tier(cfg: SLAConfig) -> str:
+    """The tier whose speed to lead the trend follows: the one with the shortest response window
+    (ties: the first listed), whatever the tiers are called."""
+    return min(cfg.tiers, key=lambda t: (cfg.tiers[t].response_hours, list(cfg.tiers).index(t)))
+
+
 def kpi_trend(crm: CRM, cfg: SLAConfig, period: Period, n_previous: int = 4,
               data_start: datetime | None = None, data_end: datetime | None = None) -> pd.DataFrame:
     """Per period (this one and ``n_previous`` before it that the data reaches): MQLs, the share
-    of high-tier (first configured tier) MQLs touched within the window, MQL:SQL of the period's
+    of top-tier (:func:`top_tier`) MQLs touched within the window, MQL:SQL of the period's
     MQLs (as of the period end), contact rate, each with its n; ``covered`` = share of the period
     inside the data."""
-    first_tier = next(iter(cfg.tiers))
+    first_tier = top_tier(cfg)
     rows = []
     for p in trend_periods(period, n_previous):
         start, end = p.start_ts(), p.end_ts()

@@ -26,6 +26,11 @@ def _e(value) -> str:
     return html.escape(str(value))
 
 
+def _count(n: int, word: str) -> str:
+    """``1 attempt``, ``9 attempts``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def headline_rows(summary: dict) -> list[tuple[str, str]]:
     """Plain-words lines for the figures the summary holds (absent figures are skipped)."""
     cur = summary.get("currency", "USD")
@@ -49,10 +54,10 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     plateau = summary.get("plateau") or {}
     if plateau.get("recommended_attempts") is not None:
         rows.append(("Attempt cap to write into the SLA (profit per lead is highest there)",
-                     f"{plateau['recommended_attempts']} attempts (interval {plateau['ci_low']}-{plateau['ci_high']})"))
+                     f"{_count(plateau['recommended_attempts'], 'attempt')} (interval {plateau['ci_low']}-{plateau['ci_high']})"))
         if plateau.get("cohort_method_attempts") is not None:
             rows.append(("The seeds' cohort method would say (biased, see the plateau page)",
-                         f"{plateau['cohort_method_attempts']} attempts"))
+                         _count(plateau['cohort_method_attempts'], 'attempt')))
     elif plateau.get("reason"):
         rows.append(("Attempt cap", f"not available: {plateau['reason']}"))
     return rows
