@@ -470,10 +470,18 @@ def attempts_to_sql(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
 
     Returns ``n`` (SQLs), ``mean`` with its t-interval, ``median``, ``p90``, ``zero_attempts``
     (SQLs with no logged attempt, included as 0), ``mqls`` and ``not_yet_sql`` (MQLs without an SQL
-    by ``as_of``: not counted, the figure describes converters only) and ``sql_moment``.
+    by ``as_of``: not counted, the figure describes converters only) and ``sql_moment``. Without
+    contact attempts in the export the figures are NaN and ``note`` says why.
     """
     t = period_mqls(crm, start, stop, as_of)
     sqls = t.filter(t.sql_at.notnull()).select("lead_id", "sql_at")
+    why = crm.limits().get("attempts")
+    if why:  # no attempts recorded: their number is unknown, not 0
+        n, nan = _int(sqls.count().execute()), float("nan")
+        mqls = _int(t.count().execute())
+        return {"n": n, "mean": nan, "mean_low": nan, "mean_high": nan, "median": nan, "p90": nan,
+                "zero_attempts": None, "mqls": mqls, "not_yet_sql": mqls - n, "sql_moment": sql_moment_note(crm),
+                "note": why}
     a = crm.activities
     a = a.filter(a.occurred_at < _ts(as_of))
     j = a.join(sqls, "lead_id")
