@@ -38,8 +38,13 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     if summary.get("lead_value_target") is not None:
         rows.append(("Marketing's monthly target (quota x marketing share)", money(summary["lead_value_target"], cur)))
     delivered = (summary.get("lead_value") or {}).get("delivered_by_month") or {}
+    marketing = next((p for p in (summary.get("compliance") or {}).get("promises") or []
+                      if p.get("side") == "marketing"), None)
     if delivered and None in delivered.values():
         rows.append(("MQL value marketing delivered", "not available: the deals have no amounts"))
+    elif marketing and marketing.get("status") in ("not judged", "not available"):
+        # the scorecard could not judge it: a figure beside "cannot be judged" would read as a zero
+        rows.append(("MQL value marketing delivered", f"not available: {marketing.get('text', '')}"))
     elif delivered and summary.get("lead_value_target"):
         avg = sum(delivered.values()) / len(delivered)
         rows.append(("MQL value marketing delivered, per month of the period",
