@@ -143,10 +143,18 @@ def test_lead_velocity_rate_by_hand(hand_crm):
     m = k.monthly_counts(hand_crm, FEB, APR)
     lvr = k.lead_velocity_rate(m).set_index("month")
     assert list(lvr.index) == ["2024-02", "2024-03"]
-    assert lvr.lvr.tolist() == [0.0, 0.5]  # (2 - 2) / 2, (3 - 2) / 2
+    assert lvr.lvr_raw.tolist() == [0.0, 0.5]  # (2 - 2) / 2, (3 - 2) / 2
+    # per day: February has 29 days, January and March 31
+    assert lvr.lvr.tolist() == pytest.approx([(2 / 29) / (2 / 31) - 1, (3 / 31) / (2 / 29) - 1])
     lo, hi = wilson_interval(3, 5)
-    assert lvr.loc["2024-03", "lvr_low"] == pytest.approx(lo / (1 - lo) - 1)
-    assert lvr.loc["2024-03", "lvr_high"] == pytest.approx(hi / (1 - hi) - 1)
+    assert lvr.loc["2024-03", "lvr_low"] == pytest.approx(lo / (1 - lo) * 29 / 31 - 1)
+    assert lvr.loc["2024-03", "lvr_high"] == pytest.approx(hi / (1 - hi) * 29 / 31 - 1)
+    # the data ends on 15 March: March is 14 days long, not a month of zeros
+    cut = k.lead_velocity_rate(m, data_end=datetime(2024, 3, 15)).set_index("month")
+    assert cut.loc["2024-03", "days"] == 14 and cut.loc["2024-03", "lvr"] == pytest.approx((3 / 14) / (2 / 29) - 1)
+    # a month entirely after the data: no figure, not -100%
+    after = k.lead_velocity_rate(k.monthly_counts(hand_crm, FEB, datetime(2024, 5, 1)), data_end=APR).set_index("month")
+    assert np.isnan(after.loc["2024-04", "lvr"]) and after.loc["2024-04", "note"] == "after the end of the data"
     # a month after an empty month has no rate
     frame = pd.DataFrame({"month": ["2024-01", "2024-02", "2024-04"], "mqls_created": [0, 4, 5]})
     out = k.lead_velocity_rate(frame).set_index("month")
@@ -370,7 +378,9 @@ def test_sample_monthly_counts_and_lvr(sample_crm, raw):
     counts = m.mqls_created
     for month in ("2024-07", "2024-08", "2024-09"):
         prev = counts.shift(1)[month]
-        assert lvr.loc[month, "lvr"] == pytest.approx((counts[month] - prev) / prev)
+        days = pd.Period(month, "M").days_in_month / (pd.Period(month, "M") - 1).days_in_month
+        assert lvr.loc[month, "lvr_raw"] == pytest.approx((counts[month] - prev) / prev)
+        assert lvr.loc[month, "lvr"] == pytest.approx(counts[month] / prev / days - 1)
         assert lvr.loc[month, "lvr_low"] < lvr.loc[month, "lvr"] < lvr.loc[month, "lvr_high"]
 
 

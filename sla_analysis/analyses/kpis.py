@@ -316,34 +316,53 @@ def monthly_counts(crm: CRM, start, stop, previous_months: int = 1, active_days:
     return out
 
 
-def lead_velocity_rate(monthly: pd.DataFrame, column: str = "mqls_created", confidence: float = 0.95) -> pd.DataFrame:
+def lead_velocity_rate(monthly: pd.DataFrame, column: str = "mqls_created", confidence: float = 0.95,
+                       data_end: datetime | None = None) -> pd.DataFrame:
     """Lead velocity rate (domain notes; seed 004's "lead velocity"): month-over-month growth of
-    qualified leads, ``LVR_m = (Q_m - Q_{m-1}) / Q_{m-1}``, with ``Q`` = MQLs created (the contract's
-    qualification stage; pass ``column`` for another count).
+    qualified leads **per day**, ``LVR_m = (Q_m / d_m) / (Q_{m-1} / d_{m-1}) - 1``, with ``Q`` = MQLs
+    created (the contract's qualification stage; pass ``column`` for another count) and ``d`` the
+    days of the month the data covers (``days`` of :func:`monthly_counts`, cut at ``data_end``), so
+    February's 29 days or a half-covered month do not read as a fall. ``lvr_raw`` is the plain
+    ``(Q_m - Q_{m-1}) / Q_{m-1}``.
 
-    Interval: given ``Q_m + Q_{m-1}``, ``Q_m`` is binomial with ``p = λ_m / (λ_m + λ_{m-1})``, so a
-    Wilson interval ``(p_lo, p_hi)`` for ``p`` gives ``LVR ∈ (p_lo/(1-p_lo) - 1, p_hi/(1-p_hi) - 1)``.
-    Rows: the period's months (``in_period``); NaN with a note when the month before had none.
-    ``partial`` months (cut by the period) are flagged: their growth is not comparable.
+    Interval: given ``Q_m + Q_{m-1}``, ``Q_m`` is binomial with ``p = λ_m d_m / (λ_m d_m + λ_{m-1}
+    d_{m-1})`` (Poisson counts), so a Wilson interval ``(p_lo, p_hi)`` for ``p`` gives
+    ``LVR ∈ (p_lo/(1-p_lo) x d_{m-1}/d_m - 1, p_hi/(1-p_hi) x d_{m-1}/d_m - 1)``.
+    Rows: the period's months (``in_period``); NaN with a note when the month before had none or a
+    month lies after ``data_end`` (no data, not -100%). ``partial`` months (cut by the period) are flagged.
     """
     mon = monthly.sort_values("month").reset_index(drop=True)
     cur = mon[column].astype(float)
-    prev = cur.shift(1)
-    # a month's predecessor must be the calendar month before it
     labels = pd.PeriodIndex(mon["month"], freq="M") if len(mon) else pd.PeriodIndex([], freq="M")
+    if "days" in mon and "start" in mon and "stop" in mon:
+        starts, stops = pd.to_datetime(mon["start"]), pd.to_datetime(mon["stop"])
+        if data_end is not None:
+            stops = stops.clip(upper=pd.Timestamp(data_end))
+        days = ((stops - starts).dt.total_seconds() / SECONDS_PER_DAY).clip(lower=0).to_numpy(float)
+    else:
+        days = np.asarray([p.days_in_month for p in labels], dtype=float)
+    days = pd.Series(days)
+    cur = cur.where(days > 0)  # a month the data does not reach has no count
+    prev, prev_days = cur.shift(1), days.shift(1)
+    # a month's predecessor must be the calendar month before it
     consecutive = pd.Series(np.r_[False, (labels[1:] - labels[:-1]) == labels.freq] if len(mon) else [], dtype=bool)
     prev = prev.where(consecutive)
-    out = pd.DataFrame({"month": mon["month"], "current": cur, "previous": prev})
-    ok = out.previous > 0
-    out["lvr"] = np.where(ok, (out.current - out.previous) / out.previous.where(ok, 1), np.nan)
+    out = pd.DataFrame({"month": mon["month"], "current": cur, "previous": prev, "days": days,
+                        "previous_days": prev_days})
+    ok = (out.previous > 0) & out.current.notna()
+    scale = (out.previous_days / out.days.where(out.days > 0)).where(ok, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["lvr"] = np.where(ok, out.current / out.previous.where(ok, 1) * scale - 1, np.nan)
+        out["lvr_raw"] = np.where(ok, (out.current - out.previous) / out.previous.where(ok, 1), np.nan)
     total = (out.current + out.previous).where(ok, 0).fillna(0)
     p_lo, p_hi = wilson_interval(out.current.where(ok, 0).fillna(0), total, confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["lvr_low"] = np.where(ok, p_lo / (1 - p_lo) - 1, np.nan)
-        out["lvr_high"] = np.where(ok, np.where(p_hi < 1, p_hi / (1 - p_hi) - 1, np.inf), np.nan)
+        out["lvr_low"] = np.where(ok, p_lo / (1 - p_lo) * scale - 1, np.nan)
+        out["lvr_high"] = np.where(ok, np.where(p_hi < 1, p_hi / (1 - p_hi) * scale - 1, np.inf), np.nan)
     out["partial"] = mon["partial"].to_numpy() if "partial" in mon else False
-    out["note"] = np.where(out.previous.isna(), "no count for the month before",
-                           np.where(~ok, "no MQLs the month before", ""))
+    out["note"] = np.where(out.current.isna(), "after the end of the data",
+                           np.where(out.previous.isna(), "no count for the month before",
+                                    np.where(~ok, "no MQLs the month before", "")))
     if "in_period" in mon:
         out = out.loc[mon["in_period"].astype(bool).to_numpy()]
     return out.reset_index(drop=True)
@@ -753,8 +772,9 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
                      else f"{text(lo)} – {text(hi)}", "basis": basis})
 
     for r in lvr.itertuples():
-        add(f"lead_velocity_rate_{r.month}", f"Lead velocity rate, {r.month}", r.lvr, int(r.current + r.previous),
-            r.lvr_low, r.lvr_high, f"MQLs {r.month} vs the month before", "{:+.1%}")
+        add(f"lead_velocity_rate_{r.month}", f"Lead velocity rate, {r.month}", r.lvr,
+            int(np.nan_to_num(r.current) + np.nan_to_num(r.previous)), r.lvr_low, r.lvr_high,
+            f"MQLs a day, {r.month} vs the month before" + (f" ({r.note})" if r.note else ""), "{:+.1%}")
     for r in rates.itertuples():
         key = f"{r.metric}" + ("" if r.cohort == "period" else "_settled")
         add(key, _RATE_LABELS.get(r.metric, r.metric) + ("" if r.cohort == "period" else " (settled)"),
