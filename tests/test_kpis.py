@@ -212,6 +212,13 @@ def test_attempts_and_time_to_sql_by_hand(hand_crm):
     # L3 6 days, L4 14 days (2024-02-16 -> 03-01, a leap year), L6 15 days
     assert t["n"] == 3 and t["median_days"] == pytest.approx(14.0) and t["p90_days"] == pytest.approx(14.8)
     assert t["mean_days"] == pytest.approx(35 / 3) and t["sql_before_mql"] == 0
+    # with the MQLs not yet SQL followed to the end of the data (L8 6 days, L7 21 days, censored):
+    # S(6) = 4/5, S(14) = 4/5 x 2/3 = 0.53, S(15) = 0.27 -> the Kaplan-Meier median is 15 days, not 14
+    assert t["km_median_days"] == pytest.approx(15.0)
+    assert t["km_median_low"] <= 15.0 and (np.isnan(t["km_median_high"]) or t["km_median_high"] >= 15.0)
+    # as of 02-08 the only MQL so far (L3) is not an SQL yet: the median is not reached, not guessed
+    early = k.mql_to_sql_time(hand_crm, FEB, APR, datetime(2024, 2, 8))
+    assert early["n"] == 0 and np.isnan(early["km_median_days"])
 
 
 def test_sql_value_by_hand(hand_crm):

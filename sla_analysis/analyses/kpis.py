@@ -42,6 +42,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+from statsmodels.duration.survfunc import SurvfuncRight
 
 from sla_analysis.analyses.stats import mean_interval, rate_table, wilson_interval
 from sla_analysis.io.engine import CRM
@@ -525,9 +526,13 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
     ``[start, stop)`` that became SQL before ``as_of``; an SQL dated before its MQL moment counts as
     0 days (``sql_before_mql`` says how many).
 
-    Returns ``n``, ``median_days``, ``p90_days``, ``mean_days`` (t-interval), ``mqls`` and
-    ``not_yet_sql``. Converters only: MQLs still open at ``as_of`` are censored, so a recent period
-    looks faster than it will turn out; compare settled windows.
+    Returns ``n``, ``median_days``, ``p90_days``, ``mean_days`` (t-interval) over the converters,
+    ``mqls`` and ``not_yet_sql``; converters only look faster than the MQLs will turn out, so also
+    ``km_median_days`` with ``km_median_low``/``km_median_high``: the Kaplan-Meier median over
+    *every* MQL of the period, those not yet SQL censored at ``as_of`` (statsmodels'
+    ``SurvfuncRight``, log-log interval; durations rounded to the minute and aggregated in the
+    engine). NaN when fewer than half of the MQLs became SQLs by ``as_of`` (the median is not
+    reached yet; a longer wait would answer it).
     """
     t = period_mqls(crm, start, stop, as_of)
     s = t.filter(t.sql_at.notnull())
@@ -538,12 +543,39 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
     mqls = _int(t.count().execute())
     n = _int(r["n"])
     mean, lo, hi = mean_interval(_none(r["total"]) if n else 0.0, _none(r["sq"]) if n else 0.0, n, confidence)
+    km, km_lo, km_hi = sql_time_km(t, as_of, confidence)
     return {"n": n, "median_days": _none(r["median"]) if n else float("nan"),
+            "km_median_days": km, "km_median_low": km_lo, "km_median_high": km_hi,
             "p90_days": _none(r["p90"]) if n else float("nan"),
             "mean_days": float(mean), "mean_low": float(lo), "mean_high": float(hi),
             "sql_before_mql": int(_none(r["before"])) if n else 0, "mqls": mqls, "not_yet_sql": mqls - n,
             "sql_moment": sql_moment_note(crm),
             "note": "" if n else "no MQL of the period became an SQL by as_of"}
+
+
+def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Kaplan-Meier median days from MQL to SQL over ``mqls`` (a :func:`period_mqls` table): an
+    SQL is an event at ``max(sql_at - mql_at, 0)``, an MQL without one is censored at ``as_of -
+    mql_at``. Durations are rounded to the minute and counted per (duration, event) in the engine,
+    then weighted (``freq_weights``). ``(median, low, high)``, NaN where not reached."""
+    end = ibis.literal(_ts(as_of))
+    mqls = mqls.filter(mqls.mql_at < end)  # not yet MQLs at as_of: not at risk
+    event = mqls.sql_at.notnull()
+    stop = ibis.cases((event, mqls.sql_at), else_=end)
+    raw = (stop.epoch_seconds() - mqls.mql_at.epoch_seconds()) / 60.0
+    minutes = ibis.greatest(raw, 0.0).round(0)
+    t = mqls.mutate(_m=minutes, _e=event.cast("int64"))
+    agg = t.group_by(["_m", "_e"]).aggregate(n=t.count()).to_pandas()
+    nan = float("nan")
+    if not len(agg) or agg._e.sum() == 0:
+        return nan, nan, nan
+    sf = SurvfuncRight(agg._m.to_numpy(float) / (24 * 60), agg._e.to_numpy(int), freq_weights=agg.n.to_numpy(float))
+    median = sf.quantile(0.5)
+    if not np.isfinite(median) or sf.surv_prob.min() > 0.5:
+        return nan, nan, nan
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(-log(S)) at S = 0 or 1
+        lo, hi = sf.quantile_ci(0.5, alpha=1 - confidence)
+    return float(median), float(lo), float(hi) if hi is not None and np.isfinite(hi) else nan
 
 
 # --------------------------------------------------------------------------- value of SQLs
@@ -784,8 +816,9 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
         add(r.metric, _RATE_LABELS.get(r.metric, r.metric), r.rate, int(r.n), r.rate_low, r.rate_high, r.note, "{:.1%}")
     add("attempts_to_sql", "Attempts to move an MQL to SQL (mean)", to_sql.get("mean"), int(to_sql.get("n", 0)),
         to_sql.get("mean_low"), to_sql.get("mean_high"), "the period's MQLs that became SQLs", "{:.2f}")
-    add("mql_to_sql_days", "Days from MQL to SQL (median)", sql_time.get("median_days"), int(sql_time.get("n", 0)),
-        None, None, "the period's MQLs that became SQLs", "{:.1f}")
+    add("mql_to_sql_days", "Days from MQL to SQL (median)", sql_time.get("km_median_days"), int(sql_time.get("mqls", 0)),
+        sql_time.get("km_median_low"), sql_time.get("km_median_high"),
+        "the period's MQLs, those not yet SQL followed to the end of the data (Kaplan-Meier)", "{:.1f}")
     add("sql_pipeline_value", "Dollar value of SQLs (their deals' amounts)", value.get("value"), int(value.get("sqls", 0)),
         None, None, "the period's SQLs", "{:,.0f}")
     add("sql_expected_value", "Expected won value of SQLs", value.get("expected_value"), int(value.get("sqls", 0)),
