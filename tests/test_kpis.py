@@ -213,10 +213,13 @@ def test_attempts_and_time_to_sql_by_hand(hand_crm):
     assert t["n"] == 3 and t["median_days"] == pytest.approx(14.0) and t["p90_days"] == pytest.approx(14.8)
     assert t["mean_days"] == pytest.approx(35 / 3) and t["sql_before_mql"] == 0
     # with the MQLs not yet SQL followed to the end of the data (L8 6 days, L7 21 days, censored):
-    # S(6) = 4/5, S(14) = 4/5 x 2/3 = 0.53, S(15) = 0.27 -> the Kaplan-Meier median is 15 days, not 14
-    assert t["km_median_days"] == pytest.approx(15.0)
-    assert t["km_median_low"] <= 15.0 and (np.isnan(t["km_median_high"]) or t["km_median_high"] >= 15.0)
-    # as of 02-08 the only MQL so far (L3) is not an SQL yet: the median is not reached, not guessed
+    # S(6) = 4/5, S(14) = 4/5 x 2/3, S(15) = 4/15 -> F(H) = 11/15; half of it (0.37) is passed at 14 days
+    assert t["km_share_sql"] == pytest.approx(11 / 15) and t["km_horizon_days"] == pytest.approx(21.0)
+    assert t["km_median_days"] == pytest.approx(14.0)
+    # as of 03-10, L6 censored at 5 days leaves the risk set before L3's 6: S(6) = 1/2, S(14) = 0
+    mid = k.mql_to_sql_time(hand_crm, FEB, APR, datetime(2024, 3, 10))
+    assert mid["km_share_sql"] == pytest.approx(1.0) and mid["km_median_days"] == pytest.approx(6.0)
+    # as of 02-08 the only MQL so far (L3) is not an SQL yet: no figure, not 0
     early = k.mql_to_sql_time(hand_crm, FEB, APR, datetime(2024, 2, 8))
     assert early["n"] == 0 and np.isnan(early["km_median_days"])
 

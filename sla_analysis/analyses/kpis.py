@@ -528,11 +528,8 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
 
     Returns ``n``, ``median_days``, ``p90_days``, ``mean_days`` (t-interval) over the converters,
     ``mqls`` and ``not_yet_sql``; converters only look faster than the MQLs will turn out, so also
-    ``km_median_days`` with ``km_median_low``/``km_median_high``: the Kaplan-Meier median over
-    *every* MQL of the period, those not yet SQL censored at ``as_of`` (statsmodels'
-    ``SurvfuncRight``, log-log interval; durations rounded to the minute and aggregated in the
-    engine). NaN when fewer than half of the MQLs became SQLs by ``as_of`` (the median is not
-    reached yet; a longer wait would answer it).
+    :func:`sql_time_km`'s ``km_median_days`` over *every* MQL of the period, those not yet SQL
+    censored at ``as_of``.
     """
     t = period_mqls(crm, start, stop, as_of)
     s = t.filter(t.sql_at.notnull())
@@ -543,9 +540,7 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
     mqls = _int(t.count().execute())
     n = _int(r["n"])
     mean, lo, hi = mean_interval(_none(r["total"]) if n else 0.0, _none(r["sq"]) if n else 0.0, n, confidence)
-    km, km_lo, km_hi = sql_time_km(t, as_of, confidence)
-    return {"n": n, "median_days": _none(r["median"]) if n else float("nan"),
-            "km_median_days": km, "km_median_low": km_lo, "km_median_high": km_hi,
+    return {"n": n, "median_days": _none(r["median"]) if n else float("nan"), **sql_time_km(t, as_of, confidence),
             "p90_days": _none(r["p90"]) if n else float("nan"),
             "mean_days": float(mean), "mean_low": float(lo), "mean_high": float(hi),
             "sql_before_mql": int(_none(r["before"])) if n else 0, "mqls": mqls, "not_yet_sql": mqls - n,
@@ -553,11 +548,18 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
             "note": "" if n else "no MQL of the period became an SQL by as_of"}
 
 
-def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Kaplan-Meier median days from MQL to SQL over ``mqls`` (a :func:`period_mqls` table): an
-    SQL is an event at ``max(sql_at - mql_at, 0)``, an MQL without one is censored at ``as_of -
-    mql_at``. Durations are rounded to the minute and counted per (duration, event) in the engine,
-    then weighted (``freq_weights``). ``(median, low, high)``, NaN where not reached."""
+def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95) -> dict:
+    """Time from MQL to SQL with censoring, over ``mqls`` (a :func:`period_mqls` table): an SQL is
+    an event at ``max(sql_at - mql_at, 0)``, an MQL without one is censored at ``as_of - mql_at``
+    (Kaplan-Meier, statsmodels' ``SurvfuncRight``; durations rounded to the minute and counted per
+    (duration, event) in the engine, then weighted with ``freq_weights``).
+
+    Most MQLs never become SQLs, so the median of all MQLs is rarely reached; the figure is the
+    median among the MQLs that become SQLs within the follow-up: the first time ``t`` with
+    ``F(t) >= F(H) / 2``, ``F = 1 - S`` the KM share converted and ``H`` the longest follow-up.
+    Unlike the converters-only median it does not over-weight quick converters of recent MQLs.
+    Returns ``km_median_days``, ``km_share_sql`` (``F(H)``), ``km_horizon_days`` (``H``); NaN
+    without any SQL. No interval (a bootstrap would give one)."""
     end = ibis.literal(_ts(as_of))
     mqls = mqls.filter(mqls.mql_at < end)  # not yet MQLs at as_of: not at risk
     event = mqls.sql_at.notnull()
@@ -568,14 +570,12 @@ def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95) -> tuple[float,
     agg = t.group_by(["_m", "_e"]).aggregate(n=t.count()).to_pandas()
     nan = float("nan")
     if not len(agg) or agg._e.sum() == 0:
-        return nan, nan, nan
+        return {"km_median_days": nan, "km_share_sql": nan, "km_horizon_days": nan}
     sf = SurvfuncRight(agg._m.to_numpy(float) / (24 * 60), agg._e.to_numpy(int), freq_weights=agg.n.to_numpy(float))
-    median = sf.quantile(0.5)
-    if not np.isfinite(median) or sf.surv_prob.min() > 0.5:
-        return nan, nan, nan
-    with np.errstate(divide="ignore", invalid="ignore"):  # log(-log(S)) at S = 0 or 1
-        lo, hi = sf.quantile_ci(0.5, alpha=1 - confidence)
-    return float(median), float(lo), float(hi) if hi is not None and np.isfinite(hi) else nan
+    converted = 1 - sf.surv_prob
+    share = float(converted[-1])
+    median = float(sf.surv_times[np.argmax(converted >= share / 2 - 1e-12)])
+    return {"km_median_days": median, "km_share_sql": share, "km_horizon_days": float(agg._m.max() / (24 * 60))}
 
 
 # --------------------------------------------------------------------------- value of SQLs
@@ -817,8 +817,8 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
     add("attempts_to_sql", "Attempts to move an MQL to SQL (mean)", to_sql.get("mean"), int(to_sql.get("n", 0)),
         to_sql.get("mean_low"), to_sql.get("mean_high"), "the period's MQLs that became SQLs", "{:.2f}")
     add("mql_to_sql_days", "Days from MQL to SQL (median)", sql_time.get("km_median_days"), int(sql_time.get("mqls", 0)),
-        sql_time.get("km_median_low"), sql_time.get("km_median_high"),
-        "the period's MQLs, those not yet SQL followed to the end of the data (Kaplan-Meier)", "{:.1f}")
+        None, None, "the period's MQLs that become SQLs, those not yet SQL followed to the end of the data "
+        "(Kaplan-Meier)", "{:.1f}")
     add("sql_pipeline_value", "Dollar value of SQLs (their deals' amounts)", value.get("value"), int(value.get("sqls", 0)),
         None, None, "the period's SQLs", "{:,.0f}")
     add("sql_expected_value", "Expected won value of SQLs", value.get("expected_value"), int(value.get("sqls", 0)),
