@@ -478,3 +478,30 @@ def test_sample_sdr_capacity(sample_crm, raw, sample_truth):
     h = k.sdr_headcount_needed(k.monthly_counts(sample_crm, Q3, Q4, previous_months=0).mqls_created.mean(),
                                active_mqls=c.active_mqls.sum())
     assert h["sdrs_by_sql_output"] == pytest.approx(_in(leads.mql_at, Q3, Q4).sum() / 3 * 0.08 / 15)
+
+
+def test_win_rate_by_rep_and_source_by_hand(hand_crm, bare_crm):
+    # closed in [Feb, Apr) as of Apr: D1 won (L1, s1), D3 lost (L3, s1), D6b lost (L6, s2); D4 and D8
+    # close after Apr, D6 is open (not a loss)
+    rep = k.win_rate_by(hand_crm, "owner_id", FEB, APR, AS_OF, min_n=1).set_index("owner_id")
+    assert rep.closed.to_dict() == {"s1": 2, "s2": 1} and rep.won.to_dict() == {"s1": 1, "s2": 0}
+    assert rep.loc["s1", "win_rate"] == 0.5 and rep.loc["s2", "win_rate"] == 0.0
+    lo, hi = wilson_interval(1, 2)
+    assert rep.loc["s1", "win_rate_low"] == pytest.approx(float(lo)) and rep.loc["s1", "win_rate_high"] == pytest.approx(float(hi))
+    # shrunk toward the overall 1/3, in order: s1 first, still above s2
+    assert 1 / 3 <= rep.loc["s1", "win_rate_shrunk"] <= 0.5 and 0 <= rep.loc["s2", "win_rate_shrunk"] <= 1 / 3
+    assert list(rep.index) == ["s1", "s2"]
+    src = k.win_rate_by(hand_crm, "source", FEB, APR, AS_OF, min_n=1)
+    assert src.source.tolist() == ["webinar"] and src.win_rate.iloc[0] == pytest.approx(1 / 3)
+    # a later as_of sees D4 closed in April, outside the window: unchanged
+    assert k.win_rate_by(hand_crm, "source", FEB, APR, datetime(2024, 6, 1), min_n=1).closed.iloc[0] == 3
+    # without closed_at: empty, with the reason
+    bare = k.win_rate_by(bare_crm, "source", FEB, APR, AS_OF)
+    assert bare.empty and "closed_at" in bare.attrs["unavailable"]
+
+
+def test_shrinkage_orders_a_small_lucky_rep_below_a_steady_one():
+    from sla_analysis.analyses.stats import shrunk_rates
+    won, closed = np.array([2.0, 60, 30, 45]), np.array([2.0, 150, 150, 150])  # 100%, 40%, 20%, 30%
+    shrunk = shrunk_rates(won, closed)
+    assert shrunk[0] < shrunk[1] and shrunk[0] < 1.0

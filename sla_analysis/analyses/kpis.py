@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from sla_analysis.analyses.stats import mean_interval, rate_table, wilson_interval
+from sla_analysis.analyses.stats import mean_interval, rate_table, shrunk_rates, wilson_interval
 from sla_analysis.io.engine import CRM
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -576,6 +576,35 @@ def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95) -> dict:
     share = float(converted[-1])
     median = float(sf.surv_times[np.argmax(converted >= share / 2 - 1e-12)])
     return {"km_median_days": median, "km_share_sql": share, "km_horizon_days": float(agg._m.max() / (24 * 60))}
+
+
+def win_rate_by(crm: CRM, by: str, start, stop, as_of, confidence: float = 0.95, min_n: int = 30) -> pd.DataFrame:
+    """The usual sales win rate per ``by`` group of the deal's lead (``owner_id`` for the rep,
+    ``source``, ``segment``): among deals closed in ``[start, stop)`` (``closed_at``, before
+    ``as_of``), ``win_rate = won / (won + lost)`` with a Wilson interval; open deals are not losses.
+    ``win_rate_shrunk``: empirical-Bayes shrinkage toward the overall win rate
+    (:func:`sla_analysis.analyses.stats.shrunk_rates`), what the rows are ordered by (small groups,
+    ``closed < min_n``, last and flagged: not ranked). An empty value is its own group ``(none)``.
+    Empty with ``attrs["unavailable"]`` when the export lacks ``closed_at`` or the ``by`` column."""
+    cols = [by, "closed", "won", "lost", "win_rate", "win_rate_low", "win_rate_high", "win_rate_shrunk", "small_sample"]
+    if not _has(crm, "deals", "closed_at") or not _has(crm, "leads", by):
+        out = pd.DataFrame(columns=cols)
+        out.attrs["unavailable"] = (f"the leads have no {by} column" if not _has(crm, "leads", by)
+                                    else "the deals have no closed_at column: closed deals cannot be dated")
+        return out
+    d, leads = crm.deals, crm.leads
+    end = min(_ts(stop), _ts(as_of))
+    d = d.filter(d.stage.isin(["won", "lost"]) & d.closed_at.notnull() & (d.closed_at >= _ts(start))
+                 & (d.closed_at < end))
+    j = d.join(leads.select("lead_id", _g=leads[by].cast("string")), "lead_id")
+    agg = j.group_by(group=j._g.fill_null("(none)")).aggregate(
+        closed=j.count(), won=(j.stage == "won").sum()).to_pandas().rename(columns={"group": by})
+    agg = agg.astype({"closed": float, "won": float})
+    agg["lost"] = agg.closed - agg.won
+    out = rate_table(agg, "won", "closed", confidence, min_n, prefix="win_rate")
+    out["win_rate_shrunk"] = shrunk_rates(out.won, out.closed)
+    return out.sort_values(["small_sample", "win_rate_shrunk", by], ascending=[True, False, True],
+                           na_position="last").reset_index(drop=True)[cols]
 
 
 # --------------------------------------------------------------------------- value of SQLs
