@@ -209,7 +209,9 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
     tiers_raw = raw.get("tiers", {}) or {}
     if not isinstance(tiers_raw, dict):
         raise ConfigError("config key 'tiers' must map tier names to protocols")
-    tiers = dict(DEFAULT_TIERS)
+    # Tiers in the config replace the defaults (a CRM with gold/silver tiers has no "high" tier);
+    # a tier named like a default takes that default's figures for the keys it leaves out.
+    tiers = {} if tiers_raw else dict(DEFAULT_TIERS)
     for name, spec in tiers_raw.items():
         if not isinstance(spec, dict):
             raise ConfigError(f"config tier {name!r} must be a mapping")
@@ -251,6 +253,9 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
         except ValueError:
             raise ConfigError(f"config key 'sla_written' must be a date YYYY-MM-DD, got {sla_written!r}") from None
     default_tier = str(raw.get("default_tier", base.default_tier))
+    if "default_tier" not in raw and default_tier not in tiers:
+        raise ConfigError(f"config key 'default_tier' is needed: the tiers {list(tiers)} replace the default ones, "
+                          f"so say which protocol leads without a tier get")
     if default_tier not in tiers:
         raise ConfigError(f"config key 'default_tier' = {default_tier!r} is not one of the tiers {list(tiers)}")
     currency = raw.get("currency", base.currency)

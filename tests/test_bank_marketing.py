@@ -346,3 +346,40 @@ def test_real_hazard_falls_from_the_first_attempt(real_rows):
         assert pp.at_risk[k] == hz.at_risk[k] == at_risk
         assert pp.events[k] == hz.events[k] == e[k]
     assert (pp.at_risk[1], pp.events[1]) == (45_211, 2_561)
+
+
+# bank-additional-full.csv: day_of_week (mon..fri) instead of day; rows chronological.
+ADDITIONAL_HEADER = ["age", "job", "marital", "education", "default", "housing", "loan", "contact", "month",
+                     "day_of_week", "duration", "campaign", "pdays", "previous", "poutcome", "emp.var.rate", "y"]
+# (weekday, month, duration, campaign, y) -> the inferred date (May 2008 starts on a Thursday)
+ADDITIONAL_ROWS = [
+    ("thu", "may", 100, 1, "no", date(2008, 5, 1)),    # first week: Thursday 1 May
+    ("fri", "may", 100, 2, "yes", date(2008, 5, 2)),
+    ("mon", "may", 100, 1, "no", date(2008, 5, 5)),    # weekday fell: next week, Monday 5 May
+    ("wed", "may", 100, 1, "no", date(2008, 5, 7)),
+    ("tue", "may", 100, 1, "no", date(2008, 5, 13)),   # fell again: third week
+    ("mon", "jun", 100, 1, "yes", date(2008, 6, 2)),   # new month: its first Monday
+    ("fri", "mar", 100, 3, "no", date(2009, 3, 6)),    # month fell: 2009, first Friday of March
+]
+
+
+def test_bank_additional_variant_with_weekdays(tmp_path):
+    lines = [";".join(f'"{h}"' for h in ADDITIONAL_HEADER)]
+    for wd, month, duration, campaign, y, _ in ADDITIONAL_ROWS:
+        rec = {h: '"x"' for h in ADDITIONAL_HEADER}
+        rec.update({"age": "40", "job": '"admin."', "contact": '"cellular"', "month": f'"{month}"',
+                    "day_of_week": f'"{wd}"', "duration": str(duration), "campaign": str(campaign),
+                    "pdays": "999", "previous": "0", "emp.var.rate": "1.1", "y": f'"{y}"'})
+        lines.append(";".join(rec[h] for h in ADDITIONAL_HEADER))
+    path = tmp_path / "bank-additional-full.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = bm.to_contract(path, tmp_path / "adapted")
+    acts = pd.read_parquet(out / "activities.parquet")
+    last = acts.groupby("lead_id").occurred_at.max()
+    assert list(last) == [_at(r[5], 10) for r in ADDITIONAL_ROWS]
+    deals = pd.read_parquet(out / "deals.parquet")
+    assert list(deals.lead_id) == ["B000002", "B000006"]
+    # a weekday that is not one is refused, naming the column
+    path.write_text(path.read_text().replace('"thu"', '"thursday"', 1), encoding="utf-8")
+    with pytest.raises(AdapterError, match="day_of_week"):
+        bm.to_contract(path, tmp_path / "again")

@@ -361,3 +361,25 @@ def test_sample_figures_match_pandas(sample_crm, sample_dir):
     assert cad.leads == len(h)
     assert cad.to_protocol == (touches >= 15).sum() and cad.over_worked == (touches > 16).sum()
     assert cad.median_touches == pytest.approx(touches.median())
+
+
+def test_without_attempts_speed_and_cadence_are_absent_not_zero(tmp_path):
+    """An export whose mapping says it has no contact attempts: speed to lead, cadence and
+    attempts-to-SQL are NaN (null in summary.json) with the reason, never 0% or 0.0."""
+    from conftest import ACTIVITIES, DEALS, LEADS, open_export
+
+    from sla_analysis.analyses import kpis
+    leads = [dict(r, mql_at=r["created_at"], sql_at="2024-01-09 00:00:00" if r["lead_id"] == "L1" else "")
+             for r in LEADS]
+    crm = open_export(tmp_path, leads, ACTIVITIES, DEALS)
+    start, stop, as_of = datetime(2024, 1, 1), datetime(2024, 2, 1), datetime(2024, 3, 1)
+    before = c.speed_to_lead(crm, TIERS, start, stop, as_of, total=True).set_index("tier")
+    assert before.loc["all", "share_within"] > 0
+    crm.manifest.setdefault("unavailable", {})["activities"] = "the export holds opportunities only"
+    stl = c.speed_to_lead(crm, TIERS, start, stop, as_of, total=True).set_index("tier")
+    assert stl.loc["all", "mqls"] == 3 and stl.share_within.isna().all() and stl.never_contacted.isna().all()
+    assert stl.attrs["unavailable"] == "the export holds opportunities only"
+    cad = c.cadence_table(crm, TIERS, start, stop, datetime(2024, 12, 1))
+    assert cad.leads.sum() > 0 and cad.share_to_protocol.isna().all() and cad.median_touches.isna().all()
+    to_sql = kpis.attempts_to_sql(crm, start, stop, as_of)
+    assert to_sql["n"] == 1 and np.isnan(to_sql["mean"]) and to_sql["note"] == "the export holds opportunities only"

@@ -74,7 +74,8 @@ DEALS = [
     dict(deal_id="D8", lead_id="H8", created_at="2024-03-20", stage="open", closed_at="", amount="7000"),
     dict(deal_id="D11", lead_id="H11", created_at="2023-12-05", stage="won", closed_at="2023-12-20", amount="1000"),
 ]
-CFG = config_from_dict({"mql_score_threshold": 60, "score_band_width": 10, "min_group_size": 1})
+CFG_RAW = {"mql_score_threshold": 60, "score_band_width": 10, "min_group_size": 1}
+CFG = config_from_dict(CFG_RAW)
 CALL, EMAIL = 50 / 10, 50 / 30  # default config: $50 an hour, 10 calls or 30 e-mails an hour
 
 
@@ -313,6 +314,50 @@ def test_without_the_columns_every_section_says_why(bare_crm, hand_crm):
     assert hd.return_path(bare_crm, APR, 60, 90).empty
     # the per-lead table still works: every MQL counted (no mql_at: created_at is the MQL moment)
     assert hd.count_mqls(bare_crm, JAN, FEB, APR) == 8
+
+
+def test_without_amounts_values_are_absent_not_zero(tmp_path):
+    """Deals without amounts: no value per MQL (NaN, not 0), no net value, no threshold picked."""
+    deals = [{k: v for k, v in d.items() if k != "amount"} for d in DEALS]
+    crm = _open(tmp_path, LEADS, ACTIVITIES, deals)
+    bands = hd.score_bands(crm, CFG, JAN, FEB, APR)
+    assert bands.mql_value.isna().all() and bands.net_value_per_mql.isna().all()
+    assert bands.customers.sum() == 2  # the counts are still there
+    assert "no amounts" in hd.net_value_unavailable(bands, crm.limits())
+    best = hd.best_threshold(bands)
+    assert best["available"] is False and best["threshold"] is None and "no amounts" in best["reason"]
+    types = hd.conversion_by(crm, "mql_type", JAN, FEB, APR)
+    assert types.mql_value.isna().all() and types.mql_value_shrunk.isna().all()
+    summary = hd.group_summary(types, "mql_type")
+    assert all(v["mql_value"] != v["mql_value"] for v in summary.values())  # NaN -> null in summary.json
+
+
+def test_without_attempts_never_contacted_is_not_claimed(tmp_path, hand_crm):
+    """No activities in the export: whether an MQL was contacted is unknown, and so is its cost."""
+    crm = _open(tmp_path, LEADS, ACTIVITIES[:1], DEALS)
+    crm.manifest.setdefault("unavailable", {})["activities"] = "the export has no contact attempts"
+    out = hd.handoff_outcomes(crm, JAN, FEB, APR).set_index("outcome")
+    full = hd.handoff_outcomes(hand_crm, JAN, FEB, APR).set_index("outcome")
+    assert "never contacted" not in out.index and out.mqls.sum() == full.mqls.sum() == 7
+    assert out.loc["became an SQL", "mqls"] == full.loc["became an SQL", "mqls"]
+    assert (out.loc["no decision recorded (contact attempts are not in the export)", "mqls"]
+            == full.loc[["never contacted", "contacted, no decision recorded"], "mqls"].sum())
+    bands = hd.score_bands(crm, CFG, JAN, FEB, APR)
+    assert bands.work_cost_per_mql.isna().all() and bands.attempts_per_mql.isna().all()
+    assert "lead_work_cost" in hd.net_value_unavailable(bands, crm.limits())
+    priced = hd.score_bands(crm, config_from_dict({**CFG_RAW, "lead_work_cost": 10}), JAN, FEB, APR)
+    assert (priced.work_cost_per_mql == 10).all() and hd.net_value_unavailable(priced) is None
+
+
+def test_groups_are_ranked_after_shrinkage():
+    """A 2-MQL group with 1 customer (50%) does not outrank a 400-MQL group at 10%."""
+    counts = pd.DataFrame({"g": ["small", "big", "mid"], "mqls": [2.0, 400, 300], "sqls": [1.0, 80, 60],
+                           "customers": [1.0, 40, 15], "revenue": [1000.0, 40_000, 15_000],
+                           "revenue_sq": [1e6, 40 * 1e6, 15 * 1e6]})
+    out = hd.conversion_table(counts, "g", min_n=1).set_index("g")
+    assert out.loc["small", "mql_value"] > out.loc["big", "mql_value"]  # raw: 500 against 100
+    assert out.loc["small", "mql_value_shrunk"] < out.loc["big", "mql_value_shrunk"]
+    assert out.loc["big", "close_rate_shrunk"] == pytest.approx(0.1, abs=0.01)
 
 
 # --------------------------------------------------------------------------- the sample CRM against its truth

@@ -143,10 +143,18 @@ def test_lead_velocity_rate_by_hand(hand_crm):
     m = k.monthly_counts(hand_crm, FEB, APR)
     lvr = k.lead_velocity_rate(m).set_index("month")
     assert list(lvr.index) == ["2024-02", "2024-03"]
-    assert lvr.lvr.tolist() == [0.0, 0.5]  # (2 - 2) / 2, (3 - 2) / 2
+    assert lvr.lvr_raw.tolist() == [0.0, 0.5]  # (2 - 2) / 2, (3 - 2) / 2
+    # per day: February has 29 days, January and March 31
+    assert lvr.lvr.tolist() == pytest.approx([(2 / 29) / (2 / 31) - 1, (3 / 31) / (2 / 29) - 1])
     lo, hi = wilson_interval(3, 5)
-    assert lvr.loc["2024-03", "lvr_low"] == pytest.approx(lo / (1 - lo) - 1)
-    assert lvr.loc["2024-03", "lvr_high"] == pytest.approx(hi / (1 - hi) - 1)
+    assert lvr.loc["2024-03", "lvr_low"] == pytest.approx(lo / (1 - lo) * 29 / 31 - 1)
+    assert lvr.loc["2024-03", "lvr_high"] == pytest.approx(hi / (1 - hi) * 29 / 31 - 1)
+    # the data ends on 15 March: March is 14 days long, not a month of zeros
+    cut = k.lead_velocity_rate(m, data_end=datetime(2024, 3, 15)).set_index("month")
+    assert cut.loc["2024-03", "days"] == 14 and cut.loc["2024-03", "lvr"] == pytest.approx((3 / 14) / (2 / 29) - 1)
+    # a month entirely after the data: no figure, not -100%
+    after = k.lead_velocity_rate(k.monthly_counts(hand_crm, FEB, datetime(2024, 5, 1)), data_end=APR).set_index("month")
+    assert np.isnan(after.loc["2024-04", "lvr"]) and after.loc["2024-04", "note"] == "after the end of the data"
     # a month after an empty month has no rate
     frame = pd.DataFrame({"month": ["2024-01", "2024-02", "2024-04"], "mqls_created": [0, 4, 5]})
     out = k.lead_velocity_rate(frame).set_index("month")
@@ -204,6 +212,16 @@ def test_attempts_and_time_to_sql_by_hand(hand_crm):
     # L3 6 days, L4 14 days (2024-02-16 -> 03-01, a leap year), L6 15 days
     assert t["n"] == 3 and t["median_days"] == pytest.approx(14.0) and t["p90_days"] == pytest.approx(14.8)
     assert t["mean_days"] == pytest.approx(35 / 3) and t["sql_before_mql"] == 0
+    # with the MQLs not yet SQL followed to the end of the data (L8 6 days, L7 21 days, censored):
+    # S(6) = 4/5, S(14) = 4/5 x 2/3, S(15) = 4/15 -> F(H) = 11/15; half of it (0.37) is passed at 14 days
+    assert t["km_share_sql"] == pytest.approx(11 / 15) and t["km_horizon_days"] == pytest.approx(21.0)
+    assert t["km_median_days"] == pytest.approx(14.0)
+    # as of 03-10, L6 censored at 5 days leaves the risk set before L3's 6: S(6) = 1/2, S(14) = 0
+    mid = k.mql_to_sql_time(hand_crm, FEB, APR, datetime(2024, 3, 10))
+    assert mid["km_share_sql"] == pytest.approx(1.0) and mid["km_median_days"] == pytest.approx(6.0)
+    # as of 02-08 the only MQL so far (L3) is not an SQL yet: no figure, not 0
+    early = k.mql_to_sql_time(hand_crm, FEB, APR, datetime(2024, 2, 8))
+    assert early["n"] == 0 and np.isnan(early["km_median_days"])
 
 
 def test_sql_value_by_hand(hand_crm):
@@ -370,7 +388,9 @@ def test_sample_monthly_counts_and_lvr(sample_crm, raw):
     counts = m.mqls_created
     for month in ("2024-07", "2024-08", "2024-09"):
         prev = counts.shift(1)[month]
-        assert lvr.loc[month, "lvr"] == pytest.approx((counts[month] - prev) / prev)
+        days = pd.Period(month, "M").days_in_month / (pd.Period(month, "M") - 1).days_in_month
+        assert lvr.loc[month, "lvr_raw"] == pytest.approx((counts[month] - prev) / prev)
+        assert lvr.loc[month, "lvr"] == pytest.approx(counts[month] / prev / days - 1)
         assert lvr.loc[month, "lvr_low"] < lvr.loc[month, "lvr"] < lvr.loc[month, "lvr_high"]
 
 
@@ -458,3 +478,30 @@ def test_sample_sdr_capacity(sample_crm, raw, sample_truth):
     h = k.sdr_headcount_needed(k.monthly_counts(sample_crm, Q3, Q4, previous_months=0).mqls_created.mean(),
                                active_mqls=c.active_mqls.sum())
     assert h["sdrs_by_sql_output"] == pytest.approx(_in(leads.mql_at, Q3, Q4).sum() / 3 * 0.08 / 15)
+
+
+def test_win_rate_by_rep_and_source_by_hand(hand_crm, bare_crm):
+    # closed in [Feb, Apr) as of Apr: D1 won (L1, s1), D3 lost (L3, s1), D6b lost (L6, s2); D4 and D8
+    # close after Apr, D6 is open (not a loss)
+    rep = k.win_rate_by(hand_crm, "owner_id", FEB, APR, AS_OF, min_n=1).set_index("owner_id")
+    assert rep.closed.to_dict() == {"s1": 2, "s2": 1} and rep.won.to_dict() == {"s1": 1, "s2": 0}
+    assert rep.loc["s1", "win_rate"] == 0.5 and rep.loc["s2", "win_rate"] == 0.0
+    lo, hi = wilson_interval(1, 2)
+    assert rep.loc["s1", "win_rate_low"] == pytest.approx(float(lo)) and rep.loc["s1", "win_rate_high"] == pytest.approx(float(hi))
+    # shrunk toward the overall 1/3, in order: s1 first, still above s2
+    assert 1 / 3 <= rep.loc["s1", "win_rate_shrunk"] <= 0.5 and 0 <= rep.loc["s2", "win_rate_shrunk"] <= 1 / 3
+    assert list(rep.index) == ["s1", "s2"]
+    src = k.win_rate_by(hand_crm, "source", FEB, APR, AS_OF, min_n=1)
+    assert src.source.tolist() == ["webinar"] and src.win_rate.iloc[0] == pytest.approx(1 / 3)
+    # a later as_of sees D4 closed in April, outside the window: unchanged
+    assert k.win_rate_by(hand_crm, "source", FEB, APR, datetime(2024, 6, 1), min_n=1).closed.iloc[0] == 3
+    # without closed_at: empty, with the reason
+    bare = k.win_rate_by(bare_crm, "source", FEB, APR, AS_OF)
+    assert bare.empty and "closed_at" in bare.attrs["unavailable"]
+
+
+def test_shrinkage_orders_a_small_lucky_rep_below_a_steady_one():
+    from sla_analysis.analyses.stats import shrunk_rates
+    won, closed = np.array([2.0, 60, 30, 45]), np.array([2.0, 150, 150, 150])  # 100%, 40%, 20%, 30%
+    shrunk = shrunk_rates(won, closed)
+    assert shrunk[0] < shrunk[1] and shrunk[0] < 1.0

@@ -65,3 +65,18 @@ def test_business_hours_goals_and_sdr_bands_are_read():
     assert cfg.business_hours["timezone"] == "Europe/Berlin" and cfg.goals == {"sqls": 60.0}
     assert cfg.sdr["sqls_per_month"] == 12 and cfg.sdr["active_mqls_high"] == 200
     assert cfg.tier_protocols["high"] == {"response_hours": 4, "touches": 15, "timeframe_days": 90}
+
+
+def test_custom_tiers_replace_the_defaults():
+    cfg = config_from_dict({"tiers": {"gold": {"response_hours": 2, "touches": 10, "timeframe_days": 60},
+                                      "silver": {"response_hours": 24, "touches": 5, "timeframe_days": 30}},
+                            "default_tier": "silver"})
+    assert list(cfg.tiers) == ["gold", "silver"]
+    from sla_analysis.analyses.review import top_tier
+    assert top_tier(cfg) == "gold"
+    # no default_tier and no "moderate" among the custom tiers: asked for, not guessed
+    with pytest.raises(ConfigError, match="default_tier' is needed"):
+        config_from_dict({"tiers": {"gold": {"response_hours": 2}}})
+    # a tier named like a default keeps that default's figures for the keys it leaves out
+    cfg = config_from_dict({"tiers": {"high": {"touches": 20}, "moderate": {}}})
+    assert list(cfg.tiers) == ["high", "moderate"] and cfg.tiers["high"].response_hours == 4

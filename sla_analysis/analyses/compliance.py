@@ -337,6 +337,21 @@ def _group_keys(t: ir.Table, by: Iterable[str]) -> dict:
 
 # --------------------------------------------------------------------------- speed to lead
 
+def without_attempts(out: pd.DataFrame, crm: CRM, keep: Sequence[str]) -> pd.DataFrame:
+    """Absent is never zero: when the export has no contact attempts (``crm.limits()``), every
+    column of ``out`` but ``keep`` (the group keys and the counts that do not depend on attempts)
+    becomes NaN and ``attrs["unavailable"]`` holds the reason; otherwise ``out`` unchanged."""
+    why = crm.limits().get("attempts")
+    if not why:
+        return out
+    out = out.copy()
+    for c in out.columns:
+        if c not in keep:
+            out[c] = np.nan
+    out.attrs["unavailable"] = why
+    return out
+
+
 def speed_to_lead(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_of: datetime,
                   by: str | Sequence[str] = "tier", business_hours: BusinessHours | Mapping | None = None,
                   confidence: float = 0.95, min_n: int = 30, default_tier: str = "moderate",
@@ -353,7 +368,9 @@ def speed_to_lead(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     view that keeps them); ``response_hours`` when grouped by tier. With ``business_hours`` the
     same figures again with the suffix ``_bh`` / ``business`` (``pending_bh``, ``decided_bh``,
     ``within_bh``, ``never_contacted_bh``, ``share_within_bh`` (+ interval), ``median_business_hours``,
-    ``p90_business_hours``). ``total=True`` adds a row ``all`` over every MQL.
+    ``p90_business_hours``). ``total=True`` adds a row ``all`` over every MQL. Without contact
+    attempts in the export only ``mqls``, ``pending`` and ``decided`` are kept, the rest is NaN
+    (:func:`without_attempts`).
     """
     if isinstance(business_hours, Mapping):
         business_hours = BusinessHours.from_config(business_hours)
@@ -404,7 +421,8 @@ def speed_to_lead(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     out = rate_table(out, "within", "decided", confidence, min_n, prefix="share_within")
     if business_hours is not None:
         _add_share(out, "within_bh", "decided_bh", "share_within_bh", confidence)
-    return out
+    return without_attempts(out, crm, [*keys, "mqls", "pending", "decided", "pending_bh", "decided_bh",
+                                       "response_hours", "small_sample"])
 
 
 # --------------------------------------------------------------------------- survival curve
@@ -543,7 +561,8 @@ def cadence_table(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     shares of ``leads`` (Wilson intervals) for ``to_protocol`` (``touches >= protocol_touches``,
     over-worked included), ``over_worked`` (``> protocol + breakup``), ``converted_early`` and
     ``abandoned_early`` (``to_protocol + converted_early + abandoned_early = leads``); and the
-    protocol (``protocol_touches``, ``timeframe_days``) when the group has a single one."""
+    protocol (``protocol_touches``, ``timeframe_days``) when the group has a single one. Without
+    contact attempts in the export the touch figures are NaN (:func:`without_attempts`)."""
     keys = _as_list(by)
     t = cadence_leads(crm, tiers, start, stop, as_of, breakup_touches, touch_types, default_tier, ended_from)
     t = t.mutate(**_group_keys(t, keys))
@@ -578,7 +597,8 @@ def cadence_table(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     for name in ("to_protocol", "over_worked", "converted_early", "abandoned_early"):
         _add_share(out, name, "leads", f"share_{name}", confidence)
     out["small_sample"] = out.leads < min_n
-    return out
+    return without_attempts(out, crm, [*keys, "leads", "mqls_in_period", "protocol_touches", "timeframe_days",
+                                       "breakup_touches", "small_sample"])
 
 
 # --------------------------------------------------------------------------- attempts by hour

@@ -42,7 +42,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 from sla_analysis.analyses import kpis
 from sla_analysis.analyses.cohorts import counted_attempts
 from sla_analysis.analyses.lead_value import mql_value_by_group
-from sla_analysis.analyses.stats import rate_table, wilson_interval
+from sla_analysis.analyses.stats import rate_table, shrunk_rates, wilson_interval
 from sla_analysis.config import SLAConfig
 from sla_analysis.io.engine import CRM
 
@@ -116,7 +116,8 @@ def _col(crm: CRM, name: str, kind) -> ir.Value:
 def mql_outcomes(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
     """One row per MQL whose MQL moment lies in ``[start, stop)``, outcomes as of ``as_of``
     (:func:`sla_analysis.analyses.kpis.lead_funnel`): ``became_sql`` (an SQL moment before ``as_of``),
-    ``customer`` (a deal won), ``revenue`` (won amount, 0 when none), and the leads' ``source``,
+    ``customer`` (a deal won), ``revenue`` (won amount, 0 when none; NULL for every MQL when the
+    deals have no amounts: unknown, not zero), and the leads' ``source``,
     ``segment``, ``persona``, ``mql_type``, ``score_value`` (score, or fit + interest),
     ``rejected_at``, ``rejection_reason``, ``recycled_at`` (NULL where the export lacks them)."""
     f = kpis.lead_funnel(crm, as_of)
@@ -133,9 +134,10 @@ def mql_outcomes(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> 
         recycled_at=_col(crm, "recycled_at", dt.timestamp),
     )
     j = f.join(extra, "lead_id")
+    revenue = j.won_amount.fill_null(0.0) if has_values(crm, "amount", "deals") else ibis.null(dt.float64)
     return j.select("lead_id", "mql_at", "source", "segment", "persona", "mql_type", "score_value", "rejected_at",
                     "rejection_reason", "recycled_at", became_sql=j.sql_at.notnull(), customer=j.won,
-                    revenue=j.won_amount.fill_null(0.0))
+                    revenue=revenue)
 
 
 def _funnel_aggregates(t: ir.Table) -> dict:
@@ -148,12 +150,22 @@ def conversion_table(counts: pd.DataFrame, by: str, confidence: float = 0.95, mi
     ``revenue_sq``): ``sql_rate`` = SQLs / MQLs and ``close_rate`` = customers / MQLs (Wilson
     intervals), ``avg_revenue_per_customer`` (t-interval), ``mql_value`` = revenue per customer x
     close rate (delta-method interval, :func:`sla_analysis.analyses.lead_value.mql_value_by_group`; 0 without
-    an interval for a group without customers), ``small_sample`` (MQLs < ``min_n``) and ``few_customers`` (< 5)."""
+    an interval for a group without customers, NaN for every group when revenue is unknown),
+    ``close_rate_shrunk`` (empirical Bayes, :func:`sla_analysis.analyses.stats.shrunk_rates`) and
+    ``mql_value_shrunk`` = shrunk close rate x revenue per customer (the pooled one for groups
+    with fewer than 5 customers): what groups are ranked by, so a small lucky group does not come
+    first; ``small_sample`` (MQLs < ``min_n``) and ``few_customers`` (< 5)."""
     counts = counts.astype({c: float for c in ("mqls", "sqls", "customers", "revenue", "revenue_sq")})
     counts["revenue_sq"] = counts.revenue_sq.fillna(0.0)
     out = rate_table(counts, "sqls", "mqls", confidence, min_n, prefix="sql_rate")
     out = mql_value_by_group(out, by=by, confidence=confidence, min_n=min_n)
-    out.loc[(out.customers == 0) & (out.mqls > 0), "mql_value"] = 0.0  # no customer: worth nothing so far
+    known = out.revenue.notna()
+    out.loc[(out.customers == 0) & (out.mqls > 0) & known, "mql_value"] = 0.0  # no customer: worth nothing so far
+    out["close_rate_shrunk"] = shrunk_rates(out.customers, out.mqls)
+    customers = float(out.customers.sum())
+    pooled = (float(out.revenue.sum() / customers) if customers else 0.0) if known.all() else float("nan")
+    per_customer = np.where(out.customers >= 5, out.avg_revenue_per_customer, pooled)
+    out["mql_value_shrunk"] = np.where(known, out.close_rate_shrunk * per_customer, np.nan)
     out["revenue_sq"] = counts.revenue_sq.to_numpy()  # kept for the bootstrap of best_threshold
     return out.reset_index(drop=True)
 
@@ -162,11 +174,13 @@ def conversion_by(crm: CRM, by: str, start: datetime, stop: datetime, as_of: dat
                   confidence: float = 0.95, min_n: int = 30) -> pd.DataFrame:
     """:func:`conversion_table` of the settled MQLs per ``by`` (``mql_type``, ``segment``,
     ``persona``, ``source``); an empty value is its own group, ``(not recorded)``. Ordered by value
-    per MQL, small groups last (flagged, not ranked)."""
+    per MQL shrunk toward the overall rate (``mql_value_shrunk``; by shrunk close rate when revenue is
+    unknown), small groups last (flagged, not ranked)."""
     t = mql_outcomes(crm, start, stop, as_of)
     agg = t.group_by(group=t[by].fill_null(NOT_RECORDED)).aggregate(**_funnel_aggregates(t)).to_pandas()
     out = conversion_table(agg.rename(columns={"group": by}), by, confidence, min_n)
-    return out.sort_values(["small_sample", "mql_value", by], ascending=[True, False, True],
+    key = "mql_value_shrunk" if out.mql_value_shrunk.notna().any() else "close_rate_shrunk"
+    return out.sort_values(["small_sample", key, by], ascending=[True, False, True],
                            na_position="last").reset_index(drop=True)
 
 
@@ -267,12 +281,28 @@ def score_bands(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of
     with np.errstate(invalid="ignore", divide="ignore"):
         out["attempts_per_mql"] = out.attempts / out.mqls
         measured = out.work_cost / out.mqls
+    if "attempts" in crm.limits():  # no attempts recorded: their number and cost are unknown, not 0
+        out["attempts_per_mql"] = np.nan
+        measured = np.nan
     out["work_cost_per_mql"] = cfg.lead_work_cost if cfg.lead_work_cost is not None else measured
-    out["net_value_per_mql"] = out.mql_value.fillna(0.0) - out.work_cost_per_mql
+    out["net_value_per_mql"] = out.mql_value - out.work_cost_per_mql  # NaN when either is unknown
     out.attrs.update(score_column=score_column(crm), threshold=cfg.mql_score_threshold, width=width,
                      unscored=unscored,
                      work_cost_source="config" if cfg.lead_work_cost is not None else "measured")
     return out
+
+
+def net_value_unavailable(bands: pd.DataFrame, limits: dict[str, str] | None = None) -> str | None:
+    """Why the net value of the MQLs (value per MQL - cost of working it) cannot be computed per
+    band, or ``None``: the deals have no amounts (value unknown), or the cost of working an MQL is
+    unknown (no attempts recorded and no ``lead_work_cost`` in the config)."""
+    limits = limits or {}
+    if len(bands) and bands.mql_value.isna().all():
+        return limits.get("revenue") or "the deals have no amounts, so the value of an MQL is unknown"
+    if len(bands) and bands.work_cost_per_mql.isna().all():
+        return ((limits.get("attempts") or "no contact attempts are recorded")
+                + "; set lead_work_cost in the config to price working an MQL")
+    return None
 
 
 def threshold_comparison(bands: pd.DataFrame, threshold: float | None, confidence: float = 0.95) -> dict:
@@ -343,6 +373,10 @@ def best_threshold(bands: pd.DataFrame, n_boot: int = 1000, seed: int = 0, confi
     b = bands.sort_values("low").reset_index(drop=True)
     if not len(b):
         return {"threshold": None, "band": None, "ci": [None, None], "all_pay": False}
+    why = net_value_unavailable(b)
+    if why or not np.isfinite(b.net_value_per_mql.to_numpy(float)).all():
+        return {"available": False, "reason": why or "a band's value or cost of working is unknown",
+                "threshold": None, "band": None, "ci": [None, None], "ci_bands": [None, None], "all_pay": None}
     n, x = b.mqls.to_numpy(float), b.customers.to_numpy(float)
     rev, rev_sq = b.revenue.to_numpy(float), b.get("revenue_sq", pd.Series(0.0, index=b.index)).to_numpy(float)
     cost = b.work_cost_per_mql.to_numpy(float)
@@ -421,8 +455,20 @@ def handoff_outcomes(crm: CRM, start: datetime, stop: datetime, as_of: datetime,
     """Where the settled MQLs ended as of ``as_of``, each counted once, in this order: *became an
     SQL*; *rejected by sales*; *recycled to marketing*; *never contacted* (no attempt before
     ``as_of``); *contacted, no decision recorded* (the rest: neither accepted, rejected nor
-    returned). ``share`` of the MQLs with a Wilson interval."""
+    returned). Without contact attempts in the export the last two are one row, *no decision
+    recorded*: "never contacted" cannot be told. ``share`` of the MQLs with a Wilson interval."""
     t = mql_outcomes(crm, start, stop, as_of)
+    if "attempts" in crm.limits():  # whether a lead was contacted is unknown: one row for the rest
+        rej = t.rejected_at.notnull() & (t.rejected_at < as_of)
+        rec = t.recycled_at.notnull() & (t.recycled_at < as_of)
+        names = ["became an SQL", "rejected by sales", "recycled to marketing",
+                 "no decision recorded (contact attempts are not in the export)"]
+        outcome = ibis.cases((t.became_sql, names[0]), (rej, names[1]), (rec, names[2]), else_=names[3])
+        agg = t.group_by(outcome=outcome).aggregate(mqls=t.count()).to_pandas()
+        out = pd.DataFrame({"outcome": names}).merge(agg, on="outcome", how="left").fillna({"mqls": 0})
+        out["mqls"] = out.mqls.astype(float)
+        out["all"] = out.mqls.sum()
+        return rate_table(out, "mqls", "all", confidence, 0, prefix="share").drop(columns=["all", "small_sample"])
     a = crm.activities
     touched = a.filter(a.occurred_at < as_of).select("lead_id").distinct()
     t = t.left_join(touched.mutate(_touched=ibis.literal(True)), "lead_id").drop("lead_id_right")

@@ -42,8 +42,9 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+from statsmodels.duration.survfunc import SurvfuncRight
 
-from sla_analysis.analyses.stats import mean_interval, rate_table, wilson_interval
+from sla_analysis.analyses.stats import mean_interval, rate_table, shrunk_rates, wilson_interval
 from sla_analysis.io.engine import CRM
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -316,34 +317,53 @@ def monthly_counts(crm: CRM, start, stop, previous_months: int = 1, active_days:
     return out
 
 
-def lead_velocity_rate(monthly: pd.DataFrame, column: str = "mqls_created", confidence: float = 0.95) -> pd.DataFrame:
+def lead_velocity_rate(monthly: pd.DataFrame, column: str = "mqls_created", confidence: float = 0.95,
+                       data_end: datetime | None = None) -> pd.DataFrame:
     """Lead velocity rate (domain notes; seed 004's "lead velocity"): month-over-month growth of
-    qualified leads, ``LVR_m = (Q_m - Q_{m-1}) / Q_{m-1}``, with ``Q`` = MQLs created (the contract's
-    qualification stage; pass ``column`` for another count).
+    qualified leads **per day**, ``LVR_m = (Q_m / d_m) / (Q_{m-1} / d_{m-1}) - 1``, with ``Q`` = MQLs
+    created (the contract's qualification stage; pass ``column`` for another count) and ``d`` the
+    days of the month the data covers (``days`` of :func:`monthly_counts`, cut at ``data_end``), so
+    February's 29 days or a half-covered month do not read as a fall. ``lvr_raw`` is the plain
+    ``(Q_m - Q_{m-1}) / Q_{m-1}``.
 
-    Interval: given ``Q_m + Q_{m-1}``, ``Q_m`` is binomial with ``p = λ_m / (λ_m + λ_{m-1})``, so a
-    Wilson interval ``(p_lo, p_hi)`` for ``p`` gives ``LVR ∈ (p_lo/(1-p_lo) - 1, p_hi/(1-p_hi) - 1)``.
-    Rows: the period's months (``in_period``); NaN with a note when the month before had none.
-    ``partial`` months (cut by the period) are flagged: their growth is not comparable.
+    Interval: given ``Q_m + Q_{m-1}``, ``Q_m`` is binomial with ``p = λ_m d_m / (λ_m d_m + λ_{m-1}
+    d_{m-1})`` (Poisson counts), so a Wilson interval ``(p_lo, p_hi)`` for ``p`` gives
+    ``LVR ∈ (p_lo/(1-p_lo) x d_{m-1}/d_m - 1, p_hi/(1-p_hi) x d_{m-1}/d_m - 1)``.
+    Rows: the period's months (``in_period``); NaN with a note when the month before had none or a
+    month lies after ``data_end`` (no data, not -100%). ``partial`` months (cut by the period) are flagged.
     """
     mon = monthly.sort_values("month").reset_index(drop=True)
     cur = mon[column].astype(float)
-    prev = cur.shift(1)
-    # a month's predecessor must be the calendar month before it
     labels = pd.PeriodIndex(mon["month"], freq="M") if len(mon) else pd.PeriodIndex([], freq="M")
+    if "days" in mon and "start" in mon and "stop" in mon:
+        starts, stops = pd.to_datetime(mon["start"]), pd.to_datetime(mon["stop"])
+        if data_end is not None:
+            stops = stops.clip(upper=pd.Timestamp(data_end))
+        days = ((stops - starts).dt.total_seconds() / SECONDS_PER_DAY).clip(lower=0).to_numpy(float)
+    else:
+        days = np.asarray([p.days_in_month for p in labels], dtype=float)
+    days = pd.Series(days)
+    cur = cur.where(days > 0)  # a month the data does not reach has no count
+    prev, prev_days = cur.shift(1), days.shift(1)
+    # a month's predecessor must be the calendar month before it
     consecutive = pd.Series(np.r_[False, (labels[1:] - labels[:-1]) == labels.freq] if len(mon) else [], dtype=bool)
     prev = prev.where(consecutive)
-    out = pd.DataFrame({"month": mon["month"], "current": cur, "previous": prev})
-    ok = out.previous > 0
-    out["lvr"] = np.where(ok, (out.current - out.previous) / out.previous.where(ok, 1), np.nan)
+    out = pd.DataFrame({"month": mon["month"], "current": cur, "previous": prev, "days": days,
+                        "previous_days": prev_days})
+    ok = (out.previous > 0) & out.current.notna()
+    scale = (out.previous_days / out.days.where(out.days > 0)).where(ok, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["lvr"] = np.where(ok, out.current / out.previous.where(ok, 1) * scale - 1, np.nan)
+        out["lvr_raw"] = np.where(ok, (out.current - out.previous) / out.previous.where(ok, 1), np.nan)
     total = (out.current + out.previous).where(ok, 0).fillna(0)
     p_lo, p_hi = wilson_interval(out.current.where(ok, 0).fillna(0), total, confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["lvr_low"] = np.where(ok, p_lo / (1 - p_lo) - 1, np.nan)
-        out["lvr_high"] = np.where(ok, np.where(p_hi < 1, p_hi / (1 - p_hi) - 1, np.inf), np.nan)
+        out["lvr_low"] = np.where(ok, p_lo / (1 - p_lo) * scale - 1, np.nan)
+        out["lvr_high"] = np.where(ok, np.where(p_hi < 1, p_hi / (1 - p_hi) * scale - 1, np.inf), np.nan)
     out["partial"] = mon["partial"].to_numpy() if "partial" in mon else False
-    out["note"] = np.where(out.previous.isna(), "no count for the month before",
-                           np.where(~ok, "no MQLs the month before", ""))
+    out["note"] = np.where(out.current.isna(), "after the end of the data",
+                           np.where(out.previous.isna(), "no count for the month before",
+                                    np.where(~ok, "no MQLs the month before", "")))
     if "in_period" in mon:
         out = out.loc[mon["in_period"].astype(bool).to_numpy()]
     return out.reset_index(drop=True)
@@ -470,10 +490,18 @@ def attempts_to_sql(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
 
     Returns ``n`` (SQLs), ``mean`` with its t-interval, ``median``, ``p90``, ``zero_attempts``
     (SQLs with no logged attempt, included as 0), ``mqls`` and ``not_yet_sql`` (MQLs without an SQL
-    by ``as_of``: not counted, the figure describes converters only) and ``sql_moment``.
+    by ``as_of``: not counted, the figure describes converters only) and ``sql_moment``. Without
+    contact attempts in the export the figures are NaN and ``note`` says why.
     """
     t = period_mqls(crm, start, stop, as_of)
     sqls = t.filter(t.sql_at.notnull()).select("lead_id", "sql_at")
+    why = crm.limits().get("attempts")
+    if why:  # no attempts recorded: their number is unknown, not 0
+        n, nan = _int(sqls.count().execute()), float("nan")
+        mqls = _int(t.count().execute())
+        return {"n": n, "mean": nan, "mean_low": nan, "mean_high": nan, "median": nan, "p90": nan,
+                "zero_attempts": None, "mqls": mqls, "not_yet_sql": mqls - n, "sql_moment": sql_moment_note(crm),
+                "note": why}
     a = crm.activities
     a = a.filter(a.occurred_at < _ts(as_of))
     j = a.join(sqls, "lead_id")
@@ -498,9 +526,10 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
     ``[start, stop)`` that became SQL before ``as_of``; an SQL dated before its MQL moment counts as
     0 days (``sql_before_mql`` says how many).
 
-    Returns ``n``, ``median_days``, ``p90_days``, ``mean_days`` (t-interval), ``mqls`` and
-    ``not_yet_sql``. Converters only: MQLs still open at ``as_of`` are censored, so a recent period
-    looks faster than it will turn out; compare settled windows.
+    Returns ``n``, ``median_days``, ``p90_days``, ``mean_days`` (t-interval) over the converters,
+    ``mqls`` and ``not_yet_sql``; converters only look faster than the MQLs will turn out, so also
+    :func:`sql_time_km`'s ``km_median_days`` over *every* MQL of the period, those not yet SQL
+    censored at ``as_of``.
     """
     t = period_mqls(crm, start, stop, as_of)
     s = t.filter(t.sql_at.notnull())
@@ -511,12 +540,71 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
     mqls = _int(t.count().execute())
     n = _int(r["n"])
     mean, lo, hi = mean_interval(_none(r["total"]) if n else 0.0, _none(r["sq"]) if n else 0.0, n, confidence)
-    return {"n": n, "median_days": _none(r["median"]) if n else float("nan"),
+    return {"n": n, "median_days": _none(r["median"]) if n else float("nan"), **sql_time_km(t, as_of, confidence),
             "p90_days": _none(r["p90"]) if n else float("nan"),
             "mean_days": float(mean), "mean_low": float(lo), "mean_high": float(hi),
             "sql_before_mql": int(_none(r["before"])) if n else 0, "mqls": mqls, "not_yet_sql": mqls - n,
             "sql_moment": sql_moment_note(crm),
             "note": "" if n else "no MQL of the period became an SQL by as_of"}
+
+
+def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95) -> dict:
+    """Time from MQL to SQL with censoring, over ``mqls`` (a :func:`period_mqls` table): an SQL is
+    an event at ``max(sql_at - mql_at, 0)``, an MQL without one is censored at ``as_of - mql_at``
+    (Kaplan-Meier, statsmodels' ``SurvfuncRight``; durations rounded to the minute and counted per
+    (duration, event) in the engine, then weighted with ``freq_weights``).
+
+    Most MQLs never become SQLs, so the median of all MQLs is rarely reached; the figure is the
+    median among the MQLs that become SQLs within the follow-up: the first time ``t`` with
+    ``F(t) >= F(H) / 2``, ``F = 1 - S`` the KM share converted and ``H`` the longest follow-up.
+    Unlike the converters-only median it does not over-weight quick converters of recent MQLs.
+    Returns ``km_median_days``, ``km_share_sql`` (``F(H)``), ``km_horizon_days`` (``H``); NaN
+    without any SQL. No interval (a bootstrap would give one)."""
+    end = ibis.literal(_ts(as_of))
+    mqls = mqls.filter(mqls.mql_at < end)  # not yet MQLs at as_of: not at risk
+    event = mqls.sql_at.notnull()
+    stop = ibis.cases((event, mqls.sql_at), else_=end)
+    raw = (stop.epoch_seconds() - mqls.mql_at.epoch_seconds()) / 60.0
+    minutes = ibis.greatest(raw, 0.0).round(0)
+    t = mqls.mutate(_m=minutes, _e=event.cast("int64"))
+    agg = t.group_by(["_m", "_e"]).aggregate(n=t.count()).to_pandas()
+    nan = float("nan")
+    if not len(agg) or agg._e.sum() == 0:
+        return {"km_median_days": nan, "km_share_sql": nan, "km_horizon_days": nan}
+    sf = SurvfuncRight(agg._m.to_numpy(float) / (24 * 60), agg._e.to_numpy(int), freq_weights=agg.n.to_numpy(float))
+    converted = 1 - sf.surv_prob
+    share = float(converted[-1])
+    median = float(sf.surv_times[np.argmax(converted >= share / 2 - 1e-12)])
+    return {"km_median_days": median, "km_share_sql": share, "km_horizon_days": float(agg._m.max() / (24 * 60))}
+
+
+def win_rate_by(crm: CRM, by: str, start, stop, as_of, confidence: float = 0.95, min_n: int = 30) -> pd.DataFrame:
+    """The usual sales win rate per ``by`` group of the deal's lead (``owner_id`` for the rep,
+    ``source``, ``segment``): among deals closed in ``[start, stop)`` (``closed_at``, before
+    ``as_of``), ``win_rate = won / (won + lost)`` with a Wilson interval; open deals are not losses.
+    ``win_rate_shrunk``: empirical-Bayes shrinkage toward the overall win rate
+    (:func:`sla_analysis.analyses.stats.shrunk_rates`), what the rows are ordered by (small groups,
+    ``closed < min_n``, last and flagged: not ranked). An empty value is its own group ``(none)``.
+    Empty with ``attrs["unavailable"]`` when the export lacks ``closed_at`` or the ``by`` column."""
+    cols = [by, "closed", "won", "lost", "win_rate", "win_rate_low", "win_rate_high", "win_rate_shrunk", "small_sample"]
+    if not _has(crm, "deals", "closed_at") or not _has(crm, "leads", by):
+        out = pd.DataFrame(columns=cols)
+        out.attrs["unavailable"] = (f"the leads have no {by} column" if not _has(crm, "leads", by)
+                                    else "the deals have no closed_at column: closed deals cannot be dated")
+        return out
+    d, leads = crm.deals, crm.leads
+    end = min(_ts(stop), _ts(as_of))
+    d = d.filter(d.stage.isin(["won", "lost"]) & d.closed_at.notnull() & (d.closed_at >= _ts(start))
+                 & (d.closed_at < end))
+    j = d.join(leads.select("lead_id", _g=leads[by].cast("string")), "lead_id")
+    agg = j.group_by(group=j._g.fill_null("(none)")).aggregate(
+        closed=j.count(), won=(j.stage == "won").sum()).to_pandas().rename(columns={"group": by})
+    agg = agg.astype({"closed": float, "won": float})
+    agg["lost"] = agg.closed - agg.won
+    out = rate_table(agg, "won", "closed", confidence, min_n, prefix="win_rate")
+    out["win_rate_shrunk"] = shrunk_rates(out.won, out.closed)
+    return out.sort_values(["small_sample", "win_rate_shrunk", by], ascending=[True, False, True],
+                           na_position="last").reset_index(drop=True)[cols]
 
 
 # --------------------------------------------------------------------------- value of SQLs
@@ -745,8 +833,9 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
                      else f"{text(lo)} – {text(hi)}", "basis": basis})
 
     for r in lvr.itertuples():
-        add(f"lead_velocity_rate_{r.month}", f"Lead velocity rate, {r.month}", r.lvr, int(r.current + r.previous),
-            r.lvr_low, r.lvr_high, f"MQLs {r.month} vs the month before", "{:+.1%}")
+        add(f"lead_velocity_rate_{r.month}", f"Lead velocity rate, {r.month}", r.lvr,
+            int(np.nan_to_num(r.current) + np.nan_to_num(r.previous)), r.lvr_low, r.lvr_high,
+            f"MQLs a day, {r.month} vs the month before" + (f" ({r.note})" if r.note else ""), "{:+.1%}")
     for r in rates.itertuples():
         key = f"{r.metric}" + ("" if r.cohort == "period" else "_settled")
         add(key, _RATE_LABELS.get(r.metric, r.metric) + ("" if r.cohort == "period" else " (settled)"),
@@ -756,8 +845,9 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
         add(r.metric, _RATE_LABELS.get(r.metric, r.metric), r.rate, int(r.n), r.rate_low, r.rate_high, r.note, "{:.1%}")
     add("attempts_to_sql", "Attempts to move an MQL to SQL (mean)", to_sql.get("mean"), int(to_sql.get("n", 0)),
         to_sql.get("mean_low"), to_sql.get("mean_high"), "the period's MQLs that became SQLs", "{:.2f}")
-    add("mql_to_sql_days", "Days from MQL to SQL (median)", sql_time.get("median_days"), int(sql_time.get("n", 0)),
-        None, None, "the period's MQLs that became SQLs", "{:.1f}")
+    add("mql_to_sql_days", "Days from MQL to SQL (median)", sql_time.get("km_median_days"), int(sql_time.get("mqls", 0)),
+        None, None, "the period's MQLs that become SQLs, those not yet SQL followed to the end of the data "
+        "(Kaplan-Meier)", "{:.1f}")
     add("sql_pipeline_value", "Dollar value of SQLs (their deals' amounts)", value.get("value"), int(value.get("sqls", 0)),
         None, None, "the period's SQLs", "{:,.0f}")
     add("sql_expected_value", "Expected won value of SQLs", value.get("expected_value"), int(value.get("sqls", 0)),

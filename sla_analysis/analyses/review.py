@@ -4,23 +4,28 @@
   computed from the data (not read from older reports, so a corrected export corrects the history).
 * **SLA review** (seeds: review the SLA every six months): this period's measured close rates,
   MQL values, cost per call and recommended attempt cap against the assumptions the SLA was written
-  with (``config/sla.yml`` and the ``review`` baseline), flagged when the relative drift
-  ``|measured − assumed| / assumed`` exceeds ``review_tolerance`` *and* the assumption lies outside
-  the measured figure's interval (so noise alone does not trigger a review).
+  with (the config passed and its ``review_baseline``), flagged when the relative drift
+  ``|measured − assumed| / assumed`` exceeds ``review_tolerance`` *and* the figure's test of
+  "equal to the assumption" rejects after a Holm–Šidák correction over every figure tested in the same
+  review (so noise alone, across ten or more figures, triggers a review in at most
+  ``1 − confidence_level`` of periods). The attempt cap is the attempt-cap page's own result.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from scipy import stats as st
+from statsmodels.stats.multitest import multipletests
 
 from sla_analysis.analyses import cohorts as co
 from sla_analysis.analyses import compliance as cp
 from sla_analysis.analyses import cost
 from sla_analysis.analyses import kpis as kp
 from sla_analysis.analyses import lead_value as lv
-from sla_analysis.analyses.plateau import recommend_cap_or_reason
+from sla_analysis.analyses import attempt_cap as ac
 from sla_analysis.analyses.scorecard import period_progress
 from sla_analysis.config import SLAConfig
 from sla_analysis.io.engine import CRM
@@ -35,13 +40,19 @@ def trend_periods(period: Period, n_previous: int) -> list[Period]:
     return out[::-1]
 
 
+def top_tier(cfg: SLAConfig) -> str:
+    """The tier whose speed to lead the trend follows: the one with the shortest response window
+    (ties: the first listed), whatever the tiers are called."""
+    return min(cfg.tiers, key=lambda t: (cfg.tiers[t].response_hours, list(cfg.tiers).index(t)))
+
+
 def kpi_trend(crm: CRM, cfg: SLAConfig, period: Period, n_previous: int = 4,
               data_start: datetime | None = None, data_end: datetime | None = None) -> pd.DataFrame:
     """Per period (this one and ``n_previous`` before it that the data reaches): MQLs, the share
-    of high-tier (first configured tier) MQLs touched within the window, MQL:SQL of the period's
+    of top-tier (:func:`top_tier`) MQLs touched within the window, MQL:SQL of the period's
     MQLs (as of the period end), contact rate, each with its n; ``covered`` = share of the period
     inside the data."""
-    first_tier = next(iter(cfg.tiers))
+    first_tier = top_tier(cfg)
     rows = []
     for p in trend_periods(period, n_previous):
         start, end = p.start_ts(), p.end_ts()
@@ -68,54 +79,160 @@ def kpi_trend(crm: CRM, cfg: SLAConfig, period: Period, n_previous: int = 4,
                                        "mql_to_sql", "contact_rate", "calls"])
 
 
-def drift_row(figure: str, assumed: float, measured: float, low: float, high: float, tolerance: float) -> dict:
-    """One review line: ``drift = (measured − assumed) / assumed``; ``flagged`` when
-    ``|drift| > tolerance`` and ``assumed`` is outside ``[low, high]`` (the measured interval;
-    NaN bounds count as no interval)."""
-    ok = assumed is not None and np.isfinite(assumed) and assumed != 0 and measured is not None and np.isfinite(measured)
-    drift = (measured - assumed) / abs(assumed) if ok else np.nan
-    outside = not (np.isfinite(low) and np.isfinite(high)) or not (low <= assumed <= high) if ok else False
-    return {"figure": figure, "assumed": assumed, "measured": measured, "low": low, "high": high, "drift": drift,
-            "flagged": bool(ok and abs(drift) > tolerance and outside)}
+@dataclass(frozen=True)
+class Measured:
+    """A measured figure for the review: ``value`` with its interval, and what its test needs:
+    ``successes``/``n`` for a proportion (exact binomial test), ``boot`` for a figure with bootstrap
+    replicates (percentile test), else the interval itself (normal on the log scale when
+    ``low > 0``, as the MQL value's delta-method interval is built; on the value's scale otherwise).
+    A figure without an interval (NaN bounds) is not tested."""
+
+    value: float
+    low: float = float("nan")
+    high: float = float("nan")
+    successes: int | None = None
+    n: int | None = None
+    boot: np.ndarray | None = None
+    df: float | None = None
+    untested: bool = False  # shown, never tested (e.g. a value resting on too few customers)
 
 
-def sla_review(cfg: SLAConfig, measured: dict) -> pd.DataFrame:
-    """The review table from ``measured``: ``{"cost_per_call": (value, low, high), "attempt_cap":
-    (value, low, high), "close_rate:<source>": (value, low, high), "mql_value:<source>": ...}``
+def _as_measured(m) -> Measured:
+    return m if isinstance(m, Measured) else Measured(*m)
+
+
+def drift_p_value(m: Measured, assumed: float, confidence: float = 0.95) -> float:
+    """Two-sided p-value of "the true figure equals ``assumed``", NaN when the figure has no
+    interval or no baseline:
+
+    * proportion (``successes`` of ``n``): exact binomial test (``scipy.stats.binomtest``);
+    * bootstrap replicates ``boot``: ``min(1, 2 x min(P*(boot <= assumed), P*(boot >= assumed)))``;
+    * interval ``[low, high]`` at ``confidence``: ``z = log(value / assumed) / se`` with
+      ``se = log(high / low) / (2 z_conf)`` when ``low > 0`` (log-symmetric interval), else
+      ``z = (value - assumed) / se`` with ``se = (high - low) / (2 z_conf)``; referred to Student's t
+      with ``df`` degrees of freedom when given (the MQL value's revenue part rests on
+      ``customers − 1``), else to the normal.
+    """
+    if (m.untested or assumed is None or not np.isfinite(assumed) or m.value is None
+            or not np.isfinite(m.value)):
+        return float("nan")
+    if m.successes is not None and m.n:
+        if not 0 < assumed < 1:
+            return float("nan")
+        return float(st.binomtest(int(m.successes), int(m.n), float(assumed)).pvalue)
+    if m.boot is not None and len(m.boot):
+        boot = np.asarray(m.boot, dtype=float)
+        return float(min(1.0, 2 * min(np.mean(boot <= assumed), np.mean(boot >= assumed))))
+    if not (np.isfinite(m.low) and np.isfinite(m.high)) or m.high <= m.low:
+        return float("nan")
+    z_conf = st.norm.ppf(0.5 + confidence / 2)
+    if m.low > 0 and m.value > 0 and assumed > 0:
+        z = np.log(m.value / assumed) / (np.log(m.high / m.low) / (2 * z_conf))
+    else:
+        z = (m.value - assumed) / ((m.high - m.low) / (2 * z_conf))
+    if m.df is not None and m.df >= 1:
+        return float(2 * st.t.sf(abs(z), m.df))
+    return float(2 * st.norm.sf(abs(z)))
+
+
+def drift_row(figure: str, assumed: float, measured, tolerance: float, confidence: float = 0.95) -> dict:
+    """One review line before the family-wise correction: ``drift = (measured − assumed) / assumed``,
+    the test's raw ``p_value`` (:func:`drift_p_value`), ``tested`` (the figure has an interval and
+    a baseline), ``beyond_tolerance`` (``|drift| > tolerance``). :func:`sla_review` sets ``flagged``."""
+    m = _as_measured(measured)
+    ok = (assumed is not None and np.isfinite(assumed) and assumed != 0 and m.value is not None
+          and np.isfinite(m.value))
+    drift = (m.value - assumed) / abs(assumed) if ok else np.nan
+    p = drift_p_value(m, assumed, confidence) if ok else np.nan
+    return {"figure": figure, "assumed": assumed, "measured": m.value, "low": m.low, "high": m.high, "drift": drift,
+            "n": m.n if m.n is not None else np.nan, "p_value": p, "tested": bool(ok and np.isfinite(p)),
+            "beyond_tolerance": bool(ok and abs(drift) > tolerance)}
+
+
+REVIEW_COLUMNS = ["figure", "assumed", "measured", "low", "high", "n", "drift", "p_value", "p_adjusted", "compared",
+                  "flagged"]
+
+
+def sla_review(cfg: SLAConfig, measured: dict, method: str = "holm-sidak") -> pd.DataFrame:
+    """The review table from ``measured`` (``{"close_rate:<source>": Measured(...), "mql_value:<source>":
+    ..., "attempt_cap": ..., "cost_per_call": ...}``; plain ``(value, low, high)`` tuples are accepted)
     against ``cfg`` (cost per call) and ``cfg.review_baseline`` (the close rates, MQL values and
-    attempt cap the SLA was written with; figures without a baseline are listed, not flagged)."""
+    attempt cap the SLA was written with; figures without a baseline are listed, ``compared`` False,
+    never flagged).
+
+    A figure is **flagged** when it drifted beyond ``review_tolerance`` *and*, for a figure with an
+    interval, its test still rejects "equal to the assumption" after a family-wise correction over
+    all the figures tested in this review (``method``: Holm–Šidák step-down by default, ``statsmodels.stats.multitest``)
+    at ``1 − confidence_level``; so with every figure truly as assumed, the chance that the review
+    flags anything is at most ``1 − confidence_level``. A figure without an interval (cost per call,
+    a ratio of configured and measured rates) is flagged on its drift alone."""
     baseline = dict(cfg.review_baseline)
     baseline.setdefault("cost_per_call", cfg.cost_per_call)
-    rows = []
-    for figure, (value, low, high) in measured.items():
-        rows.append(drift_row(figure, baseline.get(figure, np.nan), value, low, high, cfg.review_tolerance))
-    return pd.DataFrame(rows, columns=["figure", "assumed", "measured", "low", "high", "drift", "flagged"])
+    rows = [drift_row(figure, baseline.get(figure, np.nan), m, cfg.review_tolerance, cfg.confidence_level)
+            for figure, m in measured.items()]
+    out = pd.DataFrame(rows, columns=["figure", "assumed", "measured", "low", "high", "n", "drift", "p_value",
+                                      "tested", "beyond_tolerance"])
+    out["p_adjusted"] = np.nan
+    tested = out.tested.to_numpy(dtype=bool) if len(out) else np.zeros(0, dtype=bool)
+    if tested.any():
+        with np.errstate(divide="ignore"):  # a p-value of 1 (log1p(-1) in the Šidák step)
+            _, adjusted, _, _ = multipletests(out.p_value[tested].to_numpy(), alpha=1 - cfg.confidence_level,
+                                              method=method)
+        out.loc[tested, "p_adjusted"] = adjusted
+    out["compared"] = out.assumed.notna() & out.measured.notna() if len(out) else pd.Series(dtype=bool)
+    evidence = np.where(tested, out.p_adjusted < 1 - cfg.confidence_level,
+                        ~(out.low.notna() & out.high.notna())) if len(out) else np.zeros(0, dtype=bool)
+    out["flagged"] = (out.beyond_tolerance & evidence).astype(bool) if len(out) else pd.Series(dtype=bool)
+    return out[REVIEW_COLUMNS]
 
 
-def measured_figures(crm: CRM, cfg: SLAConfig, period: Period, n_boot: int = 100) -> dict:
-    """This period's figures to review, each ``(value, low, high)``: close rate and MQL value per
-    source (settled MQLs, :mod:`sla_analysis.analyses.lead_value`), the cost per call at the measured
-    dialling pace (no interval), and the recommended attempt cap with its bootstrap interval."""
+def value_figures(values: pd.DataFrame, by: str = "source", min_customers: int = 30) -> dict[str, Measured]:
+    """``close_rate:<group>`` (customers of MQLs, exact test) and ``mql_value:<group>`` (delta-method
+    interval, t with customers − 1 df) from a :func:`sla_analysis.analyses.lead_value.mql_value_by_group`
+    frame. A value resting on fewer than ``min_customers`` won deals is shown but not tested: deal
+    sizes are skewed, and the mean of a few of them has a too-narrow interval (a simulation with
+    log-normal deal sizes raised the false alarms above the promised rate)."""
+    out: dict[str, Measured] = {}
+    for r in values.itertuples():
+        group = getattr(r, by)
+        out[f"close_rate:{group}"] = Measured(r.close_rate, r.close_rate_low, r.close_rate_high,
+                                              successes=int(r.customers), n=int(r.mqls))
+        out[f"mql_value:{group}"] = Measured(r.mql_value, r.mql_value_low, r.mql_value_high, n=int(r.mqls),
+                                             df=max(int(r.customers) - 1, 1),
+                                             untested=int(r.customers) < min_customers)
+    return out
+
+
+def attempt_cap(crm: CRM, cfg: SLAConfig, as_of: datetime):
+    """The recommended attempt cap as the attempt-cap page computed it (one computation per report,
+    :func:`sla_analysis.analyses.attempt_cap.period_cap`): a ``CapRecommendation``, or None when there
+    is none or the history cannot judge caps above it (the review must not call that "no drift")."""
+    found = ac.reviewable_cap(ac.period_cap(crm, cfg, as_of))
+    return None if found is None else found.cap.get()
+
+
+def measured_figures(crm: CRM, cfg: SLAConfig, period: Period, cap=None) -> dict:
+    """This period's figures to review, each a :class:`Measured`: close rate (with its counts) and
+    MQL value per source (settled MQLs, :mod:`sla_analysis.analyses.lead_value`), the cost per call
+    at the measured dialling pace (no interval), and the recommended attempt cap with its bootstrap
+    replicates. ``cap``: the attempt-cap page's result (:func:`attempt_cap`), computed here when
+    not given."""
 
     end = period.end_ts()
-    out: dict[str, tuple[float, float, float]] = {}
+    out: dict[str, Measured] = {}
     s_from, s_to = lv.settled_window(end, cfg.stale_after_days, cfg.lookback_days)
     values = lv.mql_value_by_group(lv.source_funnel(crm, s_from, s_to), confidence=cfg.confidence_level,
                                    min_n=cfg.min_group_size)
-    for r in values.itertuples():
-        out[f"close_rate:{r.source}"] = (r.close_rate, r.close_rate_low, r.close_rate_high)
-        out[f"mql_value:{r.source}"] = (r.mql_value, r.mql_value_low, r.mql_value_high)
+    out.update(value_figures(values, min_customers=cfg.min_group_size))
     pace = cost.measured_pace(crm, period.start_ts(), end)
     if len(pace):
         pph = float(pace.iloc[-1].calls_per_hour_dialling)
         if np.isfinite(pph) and pph > 0:
-            out["cost_per_call"] = (cfg.rep_hourly_cost / pph, np.nan, np.nan)
-    prof, cov, c, _ = co.plateau_history(crm, cfg, end)
-    rec = recommend_cap_or_reason(prof[prof.attempts >= 1], c, cov, n_boot=n_boot, seed=cfg.random_seed % 2**32,
-                                  min_at_risk=cfg.min_group_size, confidence=cfg.confidence_level)
-    if rec:
-        cap = rec.get()
-        out["attempt_cap"] = (float(cap.recommended_attempts), float(cap.ci_low), float(cap.ci_high))
+            out["cost_per_call"] = Measured(cfg.rep_hourly_cost / pph)
+    rec = attempt_cap(crm, cfg, end) if cap is None else cap
+    if rec is not None:
+        out["attempt_cap"] = Measured(float(rec.recommended_attempts), float(rec.ci_low), float(rec.ci_high),
+                                      boot=rec.boot_recommendations)
     return out
 
 
@@ -133,3 +250,41 @@ def review_due(review: pd.DataFrame, period_end: datetime, sla_written: datetime
             reasons.append(f"the SLA was written {months} months before the end of the period "
                            f"(review every {every_months})")
     return bool(reasons), "; ".join(reasons)
+
+
+def review_verdict(due: bool, why: str, tolerance: float, compared: int) -> str:
+    """The review's one-line verdict for a sales leader: due (and why), not due after comparing
+    ``compared`` figures, or not judged when nothing could be compared (no ``review_baseline`` and
+    no measured figure with an assumption)."""
+    if due:
+        return f"Due: {why}."
+    if not compared:
+        return ("Not judged: no measured figure could be compared with an assumption of the SLA "
+                "(the config has no review baseline, or the export cannot measure those figures).")
+    return (f"Not due: none of the {compared} figure{'s' if compared != 1 else ''} compared with the SLA's "
+            f"assumptions drifted by more than {tolerance:.0%} beyond what chance explains.")
+
+
+def review_method_note(config_file: str, tolerance: float, confidence: float) -> str:
+    """How the review decides, in words, naming the config file the assumptions came from."""
+    name = config_file or "the default config (config/sla.yml)"
+    return (f"The figures the SLA was written with (`{name}`) against what the data measures now. A figure is "
+            f"marked *review* when it drifted by more than {tolerance:.0%} and the data rules out chance even "
+            f"after allowing for the number of figures checked at once (Holm–Šidák), so with every assumption still "
+            f"true the review raises a false alarm in at most {1 - confidence:.0%} of periods.")
+
+
+def review_summary(review: pd.DataFrame, due: bool, why: str, tolerance: float) -> dict:
+    """The ``sla_review`` section of summary.json: due, why, tolerance, how many figures were
+    compared, the verdict sentence and each figure's assumed, measured, interval, drift, p-values
+    and flag (absent figures are ``None``)."""
+    def num(v):
+        return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)
+
+    compared = int(review.compared.sum()) if len(review) else 0
+    return {"due": bool(due), "why": why, "tolerance": tolerance, "compared": compared,
+            "correction": "holm-sidak", "verdict": review_verdict(due, why, tolerance, compared),
+            "figures": {r.figure: {"assumed": num(r.assumed), "measured": num(r.measured),
+                                   "interval": [num(r.low), num(r.high)], "drift": num(r.drift),
+                                   "p_adjusted": num(r.p_adjusted), "flagged": bool(r.flagged)}
+                        for r in review.itertuples()}}

@@ -42,7 +42,7 @@ def marketing_promise(delivered_value: float, monthly_target: float, months: int
     pro rata to the share of the period the data covers (``progress``) while it is in progress."""
     due = monthly_target * months * progress
     if progress <= 0:
-        return {"side": "marketing", "promise": "MQL value delivered", "actual": delivered_value, "target": 0.0,
+        return {"side": "marketing", "promise": "MQL value delivered", "actual": None, "target": None,
                 "text": "Marketing's MQL value cannot be judged: the data does not cover the period",
                 "status": "not judged"}
     text = (f"Marketing delivered {money(delivered_value, currency)} of MQL value against "

@@ -26,6 +26,7 @@ import importlib.util
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote
@@ -85,12 +86,40 @@ class CRM:
     def row_counts(self) -> dict[str, int]:
         return {n: i["rows"] for n, i in self.manifest["inputs"].items()}
 
+    #: Every timestamp column that records an event, per table: the data reaches its latest one.
+    EVENT_COLUMNS = {"leads": ("created_at", "mql_at", "sql_at"), "activities": ("occurred_at",),
+                     "deals": ("created_at", "proposal_at", "closed_at")}
+
+    def _event_bounds(self) -> list[tuple]:
+        """``(min, max, all_at_midnight)`` of every event column the export has (non-empty only)."""
+        out = []
+        for table, columns in self.EVENT_COLUMNS.items():
+            if not self.has(table):
+                continue
+            t = getattr(self, table)
+            for c in columns:
+                if not self.has(table, c):
+                    continue
+                col = t[c]
+                row = t.aggregate(lo=col.min(), hi=col.max(),
+                                  timed=((col.hour() + col.minute() + col.second()) > 0).any()).to_pandas()
+                lo, hi, timed = row.lo.iloc[0], row.hi.iloc[0], row.timed.iloc[0]
+                if hi is not None and hi == hi:
+                    out.append((lo, hi, not bool(timed)))
+        return out
+
     def last_event_at(self):
-        """The latest lead creation or activity in the export: how far the data reaches (a period
-        ending later is still in progress). ``None`` for an empty export."""
-        values = [self.leads.created_at.max().execute(), self.activities.occurred_at.max().execute()]
-        values = [v for v in values if v is not None and v == v]
-        return max(values).to_pydatetime().replace(tzinfo=None) if values else None
+        """How far the data reaches: the latest event of any kind (lead created, MQL, SQL, attempt,
+        deal created, proposal, deal closed), so deals closed after the last new lead count. When
+        every event column holds dates only (all at midnight), an event dated D may be any time on
+        D: the data reaches the end of that day (the next midnight). ``None`` for an empty export."""
+        bounds = self._event_bounds()
+        if not bounds:
+            return None
+        last = max(b[1] for b in bounds).to_pydatetime().replace(tzinfo=None)
+        if all(b[2] for b in bounds):
+            last = last + timedelta(days=1)
+        return last
 
     def first_event_at(self):
         """The earliest lead creation in the export (``None`` when it has no leads)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from sla_analysis.analyses.review import review_verdict
 from sla_analysis.formats import money
 from sla_analysis.report.actions import what_to_do
 from sla_analysis.report.notebook import SAMPLE_BANNER
@@ -28,6 +29,11 @@ def _e(value) -> str:
     return html.escape(str(value))
 
 
+def _count(n: int, word: str) -> str:
+    """``1 attempt``, ``9 attempts``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def headline_rows(summary: dict) -> list[tuple[str, str]]:
     """Plain-words lines for the figures the summary holds (absent figures are skipped)."""
     cur = summary.get("currency", "USD")
@@ -35,8 +41,13 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     if summary.get("lead_value_target") is not None:
         rows.append(("Marketing's monthly target (quota x marketing share)", money(summary["lead_value_target"], cur)))
     delivered = (summary.get("lead_value") or {}).get("delivered_by_month") or {}
+    marketing = next((p for p in (summary.get("compliance") or {}).get("promises") or []
+                      if p.get("side") == "marketing"), None)
     if delivered and None in delivered.values():
         rows.append(("MQL value marketing delivered", "not available: the deals have no amounts"))
+    elif marketing and marketing.get("status") in ("not judged", "not available"):
+        # the scorecard could not judge it: a figure beside "cannot be judged" would read as a zero
+        rows.append(("MQL value marketing delivered", f"not available: {marketing.get('text', '')}"))
     elif delivered and summary.get("lead_value_target"):
         avg = sum(delivered.values()) / len(delivered)
         rows.append(("MQL value marketing delivered, per month of the period",
@@ -51,10 +62,10 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     plateau = summary.get("plateau") or {}
     if plateau.get("recommended_attempts") is not None:
         rows.append(("Attempt cap to write into the SLA (profit per lead is highest there)",
-                     f"{plateau['recommended_attempts']} attempts (interval {plateau['ci_low']}-{plateau['ci_high']})"))
+                     f"{_count(plateau['recommended_attempts'], 'attempt')} (interval {plateau['ci_low']}-{plateau['ci_high']})"))
         if plateau.get("cohort_method_attempts") is not None:
             rows.append(("The seeds' cohort method would say (biased, see the plateau page)",
-                         f"{plateau['cohort_method_attempts']} attempts"))
+                         _count(plateau['cohort_method_attempts'], 'attempt')))
     elif plateau.get("reason"):
         rows.append(("Attempt cap", f"not available: {plateau['reason']}"))
     return rows
@@ -123,8 +134,8 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
         parts.append("</table>")
     review = summary.get("sla_review") or {}
     if review:
-        text = (f"Due: {review['why']}." if review.get("due") else "Not due: the measured figures are within "
-                f"{review.get('tolerance', 0):.0%} of the SLA's assumptions.")
+        text = review.get("verdict") or review_verdict(bool(review.get("due")), review.get("why", ""),
+                                                       review.get("tolerance", 0), review.get("compared", 0))
         parts.append(f"<p><strong>SLA review.</strong> {_e(text)}</p>")
     parts += what_to_do_section(summary)  # on the first screen, under the scorecard
     rows = headline_rows(summary)

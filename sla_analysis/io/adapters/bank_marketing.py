@@ -10,7 +10,9 @@ accepts; :func:`profiles_from_csv` and :func:`hazard_from_csv` rebuild the plate
 inputs straight from the CSV, to cross-check the adapted tables.
 
 Columns used: ``day``, ``month``, ``campaign``, ``duration``, ``y``, ``contact``, ``job``
-(others are ignored). Every mapping below that the data does not state is an **assumption**:
+(others are ignored). ``bank-additional-full.csv`` (the 41,188-row variant) has ``day_of_week``
+(mon..fri) instead of ``day``: the day of the month is then inferred to the week
+(:func:`_day_from_weekday`), an assumption on top of the ones below. Every mapping below that the data does not state is an **assumption**:
 
 Row order and ids
     ``lead_id = "B" + n`` zero-padded to 6 digits (more when the file has more rows), ``n`` the
@@ -93,6 +95,8 @@ DEAL_AFTER_CALL_MINUTES = 30
 ID_DIGITS = 6
 DELIMITER = ";"
 REQUIRED_COLUMNS = ("day", "month", "duration", "campaign", "y", "contact", "job")
+#: ``bank-additional-full.csv`` has the weekday (``day_of_week``: mon..fri) instead of ``day``.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 TABLES = ("leads", "activities", "deals")
 
@@ -117,7 +121,8 @@ def read_numbered(con: ibis.BaseBackend, csv_path: str | Path) -> ir.Table:
     except Exception as exc:  # DuckDB's first line says what it could not read
         first = str(exc).strip().splitlines()[0][:200]
         raise AdapterError(path, None, f"cannot be read as a '{DELIMITER}'-separated CSV: {first}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns
+               and not (c == "day" and "day_of_week" in raw.columns)]
     if missing:
         found = ", ".join(raw.columns)
         found = found if len(found) <= 160 else found[:157] + "..."
@@ -163,8 +168,17 @@ def _raise_first_failure(path: Path, table: ir.Table, checks: list[tuple[str, ir
 def parse_clients(raw: ir.Table, path: str | Path) -> ir.Table:
     """Typed per-client columns: ``row_nr, day, month_num, campaign, duration_s, converted,
     contact, job``. Refuses (``AdapterError``) a month not in jan..dec, a day not in 1..31,
-    ``campaign`` not a whole number >= 1, ``duration`` not a number >= 0, ``y`` not yes/no."""
+    ``campaign`` not a whole number >= 1, ``duration`` not a number >= 0, ``y`` not yes/no.
+    The ``bank-additional`` variant has ``day_of_week`` (mon..sun) instead of ``day``: ``day`` is
+    then NULL and ``weekday`` (1 = Monday) is set (see :func:`infer_dates`)."""
     y = _text(raw.y).lower()
+    by_weekday = "day" not in raw.columns
+    if by_weekday:
+        w = _text(raw.day_of_week).lower()
+        raw = raw.mutate(_weekday=ibis.cases(*[(w == n, i) for i, n in enumerate(WEEKDAYS, start=1)],
+                                             else_=ibis.null(dt.int64)), day=ibis.null(dt.string))
+    else:
+        raw = raw.mutate(_weekday=ibis.null(dt.int64))
     t = raw.mutate(
         _day=_whole(raw.day), _month=_month_number(raw.month), _campaign=_whole(raw.campaign),
         _duration=_text(raw.duration).try_cast(dt.float64),
@@ -172,13 +186,14 @@ def parse_clients(raw: ir.Table, path: str | Path) -> ir.Table:
     )
     _raise_first_failure(Path(path), t, [
         ("month", t._month.notnull(), "must be a month name jan..dec"),
+        ("day_of_week", t._weekday.notnull(), "must be a weekday mon..sun") if by_weekday else
         ("day", t._day.between(1, 31), "must be a whole number 1..31"),
         ("campaign", t._campaign >= 1, "must be a whole number of attempts >= 1"),
         ("duration", t._duration >= 0, "must be a number of seconds >= 0"),
         ("y", t._converted.notnull(), "must be yes or no"),
     ])
     return t.select(
-        "row_nr", day=t._day, month_num=t._month, campaign=t._campaign, duration_s=t._duration,
+        "row_nr", day=t._day, weekday=t._weekday, month_num=t._month, campaign=t._campaign, duration_s=t._duration,
         converted=t._converted, contact=_text(t.contact).fill_null("unknown"),
         job=_text(t.job).fill_null("unknown"),
     )
@@ -189,7 +204,8 @@ def infer_dates(clients: ir.Table, path: str | Path, first_year: int = FIRST_YEA
 
     ``year_i = first_year + sum_{j <= i} [month_j < month_{j-1}]`` (rows in ``row_nr`` order);
     ``last_contact = date(year, month, 1) + (day - 1) days``, refused when that leaves the month
-    (e.g. 30 February).
+    (e.g. 30 February). Without ``day`` (the ``bank-additional`` files, weekday only) the day is
+    inferred by :func:`_day_from_weekday`: an **assumption**, the dates are right to the week at best.
     """
     by_row = ibis.window(order_by=clients.row_nr)
     t = clients.mutate(_prev_month=clients.month_num.lag().over(by_row))
@@ -197,11 +213,37 @@ def infer_dates(clients: ir.Table, path: str | Path, first_year: int = FIRST_YEA
     # DuckDB sums BIGINT into HUGEINT (which make_date refuses) while Ibis types it int64, so an
     # int64 cast would be dropped as a no-op: the year is cast to int32 instead.
     t = t.mutate(year=(ibis.literal(int(first_year)) + t._rollover.cumsum(order_by=t.row_nr)).cast(dt.int32))
+    if int(t.weekday.notnull().sum().execute()):
+        t = _day_from_weekday(t)
     t = t.mutate(last_contact=ibis.date(t.year, t.month_num, 1) + (t.day - 1).as_interval("D"))
     _raise_first_failure(Path(path), t, [
         ("day", t.last_contact.month() == t.month_num, "day does not exist in that month (year inferred)"),
     ])
     return t.drop("_prev_month", "_rollover")
+
+
+def _day_from_weekday(t: ir.Table) -> ir.Table:
+    """Day of the month for rows that only have a ``weekday`` (1 = Monday): rows are chronological,
+    so within a month a new calendar week (Monday first) starts each time the weekday falls below
+    the previous row's, the month's first row in the first week holding its weekday:
+    ``day = 1 - dow(1st) + (weekday - 1) + 7 x week`` (``dow`` 0 = Monday), kept inside the month
+    (a week past its end is moved back by whole weeks). Returns ``t`` with ``day`` filled in."""
+    by_row = ibis.window(order_by=t.row_nr)
+    t = t.mutate(_pw=t.weekday.lag().over(by_row), _pm=t.month_num.lag().over(by_row), _py=t.year.lag().over(by_row))
+    same_month = (t.month_num == t._pm) & (t.year == t._py)
+    t = t.mutate(_new_week=(same_month & (t.weekday < t._pw)).fill_null(False).cast(dt.int64),
+                 _first=ibis.date(t.year, t.month_num, 1))
+    # HUGEINT otherwise (see infer_dates)
+    t = t.mutate(_week=t._new_week.cumsum(group_by=[t.year, t.month_num], order_by=t.row_nr).cast(dt.int32))
+    first_dow = t._first.day_of_week.index().cast(dt.int32)  # 0 = Monday
+    month_rows = ibis.window(group_by=[t.year, t.month_num], order_by=t.row_nr)
+    # calendar week (Monday first) of the month's first row: 0 when its weekday is on or after the 1st's
+    t = t.mutate(_k0=ibis.ifelse(t.weekday.first().over(month_rows) - 1 >= first_dow, 0, 1).cast(dt.int32))
+    t = t.mutate(_day=1 - first_dow + (t.weekday - 1) + 7 * (t._k0 + t._week),
+                 _last=(t._first + ibis.interval(months=1) - ibis.interval(days=1)).day().cast(dt.int64))
+    day = ibis.ifelse(t._day > t._last, t._day - 7 * ((t._day - t._last + 6) // 7), t._day)
+    return t.mutate(day=day.cast(dt.int32)).drop("_pw", "_pm", "_py", "_new_week", "_first", "_week", "_k0", "_day",
+                                                 "_last")
 
 
 def _double(value: float) -> ir.FloatingScalar:

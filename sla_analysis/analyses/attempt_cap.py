@@ -1,0 +1,112 @@
+"""The period's attempt cap: one computation, shared by the attempt-cap page and the SLA review.
+
+The cap is the report's most expensive figure (a bootstrap that refits the whole procedure 200
+times, per tier too). Both pages call :func:`period_cap`; the first to ask computes it and keeps the
+result beside the validated tables (``<cache>/derived/attempt-cap-<key>.pkl``), the other waits for it
+and reads it, so the two pages show the same number and interval from a single fit. The key covers
+everything the result depends on: the validated data (its cache folder), ``as_of``, the config's
+values, the number of resamples and the code of the analyses involved.
+"""
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from sla_analysis.analyses import cohorts as co
+from sla_analysis.analyses import plateau as pl
+from sla_analysis.config import SLAConfig
+from sla_analysis.io.engine import CRM
+from sla_analysis.results import Result
+
+#: bootstrap resamples of the cap (its interval), on the page and in the review alike
+N_BOOT = 200
+
+
+@dataclass
+class PeriodCap:
+    """The attempt cap as of a period's end and what it was learnt from."""
+
+    profiles: pd.DataFrame      # lead profiles of the history (cohorts.lead_profiles)
+    covariates: list[str]
+    cost_per_attempt: float
+    window_from: datetime
+    cap: Result                 # Result[plateau.CapRecommendation]
+    rule_of_thumb: Result       # Result[dict]: the seeds' cohort method on the settled leads
+    leads_per_week: float | None
+
+    @property
+    def contacted(self) -> pd.DataFrame:
+        return self.profiles[self.profiles.attempts >= 1]
+
+    def summary(self) -> dict:
+        """``summary.json["plateau"]`` (:func:`plateau.plateau_summary`)."""
+        return pl.plateau_summary(self.cap, self.rule_of_thumb, self.profiles, self.covariates)
+
+
+def compute_period_cap(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int = N_BOOT) -> PeriodCap:
+    """The cap from the history as of ``as_of`` (:func:`cohorts.plateau_history`): pooled with its
+    bootstrap interval, per tier, the experiment when the history cannot judge, and the rule of thumb."""
+    profiles, covariates, cost, window_from = co.plateau_history(crm, cfg, as_of)
+    contacted = profiles[profiles.attempts >= 1]
+    per_week = co.contacted_per_week(profiles, window_from, as_of)
+    cap = pl.recommend_cap_or_reason(contacted, cost, covariates, n_boot=n_boot, seed=cfg.random_seed % 2**32,
+                                     min_at_risk=cfg.min_group_size, confidence=cfg.confidence_level,
+                                     tier_column="tier" if "tier" in contacted else None,
+                                     gross_margin=cfg.gross_margin, leads_per_week=per_week)
+    seeds = pl.cohort_method_or_reason(contacted[contacted.stale], cost, cfg.min_group_size)
+    return PeriodCap(profiles, covariates, cost, window_from, cap, seeds, per_week)
+
+
+def _key(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int) -> str:
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "source_file"}
+    digest = hashlib.sha256(json.dumps([str(crm.cache_dir.resolve()), as_of.isoformat(), n_boot, settings,
+                                        os.environ.get("SLA_ANALYSIS_ENGINE", "duckdb").split("://")[0]],
+                                       sort_keys=True, default=str).encode())
+    for module in (pl, co):
+        digest.update(Path(module.__file__).read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def period_cap(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int = N_BOOT) -> PeriodCap:
+    """:func:`compute_period_cap`, computed once per data, config and ``as_of``: a second caller
+    (another page of the same report, running alongside) waits for the first and reads its result."""
+    folder = Path(crm.cache_dir) / "derived"
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError:  # a read-only cache: compute, do not keep
+        return compute_period_cap(crm, cfg, as_of, n_boot)
+    key = _key(crm, cfg, as_of, n_boot)
+    target = folder / f"attempt-cap-{key}.pkl"
+    with open(folder / f".attempt-cap-{key}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if target.is_file():
+                with open(target, "rb") as fh:
+                    return pickle.load(fh)
+            result = compute_period_cap(crm, cfg, as_of, n_boot)
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, target)
+            return result
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def reviewable_cap(result: PeriodCap) -> PeriodCap | None:
+    """The cap as a figure the SLA review may judge: None when there is no cap or when the history
+    cannot judge caps above it (then "no drift" would be a claim the data cannot make)."""
+    if not result.cap:
+        return None
+    return None if result.cap.get().cannot_judge_above is not None else result
