@@ -20,12 +20,11 @@ import pandas as pd
 from scipy import stats as st
 from statsmodels.stats.multitest import multipletests
 
-from sla_analysis.analyses import cohorts as co
+from sla_analysis.analyses import attempt_cap as ac
 from sla_analysis.analyses import compliance as cp
 from sla_analysis.analyses import cost
 from sla_analysis.analyses import kpis as kp
 from sla_analysis.analyses import lead_value as lv
-from sla_analysis.analyses import attempt_cap as ac
 from sla_analysis.analyses.scorecard import period_progress
 from sla_analysis.config import SLAConfig
 from sla_analysis.io.engine import CRM
