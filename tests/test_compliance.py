@@ -366,9 +366,8 @@ def test_sample_figures_match_pandas(sample_crm, sample_dir):
 def test_without_attempts_speed_and_cadence_are_absent_not_zero(tmp_path):
     """An export whose mapping says it has no contact attempts: speed to lead, cadence and
     attempts-to-SQL are NaN (null in summary.json) with the reason, never 0% or 0.0."""
-    from conftest import ACTIVITIES, DEALS, LEADS, open_export
-
     from sla_analysis.analyses import kpis
+    from tests.helpers import ACTIVITIES, DEALS, LEADS, open_export
     leads = [dict(r, mql_at=r["created_at"], sql_at="2024-01-09 00:00:00" if r["lead_id"] == "L1" else "")
              for r in LEADS]
     crm = open_export(tmp_path, leads, ACTIVITIES, DEALS)

@@ -1,10 +1,9 @@
 """How far the data reaches: the last event of any kind, dates-only exports to the end of their day."""
 from datetime import datetime
 
-from conftest import ACTIVITIES, DEALS, LEADS, open_export, write_csv
-
 from sla_analysis.io.engine import open_crm
 from sla_analysis.io.ingest import prepare_inputs
+from tests.helpers import ACTIVITIES, DEALS, LEADS, open_export, write_csv
 
 
 def _open_dates_only(folder, leads, deals):

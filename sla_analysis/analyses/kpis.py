@@ -856,3 +856,27 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
     out = pd.DataFrame(rows)
     out["value"] = pd.to_numeric(out["value"], errors="coerce")
     return out
+
+
+def kpi_summary(rows: pd.DataFrame, win_rates: dict[str, pd.DataFrame] | None = None) -> dict:
+    """``summary.json["kpis"]``: each KPI's value, n and interval; and the win rate by rep and by
+    source (``win_rate_by_rep``, ``win_rate_by_source``: {group: {value, n, interval, shrunk}}, or
+    ``{available: false, reason}``)."""
+    out = {r.key: {"value": r.value, "n": r.n, "interval": [r.low, r.high]} for r in rows.itertuples()}
+    for name, table in (win_rates or {}).items():
+        if table.attrs.get("unavailable"):
+            out[f"win_rate_by_{name}"] = {"available": False, "reason": table.attrs["unavailable"]}
+            continue
+        out[f"win_rate_by_{name}"] = {str(getattr(r, table.columns[0])): {
+            "value": r.win_rate, "n": int(r.closed), "interval": [r.win_rate_low, r.win_rate_high],
+            "shrunk": r.win_rate_shrunk} for r in table.itertuples()}
+    return out
+
+
+def sdr_summary(headcount: dict, capacity: pd.DataFrame, mqls_per_month: float) -> dict:
+    """``summary.json["sdr_capacity"]``: SDRs needed by SQL output and by workload (low-high), SDRs
+    with leads, MQLs a month."""
+    return {"sdrs_needed_by_sql_output": headcount["sdrs_by_sql_output"],
+            "sdrs_needed_by_workload": [headcount["sdrs_by_active_mqls_low"], headcount["sdrs_by_active_mqls_high"]],
+            "sdrs_with_leads": int((capacity.owner_id != "(none)").sum()) if len(capacity) else 0,
+            "mqls_per_month": mqls_per_month}

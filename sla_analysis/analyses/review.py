@@ -287,3 +287,10 @@ def review_summary(review: pd.DataFrame, due: bool, why: str, tolerance: float) 
                                    "interval": [num(r.low), num(r.high)], "drift": num(r.drift),
                                    "p_adjusted": num(r.p_adjusted), "flagged": bool(r.flagged)}
                         for r in review.itertuples()}}
+
+
+def trend_summary(trend: pd.DataFrame) -> dict:
+    """``summary.json["trend"]``: per period, MQLs, the top tier's share first touched within its
+    window, MQL to SQL and the contact rate."""
+    return {r.period: {"mqls": r.mqls, "first_touch_within_window": r.first_touch_within_window,
+                       "mql_to_sql": r.mql_to_sql, "contact_rate": r.contact_rate} for r in trend.itertuples()}

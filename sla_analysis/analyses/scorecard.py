@@ -75,3 +75,30 @@ def cadence_promises(table: pd.DataFrame, target_share: float, min_n: int) -> li
                              f"or converted before (target {target_share:.0%}; {int(r.leads):,} leads)"),
                     "actual": share, "target": target_share, "n": int(r.leads), "status": _status(share, target_share, int(r.leads), min_n)})
     return out
+
+
+def sales_promises(stl: pd.DataFrame, cad: pd.DataFrame, speed_target: float, cadence_target: float, min_n: int,
+                   limits: dict[str, str]) -> list[dict]:
+    """Sales' promises (speed to lead and cadence per tier), or "not available" for both when the
+    export has no attempts."""
+    if "attempts" in limits:
+        return [not_available("sales", p, limits["attempts"]) for p in ("speed to lead", "follow-up cadence")]
+    return [*speed_to_lead_promises(stl[stl.mqls > 0], speed_target, min_n),
+            *cadence_promises(cad[cad.leads > 0], cadence_target, min_n)]
+
+
+def compliance_summary(stl: pd.DataFrame, cad: pd.DataFrame, marketing: dict, promises: list[dict],
+                       as_of: datetime, progress: float) -> dict:
+    """``summary.json["compliance"]``: as of when, how much of the period the data covers, MQLs,
+    the share first touched within the window per tier, speed to lead per tier (counts, interval,
+    median and 90th percentile hours), cadence to protocol per tier, marketing's delivered value and
+    what was due, and every promise."""
+    return {"as_of": f"{as_of:%Y-%m-%d %H:%M}", "period_progress": progress,
+            "mqls": int(stl.loc[stl.tier == "all", "mqls"].sum()),
+            "first_touch_within_window": {r.tier: r.share_within for r in stl[(stl.tier != "all") & (stl.decided > 0)].itertuples()},
+            "speed_to_lead": {r.tier: {"mqls": r.mqls, "decided": r.decided, "within": r.within, "pending": r.pending,
+                                       "never_contacted": r.never_contacted,
+                                       "share_within_ci": [r.share_within_low, r.share_within_high],
+                                       "median_hours": r.median_hours, "p90_hours": r.p90_hours} for r in stl.itertuples()},
+            "cadence_to_protocol": {r.tier: r.share_to_protocol for r in cad[cad.leads > 0].itertuples()},
+            "marketing_delivered": marketing["actual"], "marketing_due": marketing["target"], "promises": promises}
