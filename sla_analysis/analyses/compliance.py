@@ -639,3 +639,14 @@ def in_tier_order(frame: pd.DataFrame, tiers: Mapping) -> pd.DataFrame:
     rank = {str(t): i for i, t in enumerate(tiers)}
     key = frame["tier"].map(lambda t: 10_000 if t == "all" else rank.get(str(t), 5_000))
     return frame.assign(_rank=key).sort_values(["_rank", "tier"], kind="stable").drop(columns="_rank").reset_index(drop=True)
+
+
+def best_hour_sentence(grid: pd.DataFrame, min_calls: int) -> str:
+    """How often calls reached a person, overall and at the best hour with at least ``min_calls``
+    calls with an outcome; says so when the export has no call outcomes."""
+    calls = grid.groupby("hour")[["calls_with_outcome", "connected"]].sum()
+    if calls.calls_with_outcome.sum() == 0:
+        return "The export has no call outcomes, so how often calls reached a person is not available."
+    best = (calls.connected / calls.calls_with_outcome)[calls.calls_with_outcome >= min_calls]
+    text = f"Calls reached a person {calls.connected.sum() / calls.calls_with_outcome.sum():.0%} of the time"
+    return text + (f"; the best hour was {best.idxmax()}:00 ({best.max():.0%})." if len(best) else ".")

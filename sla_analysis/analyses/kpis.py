@@ -880,3 +880,12 @@ def sdr_summary(headcount: dict, capacity: pd.DataFrame, mqls_per_month: float) 
             "sdrs_needed_by_workload": [headcount["sdrs_by_active_mqls_low"], headcount["sdrs_by_active_mqls_high"]],
             "sdrs_with_leads": int((capacity.owner_id != "(none)").sum()) if len(capacity) else 0,
             "mqls_per_month": mqls_per_month}
+
+
+def headcount_sentence(headcount: dict, sdr: Mapping[str, float], mqls_per_month: float, sdrs_with_leads: int) -> str:
+    """The SDR headcount the volume needs, two ways, in words (low to high)."""
+    return (f"At **{mqls_per_month:,.0f} MQLs a month**, a {sdr['mql_conversion']:.0%} MQL-to-SQL rate and "
+            f"{sdr['sqls_per_month']:g} SQLs per SDR a month, the volume needs **{headcount['sdrs_by_sql_output']:.1f} SDRs**; "
+            f"by workload ({headcount['active_mqls']:,.0f} active MQLs at {sdr['active_mqls_low']:g} to "
+            f"{sdr['active_mqls_high']:g} each) it needs {headcount['sdrs_by_active_mqls_low']:.0f} to "
+            f"{headcount['sdrs_by_active_mqls_high']:.0f}. The team has {sdrs_with_leads} SDRs with leads.")

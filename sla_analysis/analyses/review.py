@@ -27,6 +27,7 @@ from sla_analysis.analyses import kpis as kp
 from sla_analysis.analyses import lead_value as lv
 from sla_analysis.analyses.scorecard import period_progress
 from sla_analysis.config import SLAConfig
+from sla_analysis.formats import money
 from sla_analysis.io.engine import CRM
 from sla_analysis.periods import Period
 
@@ -242,7 +243,7 @@ def review_due(review: pd.DataFrame, period_end: datetime, sla_written: datetime
     flagged = review[review.flagged].figure.tolist() if len(review) else []
     if flagged:
         reasons.append(f"{len(flagged)} figure{'s' if len(flagged) != 1 else ''} drifted beyond the tolerance "
-                       f"({', '.join(flagged)})")
+                       f"({', '.join(figure_words(f) for f in flagged)})")
     if sla_written is not None:
         months = (period_end.year - sla_written.year) * 12 + period_end.month - sla_written.month
         if months >= every_months:
@@ -294,3 +295,34 @@ def trend_summary(trend: pd.DataFrame) -> dict:
     window, MQL to SQL and the contact rate."""
     return {r.period: {"mqls": r.mqls, "first_touch_within_window": r.first_touch_within_window,
                        "mql_to_sql": r.mql_to_sql, "contact_rate": r.contact_rate} for r in trend.itertuples()}
+
+
+def figure_words(name: str) -> str:
+    """A review figure's name in words: ``close_rate:tradeshow`` -> ``tradeshow close rate``."""
+    kind, _, group = name.partition(":")
+    words = {"close_rate": "close rate", "mql_value": "value per MQL", "attempt_cap": "attempt cap",
+             "cost_per_call": "cost per call"}.get(kind, kind.replace("_", " "))
+    return f"{group} {words}" if group else words
+
+
+def review_table(review: pd.DataFrame, currency: str = "USD") -> pd.DataFrame:
+    """The review for the page: each figure in words, what the SLA assumes and what was measured
+    written as the figure is (a close rate in per cent, a value in money, the cap in attempts), the
+    interval, the drift, and "review" where it is flagged."""
+    def write(name: str, v) -> str:
+        kind = name.partition(":")[0]
+        if v is None or (isinstance(v, float) and not np.isfinite(v)):
+            return "–"
+        if kind == "close_rate":
+            return f"{100 * v:.1f}%"
+        if kind in ("mql_value", "cost_per_call"):
+            return money(v, currency, 2 if kind == "cost_per_call" else 0)
+        return f"{v:,.0f}"
+    out = review.copy()
+    out["assumed_text"] = [write(f, v) for f, v in zip(review.figure, review.assumed)]
+    out["measured_text"] = [write(f, v) for f, v in zip(review.figure, review.measured)]
+    out["interval_text"] = ["–" if write(f, lo) == "–" else f"{write(f, lo)} – {write(f, hi)}"
+                            for f, lo, hi in zip(review.figure, review.low, review.high)]
+    out["flag"] = ["review" if f else "" for f in review.flagged]
+    out["figure"] = [figure_words(f) for f in review.figure]
+    return out

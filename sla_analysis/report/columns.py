@@ -47,7 +47,7 @@ COLUMNS: dict[str, Column] = {
     # counts
     "leads": C("Leads", "count"), "mqls": C("MQLs", "count"), "customers": C("Customers", "count"),
     "opportunities": C("Opportunities", "count"), "attempts": C("Attempts", "count"), "calls": C("Calls", "count"),
-    "n": C("n", "count"), "won": C("Won", "count"), "late": C("Late", "count"), "within": C("Within window", "count"),
+    "n": C("n", "count"), "won": C("Won", "count"), "closed": C("Closed", "count"), "lost": C("Lost", "count"), "late": C("Late", "count"), "within": C("Within window", "count"),
     "within_bh": C("Within", "count"), "pending": C("Window still open", "count"),
     "never_contacted": C("Never contacted", "count"), "gaps": C("Gaps", "count"), "rejected": C("Rejected", "count"),
     "requalified": C("Back as MQLs", "count"), "open_leads": C("Open leads", "count"),
