@@ -150,3 +150,27 @@ def test_each_connection_spills_to_its_own_folder():
     folders = [c.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] for c in (connect(), connect())]
     assert folders[0] != folders[1]
     assert all(f.startswith(str(paths.PROCESSED_DIR / ".duckdb-spill")) for f in folders)
+
+
+def test_rule_failures_are_counted_in_one_aggregate(monkeypatch):
+    """Every rule's failing rows (NULL flags fail) from one query over the flags table; an empty
+    table fails no rule."""
+    import ibis
+    import pandas as pd
+
+    from sla_analysis.io import validate
+    from sla_analysis.io.contract import Rule
+
+    con = ibis.duckdb.connect()
+    flags = con.create_table("flags", pd.DataFrame({"_ok_0": [True, False, None, False],
+                                                    "_ok_1": [True, True, True, True],
+                                                    "_ok_2": [False, False, False, None]}))
+    rules = [Rule("c", f"rule {i}", lambda t: t) for i in range(3)]
+    queries = []
+    real = ibis.expr.types.Table.to_pyarrow
+    monkeypatch.setattr(ibis.expr.types.Table, "to_pyarrow",
+                        lambda self, *a, **k: queries.append(1) or real(self, *a, **k))
+    assert validate.failing_rows(flags, rules) == [3, 0, 4]
+    assert len(queries) == 1
+    assert validate.failing_rows(flags.limit(0), rules) == [0, 0, 0]
+    assert validate.failing_rows(flags, []) == []

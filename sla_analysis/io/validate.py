@@ -1,9 +1,10 @@
 """Validation: every rule of the data contract checked on a table in the engine.
 
-The rules (:mod:`sla_analysis.io.contract`) are element-wise predicates over an annotated table; a
-pandera schema on the Ibis table checks them together with ``lazy=True``. Every failing rule is
-reported with its file, column, rule and up to 10 example rows (read only when a rule fails).
-Kept apart from the contract so that pages, which only read validated tables, never load pandera.
+The rules (:mod:`sla_analysis.io.contract`) are element-wise predicates over an annotated table.
+The file is parsed once into a materialised table of the parsed columns and one flag per rule;
+**one aggregate** over it counts the rows failing each rule (every broken rule is found in one
+pass, as a lazy schema check would, without a query per rule). Every failing rule is reported with
+its file, column, rule and up to 10 example rows, read only when a rule fails.
 """
 from __future__ import annotations
 
@@ -11,10 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-import pandera.ibis as pa
-from pandera.errors import SchemaErrors
 
 from sla_analysis.errors import Violation
 from sla_analysis.io.contract import (
@@ -27,15 +25,14 @@ from sla_analysis.io.contract import (
 from sla_analysis.io.readers import read_source
 
 
-def _pandera_schema(spec_name: str, rules: list[Rule]) -> tuple["pa.DataFrameSchema", dict[str, Rule]]:
-    """One pandera check per rule, run on a boolean column ``_ok_<i>``; check names index rules."""
-
-    columns, by_name = {}, {}
-    for i, rule in enumerate(rules):
-        name = f"rule_{i}"
-        by_name[name] = rule
-        columns[f"_ok_{i}"] = pa.Column(dt.Boolean(), checks=pa.Check.eq(True, name=name), nullable=False)
-    return pa.DataFrameSchema(columns, name=spec_name, strict=False), by_name
+def failing_rows(checked: ir.Table, rules: list[Rule]) -> list[int]:
+    """Rows failing each rule (``checked`` holds a boolean ``_ok_<i>`` per rule, NULL counted as
+    failing), counted in one aggregate: ``sum(not _ok_i)`` per rule; 0 for an empty table."""
+    if not rules:
+        return []
+    row = checked.aggregate(**{f"bad_{i}": (~checked[f"_ok_{i}"].fill_null(False)).cast("int64").sum()
+                               for i in range(len(rules))}).to_pyarrow().to_pylist()[0]
+    return [int(row[f"bad_{i}"] or 0) for i in range(len(rules))]
 
 
 def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys: ir.Table | None,
@@ -60,7 +57,7 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
         return raw, [Violation(label, "-", f"has no data rows (a header only): there are no {spec.name} to "
                                "report on", 0, [])], {}
     table, rules = annotate(raw, spec, lead_keys, as_of)
-    # Materialised once in the engine, so each pandera check scans a table, not the whole pipeline.
+    # Materialised once in the engine: the rule counts and the canonical table read it, not the file.
     # Only the row number, the parsed columns and one flag per rule are kept (the raw text and the
     # helper columns would double its size): a rule's example rows are read again from the file
     # only when it fails.
@@ -68,33 +65,23 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
     keep = [c for c in ("_file", "_row") if c in table.columns] + [c for c in spec.columns if c in table.columns]
     checked = table.select(*keep, **oks).cache()
 
-    schema, by_name = _pandera_schema(spec.name, rules)
     violations: list[Violation] = []
     excluded: list[dict] = []
-    try:
-        schema.validate(checked, lazy=True)
-    except SchemaErrors as err:
-        failed = sorted({e.check.name for e in err.schema_errors if getattr(e, "check", None) is not None
-                         and getattr(e.check, "name", None) in by_name}, key=lambda n: int(n.split("_")[1]))
-        for name in failed:
-            rule = by_name[name]
-            i = int(name.split("_")[1])
-            bad = checked.filter(~checked[f"_ok_{i}"])
-            n_bad = int(bad.count().execute())
-            if n_bad == 0:  # pandera-ibis fails every check on an empty table; no row broke this rule
-                continue
-            if rule.code and rule.code in exclude:
-                excluded.append({"table": spec.name, "file": label, "rule": rule.text, "rows": n_bad,
-                                 "reason": "excluded by the mapping file"})
-                continue
-            cols = [*[c for c in ("_file", "_row") if c in table.columns],
-                    *[c for c in (spec.key, *rule.show) if c in table.columns]]
-            cols = list(dict.fromkeys(cols))
-            failing = table.filter(~rule.ok(table).fill_null(False))
-            ex = failing.order_by("_row").select(*cols).limit(MAX_EXAMPLES).to_pyarrow().to_pylist()
-            examples = [{("row" if k == "_row" else k.removeprefix("_raw_").lstrip("_")): v for k, v in r.items()}
-                        for r in ex]
-            violations.append(Violation(label, rule.column, rule.text, n_bad, examples))
+    for i, (rule, n_bad) in enumerate(zip(rules, failing_rows(checked, rules))):
+        if n_bad == 0:
+            continue
+        if rule.code and rule.code in exclude:
+            excluded.append({"table": spec.name, "file": label, "rule": rule.text, "rows": n_bad,
+                             "reason": "excluded by the mapping file"})
+            continue
+        cols = [*[c for c in ("_file", "_row") if c in table.columns],
+                *[c for c in (spec.key, *rule.show) if c in table.columns]]
+        cols = list(dict.fromkeys(cols))
+        failing = table.filter(~rule.ok(table).fill_null(False))
+        ex = failing.order_by("_row").select(*cols).limit(MAX_EXAMPLES).to_pyarrow().to_pylist()
+        examples = [{("row" if k == "_row" else k.removeprefix("_raw_").lstrip("_")): v for k, v in r.items()}
+                    for r in ex]
+        violations.append(Violation(label, rule.column, rule.text, n_bad, examples))
     kept = [checked[f"_ok_{i}"] for i, rule in enumerate(rules) if rule.code and rule.code in exclude]
     # The canonical table is read from the materialised one: the file is parsed once.
     source = checked.filter(*kept) if excluded else checked
