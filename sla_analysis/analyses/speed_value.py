@@ -134,7 +134,8 @@ def conversion_by_band(counts: pd.DataFrame, confidence: float = 0.95, min_n: in
     with np.errstate(divide="ignore", invalid="ignore"):
         p0 = x0 / n0 if n0 else np.nan
         rr = out.conversion / p0
-        se = np.sqrt(1 / out.conversions - 1 / out.mqls + 1 / x0 - 1 / n0)
+        ref_var = 1 / x0 - 1 / n0 if x0 > 0 else np.inf
+        se = np.sqrt(1 / out.conversions - 1 / out.mqls + ref_var)
         ok = (out.conversions > 0) & (x0 > 0) & (out.mqls >= min_n) & (n0 >= min_n)
     out["relative_to_within_1h"] = np.where((out.mqls >= min_n) & (n0 >= min_n) & (x0 > 0), rr, np.nan)
     out["relative_low"] = np.where(ok, rr * np.exp(-z * se), np.nan)
