@@ -129,3 +129,21 @@ def test_touches_per_tier_are_within_two_percent_of_each_tiers_true_optimum(samp
         assert not isinstance(rec, str), rec
         lo, hi = truth["band_2pct"]
         assert lo <= rec.recommended_attempts <= hi, (tier, rec.recommended_attempts, truth)
+
+
+@pytest.mark.slow
+def test_page_07_publishes_the_proposal_and_its_config(sample_dir, tmp_path):
+    from sla_analysis.config import load_config
+    from sla_analysis.report import run as report_run
+
+    report = report_run.run_report("2024Q1", sample_dir, None, tmp_path / "out", notebooks=("07_proposed_sla",), quiet=True)
+    s = __import__("json").loads((report / "summary.json").read_text())
+    assert s["speed_to_lead_value"]["observational"] and s["speed_to_lead_value"]["adjusted_available"]
+    assert set(s["proposal"]) >= {"shared_goal", "marketing", "sales", "handoff", "capacity", "kpis", "review"}
+    assert 5 <= len(s["proposal"]["kpis"]) <= 7
+    new = load_config(report / "proposal.yml")
+    for t, row in s["proposal"]["sales"]["tiers"].items():
+        assert new.tiers[t].touches == row["touches"]["value"]
+    md = (report / "sla_proposal.md").read_text()
+    assert md.startswith("# Sales & marketing service level agreement") and "Signed:" in md
+    assert "not available" not in (report / "07_proposed_sla.html").read_text().split("What answering faster")[1][:2000]

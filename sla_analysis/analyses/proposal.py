@@ -481,7 +481,7 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
             L.append(f"Answering every MQL now answered later than an hour within the hour would bring about "
                      f"{x['extra_conversions_per_month']:.1f} more opportunities a month (interval {x['extra_conversions_low']:.1f}–"
                      f"{x['extra_conversions_high']:.1f}), worth {_money(x['revenue_per_month'], cur)} a month.")
-        L.append(sv.observational_note() + " " + sv.PUBLISHED)
+        L.append(sv.observational_note() + " " + sv.comparison_with_published(pd.DataFrame(speed["adjusted"])))
     else:
         L.append(f"Not available: {speed['reason']}.")
     L += ["", "## Parts this data could not fill", ""]

@@ -420,3 +420,17 @@ def observational_note() -> str:
 PUBLISHED = ("The HBR study of 2,241 firms (Oldroyd et al., 2011) found leads contacted within an hour about 7 times as "
              "likely to qualify as leads contacted an hour later, and over 60 times as likely as after 24 hours; the MIT "
              "study (2007) found 21 times for 5 minutes against 30.")
+
+
+def comparison_with_published(overall: pd.DataFrame) -> str:
+    """This history's like-for-like multiples (within the hour against later bands) beside the
+    published ones (:data:`PUBLISHED`)."""
+    if overall is None or not len(overall):
+        return "Published studies: " + PUBLISHED
+    o = overall.set_index("band")
+    parts = [f"{1 / o.loc[b, 'relative_to_within_1h']:.1f} times as often as those answered after {b}"
+             for b in ("1-4 h", "4-24 h", "1-3 days", "later") if b in o.index and o.loc[b, "relative_to_within_1h"] > 0]
+    mine = ("Like for like, this history's MQLs answered within the hour became opportunities " + ", ".join(parts) + ". "
+            if parts else "")
+    return (mine + "Published studies: " + PUBLISHED + " Those compare raw groups (and qualification or contact, not "
+            "opportunities), so they include the effect of who got the fast answer.")
