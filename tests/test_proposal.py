@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sla_analysis.analyses import cohorts as co, proposal as pr
+from sla_analysis.analyses import cohorts as co
+from sla_analysis.analyses import proposal as pr
 from sla_analysis.config import SLAConfig, config_from_dict
 from sla_analysis.io.engine import open_crm
 from sla_analysis.io.ingest import prepare_inputs

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sla_analysis.analyses import lead_value as lv, speed_value as sv
+from sla_analysis.analyses import lead_value as lv
+from sla_analysis.analyses import speed_value as sv
 from sla_analysis.analyses.handoff import months_between
 from sla_analysis.io.engine import open_crm
 from sla_analysis.io.ingest import prepare_inputs

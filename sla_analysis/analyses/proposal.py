@@ -26,7 +26,6 @@ Formulas:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -35,7 +34,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sla_analysis.analyses import cohorts as co, handoff as hd, lead_value as lv, plateau as pl, speed_value as sv
+from sla_analysis.analyses import cohorts as co
+from sla_analysis.analyses import handoff as hd
+from sla_analysis.analyses import lead_value as lv
+from sla_analysis.analyses import plateau as pl
+from sla_analysis.analyses import speed_value as sv
 from sla_analysis.config import SLAConfig
 from sla_analysis.io.engine import CRM
 
