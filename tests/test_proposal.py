@@ -64,6 +64,15 @@ def test_marketing_promise_sends_and_holds_back_mql_types():
                    "fax": "too few MQLs to tell"}
 
 
+def test_return_path_without_recycled_leads_is_not_available():
+    back = pd.DataFrame([{"kind": "recycled to marketing", "leads": 0, "requalified": 0, "won": 0, "won_revenue": 0.0,
+                          "won_share": np.nan, "won_share_low": np.nan, "won_share_high": np.nan,
+                          "requalified_share": np.nan}])
+    h = pr.handoff_and_return(SLAConfig(), None, "no score", back, None, {"high": 5})
+    assert not h["recycled"]["available"] and h["threshold"]["source"] == "current"
+    assert h["return_rule"] == {"high": "after 5 touches without an opportunity"}
+
+
 def _proposal(cfg: SLAConfig) -> dict:
     tiers = {t: {"current": {}, "touches": {"value": 5 + i, "source": "data"},
                  "response_hours": {"value": 1.0, "source": "data"},

@@ -167,8 +167,10 @@ def handoff_and_return(cfg: SLAConfig, best: dict | None, why_score: str | None,
         fin = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
         out["threshold"] = {"value": float(best["threshold"]), "ci": [fin(lo), fin(hi)], "source": "data"}
     out["return_rule"] = {t: f"after {n} touches without an opportunity" for t, n in touches.items()}
-    if back is None or not len(back) or "recycled to marketing" not in set(back.kind):
-        out["recycled"] = {"available": False, "reason": why_back or "no lead was recorded as recycled to marketing"}
+    recycled = None if back is None or not len(back) else back[back.kind == "recycled to marketing"]
+    if recycled is None or not len(recycled) or not recycled.leads.iloc[0] > 0:
+        out["recycled"] = {"available": False, "reason": why_back or "no lead was recorded as recycled to marketing "
+                                                                      "early enough to be followed up"}
     else:
         r = back.set_index("kind").loc["recycled to marketing"]
         out["recycled"] = {"available": True, "leads": int(r.leads), "won": int(r.won), "won_share": float(r.won_share),
@@ -223,7 +225,7 @@ def kpis(mqls_per_month: float, blended_value: float, speed: pd.DataFrame | None
     """The figures to review monthly (seed 004), with their value in this period as the baseline."""
     out = [{"kpi": "MQLs delivered a month", "baseline": mqls_per_month, "owner": "marketing"},
            {"kpi": "Value of an MQL (current mix)", "baseline": blended_value, "owner": "marketing"}]
-    if speed is not None and len(speed):
+    if speed is not None and len(speed) and speed.mqls[speed.band != sv.REFERENCE].sum() > 0:
         s = speed.set_index("band")
         out.append({"kpi": "MQLs that became opportunities", "baseline": float(s.conversions.drop(index=sv.REFERENCE).sum()
                                                                                / s.mqls.drop(index=sv.REFERENCE).sum()),
@@ -267,6 +269,7 @@ class Inputs:
     contacted_share: float
     logged_attempts: int
     sdrs: int
+    settled_window: tuple = ()
 
 
 def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
@@ -311,7 +314,7 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     return Inputs(cfg, period.label, (end - timedelta(days=1)).date() if isinstance(end, datetime) else end, len(period.months),
                   values.set_index("source").mql_value if len(values) else pd.Series(dtype=float), mix, types, why_types,
                   work_cost, cost, caps, timeframes, counts, crude, effect, best, why_score, back, why_return, mqls,
-                  tier_share, contacted_share, logged, sdrs)
+                  tier_share, contacted_share, logged, sdrs, (s_from, s_to))
 
 
 def assemble(x: Inputs) -> dict:
@@ -343,6 +346,11 @@ def assemble(x: Inputs) -> dict:
         cannot.append(f"score threshold: {hand['threshold']['reason']}")
     if x.speed_effect.reason:
         cannot.append(f"what answering faster is worth: {x.speed_effect.reason}")
+    if x.settled_window and not x.speed_counts.leads.sum():
+        a, b = x.settled_window
+        cannot.insert(0, f"every figure drawn from settled MQLs: no lead became an MQL from {a:%d %b %Y} to {b:%d %b %Y} "
+                         f"(at least {cfg.stale_after_days} days before the end of the period), so the reasons below "
+                         "follow from that")
     return {"period": x.period_label, "shared_goal": shared_goal(cfg), "marketing": mkt, "sales": sales,
             "handoff": hand, "capacity": cap,
             "kpis": kpis(mqls_month, mkt["blended_mql_value"], x.speed_crude, windows, avg_attempts, hand["recycled"]),
