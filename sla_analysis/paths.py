@@ -34,6 +34,7 @@ REPORT_NOTEBOOKS: tuple[str, ...] = (
     "04_lead_value_targets",
     "05_sla_compliance",
     "06_lead_qualification",
+    "07_proposed_sla",
 )
 
 

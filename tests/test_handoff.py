@@ -508,7 +508,11 @@ def test_generated_handoff_columns_are_consistent(sample_dir):
 
 def test_existing_columns_are_pinned():
     """The handoff columns come from their own random stream: the columns other tests pin truths on
-    are exactly what they were before the handoff columns were added (hashes of a 2,000-lead sample)."""
+    are exactly what they were before the handoff columns were added (hashes of a 2,000-lead sample).
+    The speed-to-lead effect (issue 17) redraws only the time of each lead's first attempt (its own
+    stream, ``seed + 9``), which moves the lead's attempt times and its deal's dates: every column that
+    is not a time is pinned to its value from before that change, the activities as a multiset (their
+    order and ids follow the times); the full tables are pinned as they are now."""
     from dataclasses import replace
 
     from sla_analysis.io.sample import generate
@@ -517,11 +521,21 @@ def test_existing_columns_are_pinned():
     got = {name: int(pd.util.hash_pandas_object(t[name].iloc[:, :k], index=False).sum() % (1 << 61))
            for name, k in old.items()}
     assert got == PINNED_HASHES
+    untimed = {n: int(pd.util.hash_pandas_object(t[n][c], index=False).sum() % (1 << 61)) for n, c in UNTIMED.items()}
+    cols = ["lead_id", "type", "rep_id", "outcome", "duration_s"]
+    acts = t["activities"][cols].sort_values(cols).reset_index(drop=True)
+    untimed["activities"] = int(pd.util.hash_pandas_object(acts, index=False).sum() % (1 << 61))
+    assert untimed == PINNED_UNTIMED_BEFORE_SPEED_EFFECT
 
 
-# computed from the generator before the handoff columns existed
-PINNED_HASHES = {"leads": 1451643256336520242, "activities": 2097761158285838525, "deals": 1999365166309455030,
+# computed from the generator with the speed-to-lead effect (issue 17)
+PINNED_HASHES = {"leads": 1690296915142691766, "activities": 1016999639670683993, "deals": 972687574036593640,
                  "reps": 1287022922020172320}
+UNTIMED = {"leads": ["lead_id", "created_at", "source", "segment", "tier", "score", "mql_at", "owner_id",
+                     "marketing_sourced"], "deals": ["deal_id", "lead_id", "stage", "amount"]}
+# computed from the generator before the speed-to-lead effect
+PINNED_UNTIMED_BEFORE_SPEED_EFFECT = {"leads": 1371131289970396966, "deals": 1820277497012758017,
+                                      "activities": 1693429358917118633}
 
 
 def test_split_at_threshold(hand_crm):

@@ -34,6 +34,21 @@ them. Their known effects:
   last attempt came after a silence of ``second_round_gap_days`` is read as recycled after the
   previous attempt and requalified before it (the return path that can end in a sale);
 * every marketing-sourced lead is ``marketing_influenced``, and a share of the others is too.
+
+Speed to lead (what answering faster is worth, :mod:`sla_analysis.analyses.speed_value`): the time
+from MQL to the first attempt ``D`` is lognormal around the tier's median (high-tier leads are
+answered faster: tier confounds speed and conversion). A contacted lead with planned cap ``n``
+converts with probability ``q_n(s, t) x f_t(band(D))``, where ``q_n`` is the attempt process above
+and ``f_t = speed_effect[t][band] / E_t[speed_effect[t][band(D)]]`` (mean 1 over the tier's delays),
+so every conversion figure above is unchanged. It is drawn the other way round, with the same joint
+law: the conversion first (as above), then ``D`` given it: its band with probability
+``g_t(b) f_t(b)`` for a converting lead and ``g_t(b) (1 - q_n f_t(b)) / (1 - q_n)`` otherwise
+(``g_t(b)`` = the lognormal's mass in the band), then ``D`` inside the band; from a random stream of
+its own (``seed + 9``), so every other column is the same as without the effect. The effect is
+stronger for high-tier leads. ``truth.json["speed_to_lead_value"]`` has, per tier, the mean of
+``f_t`` over the leads whose *observed* first attempt (after calls are re-spaced into dialling
+sessions, which moves them by less than an hour) falls in each band, and each tier's weight
+``Σ q_n`` (per contacted MQL) for standardising over tiers.
 """
 from __future__ import annotations
 
@@ -114,6 +129,65 @@ class SampleParams:
     requalify_rejected: float = 0.05          # ... and rejected ones
     requalify_delay_days: float = 60.0        # mean (exponential) from recycling / rejection to requalifying
     second_round_gap_days: float = 14.0       # a deal after this long a silence is a recycled lead's second round
+    # speed to lead: conversion relative to a first attempt within an hour, per tier and band of the
+    # time from MQL to the first attempt (see the module docstring); drawn from default_rng(seed + 9)
+    speed_effect: dict = field(default_factory=lambda: {
+        "high": {"< 5 min": 1.0, "5-60 min": 1.0, "1-4 h": 0.7, "4-24 h": 0.5, "1-3 days": 0.4, "later": 0.3},
+        "moderate": {"< 5 min": 1.0, "5-60 min": 1.0, "1-4 h": 0.85, "4-24 h": 0.7, "1-3 days": 0.6, "later": 0.5},
+        "low": {"< 5 min": 1.0, "5-60 min": 1.0, "1-4 h": 0.9, "4-24 h": 0.8, "1-3 days": 0.75, "later": 0.7}})
+
+
+#: bands of the time from MQL to the first attempt, in hours: (label, from, to)
+SPEED_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("< 5 min", 0.0, 5 / 60), ("5-60 min", 5 / 60, 1.0), ("1-4 h", 1.0, 4.0), ("4-24 h", 4.0, 24.0),
+    ("1-3 days", 24.0, 72.0), ("later", 72.0, np.inf))
+
+
+def speed_band_index(hours: np.ndarray) -> np.ndarray:
+    """Index into :data:`SPEED_BANDS` of each delay in hours (a band includes its lower edge)."""
+    edges = np.array([b[2] for b in SPEED_BANDS[:-1]])
+    return np.searchsorted(edges, np.asarray(hours, dtype=float), side="right")
+
+
+def band_mass(p: SampleParams, tier: str) -> np.ndarray:
+    """g_t(b): P(first-attempt delay in band b | tier) for the lognormal delay of the tier."""
+    med = p.tier_median_response_h[tier]
+    lo = np.array([b[1] for b in SPEED_BANDS])
+    hi = np.array([b[2] for b in SPEED_BANDS])
+    with np.errstate(divide="ignore"):
+        cdf = lambda x: norm.cdf((np.log(x) - np.log(med)) / p.response_sigma)  # noqa: E731
+        return cdf(hi) - cdf(lo)
+
+
+def speed_multipliers(p: SampleParams, tier: str) -> np.ndarray:
+    """f_t(b) = speed_effect[t][b] / Σ_b g_t(b) speed_effect[t][b]: mean 1 over the tier's delays."""
+    rr = np.array([p.speed_effect[tier][b[0]] for b in SPEED_BANDS])
+    return rr / float(np.sum(band_mass(p, tier) * rr))
+
+
+def _first_delays(p: SampleParams, tier: np.ndarray, q_n: np.ndarray, converts: np.ndarray) -> np.ndarray:
+    """Hours from MQL to the first attempt given whether the lead converts (module docstring)."""
+    rng = np.random.default_rng(p.seed + 9)
+    n = len(tier)
+    u_band, u_in = rng.random(n), rng.random(n)
+    out = np.zeros(n)
+    for t in p.tier_mix:
+        rows = np.flatnonzero(tier == t)
+        g, f = band_mass(p, t), speed_multipliers(p, t)
+        qf = q_n[rows, None] * f[None, :]
+        if (qf > 1).any():
+            raise ValueError(f"speed_effect for tier {t!r} makes a conversion probability above 1")
+        w = np.where(converts[rows, None], g * f, g * (1 - qf) / np.maximum(1 - q_n[rows, None], 1e-12))
+        cdf = np.cumsum(w, axis=1)
+        band = np.minimum((u_band[rows, None] * cdf[:, -1:] > cdf).sum(axis=1), len(SPEED_BANDS) - 1)
+        z_lo = np.array([-np.inf if b[1] == 0 else (np.log(b[1]) - np.log(p.tier_median_response_h[t])) / p.response_sigma
+                         for b in SPEED_BANDS])
+        z_hi = np.array([np.inf if not np.isfinite(b[2]) else (np.log(b[2]) - np.log(p.tier_median_response_h[t])) / p.response_sigma
+                         for b in SPEED_BANDS])
+        a, b = norm.cdf(z_lo[band]), norm.cdf(z_hi[band])
+        z = norm.ppf(np.clip(a + u_in[rows] * (b - a), 1e-15, 1 - 1e-15))
+        out[rows] = p.tier_median_response_h[t] * np.exp(p.response_sigma * z)
+    return out
 
 
 def _planned_caps(rng: np.random.Generator, tiers: np.ndarray, p: SampleParams) -> np.ndarray:
@@ -163,8 +237,9 @@ def solve_base_hazards(p: SampleParams) -> dict[str, float]:
 
 
 def true_profit_curve(p: SampleParams, h0: dict[str, float], cost_per_attempt: float,
-                      max_k: int = 30) -> pd.DataFrame:
-    """Pi(N) = E_lead[ sum_{k<=N} S_k (r_k - c) ] over the MQL population, per contacted lead.
+                      max_k: int = 30, tier: str | None = None) -> pd.DataFrame:
+    """Pi(N) = E_lead[ sum_{k<=N} S_k (r_k - c) ] over the MQL population (of one ``tier`` when
+    given), per contacted lead.
 
     ``S_k = prod_{j<k} (1 - h_j)`` (share still open when attempt k is due), ``r_k = h_k x win_rate
     x E[amount]`` (expected revenue of attempt k among leads reaching it), ``c`` cost per attempt.
@@ -173,9 +248,10 @@ def true_profit_curve(p: SampleParams, h0: dict[str, float], cost_per_attempt: f
     seg_mean = sum(p.segment_mix[g] * p.segment_mult[g] for g in p.segment_mix)
     total = np.zeros(max_k)
     open_share = np.zeros(max_k)
+    tiers = p.tier_mix if tier is None else {tier: 1.0}
     for s, ws in p.source_mix.items():
         value = SOURCES[s][0] * seg_mean * p.win_rate
-        for t, wt in p.tier_mix.items():
+        for t, wt in tiers.items():
             h = hazard(h0[s], p.tier_mult[t], k, p.decay)
             surv = np.concatenate([[1.0], np.cumprod(1 - h)[:-1]])
             total += ws * wt * surv * (h * value - cost_per_attempt)
@@ -337,6 +413,12 @@ def _pick(rng: np.random.Generator, mix: dict, n: int) -> np.ndarray:
 
 def generate(p: SampleParams = SampleParams()) -> dict[str, pd.DataFrame]:
     """Generate the four canonical tables. Same params, same output, byte for byte."""
+    return _generate(p)[0]
+
+
+def _generate(p: SampleParams) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray]]:
+    """The four tables, and the generator's hidden draws the truth needs (``first_delay_h``: the
+    hours to the first attempt before calls were re-spaced; ``contacted``)."""
     rng = np.random.default_rng(p.seed)
     n = p.n_leads
     start, end = np.datetime64(p.start, "s"), np.datetime64(p.end, "s")
@@ -379,8 +461,12 @@ def generate(p: SampleParams = SampleParams()) -> dict[str, pd.DataFrame]:
     # touches over its timeframe.
     keep = k <= n_attempts[lead_idx]
     lead_idx, k = lead_idx[keep], k[keep]
-    med = np.array([p.tier_median_response_h[t] for t in tier])
-    first_delay_h = med * np.exp(rng.normal(0, p.response_sigma, n))
+    rng.normal(0, p.response_sigma, n)  # the draw the delays were once made of: keeps the stream in step
+    open_after = np.ones(n)  # P(no conversion within the planned cap), attempt by attempt
+    for kk in range(1, int(caps.max(initial=0)) + 1):
+        open_after *= np.where(kk <= caps, 1 - np.minimum(0.95, base * p.decay ** (kk - 1.0)), 1.0)
+    q_n = 1 - open_after
+    first_delay_h = _first_delays(p, tier, q_n, conv_k > 0)
     gap_days = np.array([p.tier_timeframe_days[t] / p.tier_touches[t] for t in tier])
     gaps = np.where(k == 1, first_delay_h[lead_idx] * 3600.0,
                     rng.exponential(gap_days[lead_idx] * 86400.0))
@@ -456,7 +542,8 @@ def generate(p: SampleParams = SampleParams()) -> dict[str, pd.DataFrame]:
         "role": "SDR",
         "hourly_cost": p.sdr_hourly_cost,
     })
-    return {"leads": leads, "activities": activities, "deals": deals, "reps": reps}
+    return ({"leads": leads, "activities": activities, "deals": deals, "reps": reps},
+            {"first_delay_h": first_delay_h, "contacted": contacted})
 
 
 def _days(values: np.ndarray) -> np.ndarray:
@@ -595,8 +682,61 @@ def _space_calls_in_sessions(rng: np.random.Generator, occurred: np.ndarray, rep
     return out
 
 
-def truth(p: SampleParams, tables: dict[str, pd.DataFrame], cost_per_attempt: float) -> dict:
-    """The true generating figures, analytic where possible, read off the events otherwise."""
+def plateau_truth(curve: pd.DataFrame) -> dict:
+    """The best cap of a true profit curve and the caps within 2% of its profit."""
+    best = curve.loc[curve.profit_per_lead.idxmax()]
+    band = curve[curve.profit_per_lead >= best.profit_per_lead - 0.02 * abs(best.profit_per_lead)]
+    return {"optimal_attempts": int(best.attempts), "optimal_profit_per_lead": float(best.profit_per_lead),
+            "band_2pct": [int(band.attempts.min()), int(band.attempts.max())]}
+
+
+def speed_truth(p: SampleParams, tables: dict[str, pd.DataFrame], hidden: dict[str, np.ndarray]) -> dict:
+    """What answering faster is worth, per tier (see the module docstring).
+
+    ``multiplier[t][b]`` = mean of ``f_t(band(D))`` over the tier's contacted MQLs whose observed
+    first attempt (earliest activity, ``max(0, first - mql_at)``) falls in band b: the conversion of
+    those leads relative to the tier's average. ``relative_to_within_1h[t][b]`` = that / the same for
+    the leads observed within an hour. ``weight[t] = tier_mix_t Σ_s source_mix_s P(opportunity |
+    contacted, s, t)``: standardising over tiers T, ``RC(b) = Σ_T w_t m_t(b) / Σ_T w_t m_t(1 h)``.
+    """
+    h0 = solve_base_hazards(p)
+    leads, acts = tables["leads"], tables["activities"]
+    first = acts.groupby("lead_id").occurred_at.min()
+    keep = hidden["contacted"]
+    l = leads[keep]
+    hours = ((first.reindex(l.lead_id).to_numpy() - l.mql_at.to_numpy()) / np.timedelta64(1, "s") / 3600.0)
+    observed = speed_band_index(np.maximum(hours, 0.0))
+    generated = speed_band_index(hidden["first_delay_h"][keep])
+    tier = l.tier.to_numpy()
+    labels = [b[0] for b in SPEED_BANDS]
+    mult, rel, counts = {}, {}, {}
+    for t in p.tier_mix:
+        f = speed_multipliers(p, t)[generated[tier == t]]
+        ob = observed[tier == t]
+        m = {labels[i]: float(f[ob == i].mean()) if (ob == i).any() else None for i in range(len(labels))}
+        hour = f[ob <= 1].mean() if (ob <= 1).any() else np.nan
+        mult[t] = m
+        rel[t] = {b: (v / hour if v is not None and np.isfinite(hour) else None) for b, v in m.items()}
+        counts[t] = {labels[i]: int((ob == i).sum()) for i in range(len(labels))}
+        m["within 1 hour"] = float(hour) if np.isfinite(hour) else None
+    weight = {t: p.tier_mix[t] * sum(p.source_mix[s] * _p_deal_by_cap(h0[s], t, p) for s in p.source_mix)
+              for t in p.tier_mix}
+    return {"bands": labels, "effect": p.speed_effect, "multiplier": mult, "relative_to_within_1h": rel,
+            "contacted_mqls_by_band": counts, "weight": weight,
+            "multiplier_by_generated_band": {t: dict(zip(labels, speed_multipliers(p, t).tolist())) for t in p.tier_mix}}
+
+
+def standardised_relative_conversion(speed: dict, tiers: list[str], band: str) -> float:
+    """``Σ_T w_t m_t(band) / Σ_T w_t m_t(within 1 hour)`` from :func:`speed_truth`'s output."""
+    num = sum(speed["weight"][t] * speed["multiplier"][t][band] for t in tiers)
+    den = sum(speed["weight"][t] * speed["multiplier"][t]["within 1 hour"] for t in tiers)
+    return num / den
+
+
+def truth(p: SampleParams, tables: dict[str, pd.DataFrame], cost_per_attempt: float,
+          hidden: dict[str, np.ndarray] | None = None) -> dict:
+    """The true generating figures, analytic where possible, read off the events otherwise
+    (the speed-to-lead truth needs the generator's ``hidden`` draws)."""
     h0 = solve_base_hazards(p)
     seg_mean = sum(p.segment_mix[g] * p.segment_mult[g] for g in p.segment_mix)
     curve = true_profit_curve(p, h0, cost_per_attempt)
@@ -626,6 +766,8 @@ def truth(p: SampleParams, tables: dict[str, pd.DataFrame], cost_per_attempt: fl
         },
         "first_touch_within_window": within,
         "handoff": handoff_truth(p, tables),
+        "plateau_by_tier": {t: plateau_truth(true_profit_curve(p, h0, cost_per_attempt, tier=t)) for t in p.tier_mix},
+        **({"speed_to_lead_value": speed_truth(p, tables, hidden)} if hidden is not None else {}),
     }
 
 
@@ -633,10 +775,10 @@ def write_sample(out_dir: Path, p: SampleParams = SampleParams()) -> Path:
     """Generate the sample CRM as Parquet files plus ``truth.json`` in ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables = generate(p)
+    tables, hidden = _generate(p)
     for name, df in tables.items():
         df.to_parquet(out_dir / f"{name}.parquet", index=False)
     mix_cost = p.call_share * (p.sdr_hourly_cost / p.calls_per_hour) + \
         (1 - p.call_share) * (p.sdr_hourly_cost / p.emails_per_hour)
-    (out_dir / "truth.json").write_text(json.dumps(truth(p, tables, mix_cost), indent=2, sort_keys=True))
+    (out_dir / "truth.json").write_text(json.dumps(truth(p, tables, mix_cost, hidden), indent=2, sort_keys=True))
     return out_dir

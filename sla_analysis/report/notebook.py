@@ -62,6 +62,14 @@ class Context:
         frame.to_parquet(tables / f"{self.notebook}__{n:02d}__{name}.parquet", index=False)
 
 
+    def write_file(self, name: str, text: str) -> None:
+        """Write ``text`` as ``name`` into the report's folder (beside the pages; e.g. the page 07's
+        ``sla_proposal.md`` and ``proposal.yml``). Not written when the page is opened by hand."""
+        if self.fragments_dir is None:
+            return
+        (self.fragments_dir.parent / name).write_text(text, encoding="utf-8")
+
+
 def to_json(value: Any) -> Any:
     """Plain JSON types, NaN as null, floats rounded to 6 significant digits for stable output."""
     if isinstance(value, dict):

@@ -1,0 +1,501 @@
+"""The proposed SLA: the seven components of seed 001 (and the steps of seed 004) filled from this
+period's data, each number with its interval, the page it comes from and the current SLA's value.
+
+Each component is one pure function over figures already computed by the analyses the pages use
+(:func:`gather` calls them); :func:`assemble` puts them together as ``summary.json["proposal"]``,
+:func:`proposal_markdown` writes ``sla_proposal.md`` and :func:`proposal_config` the
+``proposal.yml`` that :func:`sla_analysis.config.config_from_dict` accepts (the agreed proposal
+becomes next period's config). A component the export cannot support is ``available: false`` with
+the reason, and the proposal keeps the current SLA's value for it.
+
+Formulas:
+
+* marketing's promise: lead value a month = quota x marketing share; MQLs a month = that / the value
+  of an MQL at the current source mix (page 04); an MQL type is *sent* when its value per MQL is at
+  least the cost of working one, *held back* when even its interval's upper end is below it;
+* per tier: touches = the attempt cap that maximises expected profit per contacted lead of the tier
+  (page 03's method on the tier's leads); response window = :func:`speed_value.response_window`;
+  timeframe = the days from MQL within which 95% of the tier's conversions happened; the last touch
+  is the break-up touch;
+* capacity: attempts a month = Σ_tier forecast MQLs x share of the tier x contacted share x
+  expected attempts per contacted lead under the cap (``Σ_{k<=N} S_k``); hours = attempts x hours
+  per attempt (cost per attempt / hourly cost); against the hours the team logged a month in the
+  period at the same rate; flagged when the need exceeds them by more than ``review_tolerance``;
+* review: six months (``review_every_months``) after the end of the period; now when the current
+  SLA's review is already due.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import ibis
+import numpy as np
+import pandas as pd
+import yaml
+
+from sla_analysis.analyses import cohorts as co
+from sla_analysis.analyses import handoff as hd
+from sla_analysis.analyses import lead_value as lv
+from sla_analysis.analyses import plateau as pl
+from sla_analysis.analyses import speed_value as sv
+from sla_analysis.config import SLAConfig
+from sla_analysis.io.engine import CRM
+
+PAGES = {"cost": "02 Cost per call", "cap": "03 Profitability plateau", "value": "04 Lead value targets",
+         "speed": "05 SLA compliance / 07 Proposed SLA", "handoff": "06 Lead qualification", "proposal": "07 Proposed SLA"}
+TIMEFRAME_SHARE = 0.95
+
+
+def _add_months(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    day = min(d.day, [31, 29 if (d.year + y) % 4 == 0 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m])
+    return date(d.year + y, m + 1, day)
+
+
+def shared_goal(cfg: SLAConfig) -> dict:
+    """Seed 001, component 1: the monthly revenue goal and marketing's share of it (from the config:
+    the goal is set by the business, not by the data)."""
+    return {"available": True, "quota_per_month": cfg.quota, "marketing_share": cfg.marketing_share,
+            "current": {"quota_per_month": cfg.quota, "marketing_share": cfg.marketing_share}, "page": "config"}
+
+
+def marketing_promise(cfg: SLAConfig, mql_values: pd.Series, mix: pd.Series, types: pd.DataFrame | None,
+                      work_cost: float, why_types: str | None = None) -> dict:
+    """Lead value a month = quota x marketing share; MQLs a month = that / the blended MQL value at
+    ``mix``; per MQL type: send when value >= ``work_cost``, hold back when its upper bound is below."""
+    target = lv.marketing_target(cfg.quota, cfg.marketing_share)
+    known = mql_values.dropna()
+    blended = lv.blended_mql_value(known, mix) if len(known) else float("nan")
+    needed = lv.mqls_needed(target, known, mix) if len(known) and blended > 0 else float("nan")
+    out = {"available": bool(np.isfinite(needed)), "lead_value_per_month": target, "blended_mql_value": blended,
+           "mqls_per_month": needed, "page": PAGES["value"],
+           "reason": None if np.isfinite(needed) else "the export has no deal amounts or no customers, so an MQL has no value"}
+    if types is None or not len(types) or not np.isfinite(work_cost):
+        out["mql_types"] = {"available": False, "reason": why_types or "no MQL types or no cost of working an MQL"}
+        return out
+    rows = {}
+    for r in types.itertuples():
+        if getattr(r, "small_sample", False) or not np.isfinite(r.mql_value):
+            decision = "too few MQLs to tell"
+        elif r.mql_value >= work_cost:
+            decision = "send to sales"
+        elif np.isfinite(r.mql_value_high) and r.mql_value_high < work_cost:
+            decision = "hold back (nurture)"
+        else:
+            decision = "send, and review"
+        rows[str(r.mql_type)] = {"mqls": int(r.mqls), "value_per_mql": r.mql_value,
+                                 "value_ci": [r.mql_value_low, r.mql_value_high], "decision": decision}
+    out["mql_types"] = {"available": True, "work_cost_per_mql": work_cost, "by_type": rows, "page": PAGES["handoff"]}
+    return out
+
+
+def tier_cap(profiles: pd.DataFrame, tier: str, cost_per_attempt: float, cfg: SLAConfig,
+             n_boot: int = 100) -> pl.CapRecommendation | str:
+    """The attempt cap of one tier: :func:`plateau.recommend_cap_or_reason` on the tier's contacted
+    leads (source as covariate). One function, so ``plateau.by_tier`` can replace it."""
+    d = profiles[(profiles.attempts >= 1) & (profiles.tier == tier)]
+    if not len(d):
+        return "no contacted MQLs of this tier"
+    covs = [c for c in ("source",) if c in d.columns]
+    return pl.recommend_cap_or_reason(d, cost_per_attempt, covs, n_boot=n_boot, seed=cfg.random_seed % 2**32,
+                                      min_at_risk=cfg.min_group_size, confidence=cfg.confidence_level)
+
+
+def conversion_timeframes(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale_after_days: int,
+                          share: float = TIMEFRAME_SHARE) -> pd.DataFrame:
+    """Per tier: converted MQLs and the days from MQL within which ``share`` of their conversions
+    (first deal created) happened (counted in whole days, aggregated in the engine)."""
+    t = co.lead_table(crm, start, stop, as_of, stale_after_days)
+    if "tier" not in t.columns:
+        t = t.mutate(tier=ibis.literal("(none)"))
+    t = t.filter(t.converted)
+    days = ((t.first_deal_at.epoch_seconds() - t.entered_at.epoch_seconds()) / 86400.0).ceil()
+    t = t.mutate(days=days)
+    agg = t.group_by(["tier", "days"]).aggregate(n=t.count()).to_pandas()
+    rows = []
+    for tier, g in agg.groupby("tier"):
+        g = g.sort_values("days")
+        cum = g.n.cumsum() / g.n.sum()
+        rows.append({"tier": tier, "conversions": int(g.n.sum()),
+                     "days": int(max(1, g.days[cum >= share - 1e-12].iloc[0]))})
+    return pd.DataFrame(rows, columns=["tier", "conversions", "days"])
+
+
+def sales_promise(cfg: SLAConfig, caps: dict[str, pl.CapRecommendation | str], windows: dict[str, dict],
+                  timeframes: pd.DataFrame, min_conversions: int = 30) -> dict:
+    """Per tier: response window, touches, timeframe and the break-up touch, each with its source
+    and the current SLA's value (kept, with the reason, where the data cannot say)."""
+    tf = timeframes.set_index("tier") if len(timeframes) else pd.DataFrame()
+    tiers = {}
+    for t, cur in cfg.tiers.items():
+        cap = caps.get(t, "not computed")
+        w = windows.get(t, {"hours": cur.response_hours, "source": "current", "reason": "not computed"})
+        row = {"current": {"response_hours": cur.response_hours, "touches": cur.touches, "timeframe_days": cur.timeframe_days}}
+        if isinstance(cap, str):
+            row["touches"] = {"value": cur.touches, "source": "current", "reason": cap}
+        else:
+            row["touches"] = {"value": int(cap.recommended_attempts), "ci": [int(cap.ci_low), int(cap.ci_high)],
+                              "plateau": int(cap.plateau_attempts), "profit_per_lead": cap.expected_profit_per_lead,
+                              "source": "data", "page": PAGES["cap"], "note": cap.note}
+        row["response_hours"] = {"value": w["hours"], "source": w["source"], "reason": w.get("reason"), "page": PAGES["speed"]}
+        if t in tf.index and tf.loc[t, "conversions"] >= min_conversions:
+            row["timeframe_days"] = {"value": int(tf.loc[t, "days"]), "source": "data", "conversions": int(tf.loc[t, "conversions"]),
+                                     "page": PAGES["proposal"]}
+        else:
+            row["timeframe_days"] = {"value": cur.timeframe_days, "source": "current",
+                                     "reason": f"fewer than {min_conversions} conversions of this tier"}
+        row["breakup_touch"] = row["touches"]["value"]
+        tiers[t] = row
+    return {"available": True, "tiers": tiers}
+
+
+def handoff_and_return(cfg: SLAConfig, best: dict | None, why_score: str | None, back: pd.DataFrame | None,
+                       why_back: str | None, touches: dict[str, int]) -> dict:
+    """The score threshold (page 06's best threshold, with its interval) and the return rule: an MQL
+    worked to its tier's touches without an opportunity goes back to marketing; what recycled leads
+    were worth."""
+    out = {"current_threshold": cfg.mql_score_threshold, "page": PAGES["handoff"]}
+    if best is None or best.get("threshold") is None:
+        out["threshold"] = {"value": cfg.mql_score_threshold, "source": "current", "reason": why_score or "no score band pays"}
+    elif best.get("all_pay"):
+        out["threshold"] = {"value": cfg.mql_score_threshold, "source": "current",
+                            "reason": "every score band is worth more than it costs to work, so the data gives no reason to "
+                                      "hold any MQL back by score"}
+    else:
+        lo, hi = best["ci"]
+        fin = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
+        out["threshold"] = {"value": float(best["threshold"]), "ci": [fin(lo), fin(hi)], "source": "data"}
+    out["return_rule"] = {t: f"after {n} touches without an opportunity" for t, n in touches.items()}
+    recycled = None if back is None or not len(back) else back[back.kind == "recycled to marketing"]
+    if recycled is None or not len(recycled) or not recycled.leads.iloc[0] > 0:
+        out["recycled"] = {"available": False, "reason": why_back or "no lead was recorded as recycled to marketing "
+                                                                      "early enough to be followed up"}
+    else:
+        r = back.set_index("kind").loc["recycled to marketing"]
+        out["recycled"] = {"available": True, "leads": int(r.leads), "won": int(r.won), "won_share": float(r.won_share),
+                           "won_share_ci": [float(r.won_share_low), float(r.won_share_high)],
+                           "requalified_share": float(r.requalified_share) if pd.notna(r.requalified_share) else None,
+                           "won_revenue": float(r.won_revenue)}
+    return out
+
+
+def expected_attempts(cap: pl.CapRecommendation | str) -> float:
+    """Expected attempts per contacted lead under the cap: ``Σ_{k<=N} S_k`` (share still open when
+    attempt k is due); NaN without a cap."""
+    if isinstance(cap, str):
+        return float("nan")
+    c = cap.curve
+    return float(c.share_open[c.attempts <= cap.recommended_attempts].sum())
+
+
+def capacity(cfg: SLAConfig, mqls_per_month: float, tier_share: dict[str, float], contacted_share: float,
+             attempts_per_lead: dict[str, float], hours_per_attempt: float, logged_attempts_per_month: float,
+             sdrs: int) -> dict:
+    """SDR hours and headcount the proposed protocol needs at ``mqls_per_month`` against today's team
+    (module docstring); ``flag`` when the need exceeds today's hours by more than ``review_tolerance``."""
+    need = {t: mqls_per_month * tier_share.get(t, 0.0) * contacted_share * a for t, a in attempts_per_lead.items()}
+    if not need or any(not np.isfinite(v) for v in need.values()) or not np.isfinite(hours_per_attempt):
+        return {"available": False, "reason": "no attempt cap per tier or no cost per attempt (no attempts logged)"}
+    attempts = float(sum(need.values()))
+    hours = attempts * hours_per_attempt
+    today = logged_attempts_per_month * hours_per_attempt
+    per_sdr = today / sdrs if sdrs else float("nan")
+    headcount = hours / per_sdr if per_sdr and np.isfinite(per_sdr) and per_sdr > 0 else float("nan")
+    flag = bool(today > 0 and hours > today * (1 + cfg.review_tolerance))
+    return {"available": True, "mqls_per_month": mqls_per_month, "attempts_per_month": attempts, "hours_per_month": hours,
+            "attempts_by_tier": need, "today_hours_per_month": today, "today_sdrs": sdrs,
+            "hours_per_sdr_today": per_sdr, "sdrs_needed": headcount, "flag": flag, "page": PAGES["proposal"]}
+
+
+def review_dates(cfg: SLAConfig, period_end: date) -> dict:
+    """Agreed the day after the period (``period_end`` is its last day); next review
+    ``review_every_months`` after that; the current SLA's review is due
+    when ``sla_written + review_every_months`` is not after the period's end."""
+    due = _add_months(date.fromisoformat(cfg.sla_written), cfg.review_every_months) if cfg.sla_written else None
+    due_now = bool(due is not None and due <= period_end)
+    agreed = period_end + timedelta(days=1)
+    return {"current_review_due": due.isoformat() if due else None, "due_now": due_now, "agreed_on": agreed.isoformat(),
+            "next_review": _add_months(agreed, cfg.review_every_months).isoformat(),
+            "every_months": cfg.review_every_months}
+
+
+def kpis(mqls_per_month: float, blended_value: float, speed: pd.DataFrame | None, windows: dict[str, dict],
+         attempts_per_lead: float, recycled: dict) -> list[dict]:
+    """The figures to review monthly (seed 004), with their value in this period as the baseline."""
+    out = [{"kpi": "MQLs delivered a month", "baseline": mqls_per_month, "owner": "marketing"},
+           {"kpi": "Value of an MQL (current mix)", "baseline": blended_value, "owner": "marketing"}]
+    if speed is not None and len(speed) and speed.mqls[speed.band != sv.REFERENCE].sum() > 0:
+        s = speed.set_index("band")
+        out.append({"kpi": "MQLs that became opportunities", "baseline": float(s.conversions.drop(index=sv.REFERENCE).sum()
+                                                                               / s.mqls.drop(index=sv.REFERENCE).sum()),
+                    "owner": "both"})
+        out.append({"kpi": "MQLs answered within the hour", "baseline": float(s.loc[sv.REFERENCE, "mqls"] / s.mqls.drop(index=sv.REFERENCE).sum()),
+                    "owner": "sales"})
+        out.append({"kpi": "MQLs never contacted", "baseline": float(s.mqls.get(sv.NEVER, 0) / s.mqls.drop(index=sv.REFERENCE).sum()),
+                    "owner": "sales"})
+    if np.isfinite(attempts_per_lead):
+        out.append({"kpi": "Attempts per contacted MQL", "baseline": attempts_per_lead, "owner": "sales"})
+    if recycled.get("available"):
+        out.append({"kpi": "Recycled leads won within the follow-up", "baseline": recycled["won_share"], "owner": "both"})
+    return out[:7]
+
+
+@dataclass
+class Inputs:
+    """Everything the proposal is built from (see :func:`gather`)."""
+
+    cfg: SLAConfig
+    period_label: str
+    period_end: date
+    months: float
+    mql_values: pd.Series
+    mix: pd.Series
+    types: pd.DataFrame | None
+    why_types: str | None
+    work_cost: float
+    cost_per_attempt: float
+    caps: dict
+    timeframes: pd.DataFrame
+    speed_counts: pd.DataFrame
+    speed_crude: pd.DataFrame
+    speed_effect: sv.SpeedEffect
+    best_threshold: dict | None
+    why_score: str | None
+    return_path: pd.DataFrame | None
+    why_return: str | None
+    mqls_in_period: int
+    tier_share: dict
+    contacted_share: float
+    logged_attempts: int
+    sdrs: int
+    settled_window: tuple = ()
+
+
+def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
+    """Compute every input with the analyses the pages use (same windows, same functions)."""
+    end = period.end_ts()
+    start_p = period.start_ts()
+    s_from, s_to = lv.settled_window(end, cfg.stale_after_days, cfg.lookback_days)
+    months = hd.months_between(s_from, s_to)
+    funnel = lv.source_funnel(crm, s_from, s_to)
+    values = lv.mql_value_by_group(funnel, confidence=cfg.confidence_level, min_n=cfg.min_group_size)
+    monthly = lv.mqls_by_month(crm, start_p, end)
+    mix, _ = lv.source_mix(monthly, funnel)
+    profiles, covariates, cost, _ = co.plateau_history(crm, cfg, end)
+    contacted = profiles[profiles.attempts >= 1]
+    work_cost = cfg.lead_work_cost if cfg.lead_work_cost is not None else (
+        float((contacted.attempts * contacted.weight).sum() / profiles.weight.sum() * cost) if len(contacted) else float("nan"))
+    why_types = hd.unavailable(crm, "mql_type")
+    types = None if why_types else hd.conversion_by(crm, "mql_type", s_from, s_to, end, cfg.confidence_level, cfg.min_group_size)
+    caps = {t: (tier_cap(profiles, t, cost, cfg, n_boot=max(20, n_boot // 2)) if "tier" in profiles.columns
+                else "the leads have no tier column") for t in cfg.tiers}
+    timeframes = conversion_timeframes(crm, s_from, s_to, end, cfg.stale_after_days) if crm.has("leads", "tier") else pd.DataFrame()
+    counts = sv.speed_counts(crm, s_from, s_to, end)
+    crude = sv.conversion_by_band(counts, cfg.confidence_level, cfg.min_group_size)
+    effect = sv.adjusted_effect(counts, months, cfg.confidence_level, cfg.min_group_size, n_boot, cfg.random_seed % 2**32)
+    why_score = hd.unavailable(crm, "score")
+    best = None
+    if not why_score:
+        bands = hd.score_bands(crm, cfg, s_from, s_to, end)
+        best = hd.best_threshold(bands, seed=cfg.random_seed, confidence=cfg.confidence_level)
+    why_return = hd.unavailable(crm, "recycling")
+    back = None if why_return else hd.return_path(crm, end, cfg.stale_after_days, cfg.lookback_days, cfg.confidence_level,
+                                                   cfg.min_group_size)
+    mqls = hd.count_mqls(crm, start_p, end, end)
+    by_tier = counts.groupby("tier").leads.sum()
+    tier_share = (by_tier / by_tier.sum()).to_dict() if by_tier.sum() else {}
+    never = counts.leads[counts.band == sv.NEVER].sum()
+    contacted_share = float(1 - never / counts.leads.sum()) if counts.leads.sum() else float("nan")
+    a = crm.activities
+    a = a.filter((a.occurred_at >= start_p) & (a.occurred_at < end))
+    logged = int(a.count().execute())
+    sdrs = int(a.rep_id.nunique().execute()) if crm.has("activities", "rep_id") else 0
+    return Inputs(cfg, period.label, (end - timedelta(days=1)).date() if isinstance(end, datetime) else end, len(period.months),
+                  values.set_index("source").mql_value if len(values) else pd.Series(dtype=float), mix, types, why_types,
+                  work_cost, cost, caps, timeframes, counts, crude, effect, best, why_score, back, why_return, mqls,
+                  tier_share, contacted_share, logged, sdrs, (s_from, s_to))
+
+
+def assemble(x: Inputs) -> dict:
+    """``summary.json["proposal"]``: every component, with what it could not fill."""
+    cfg = x.cfg
+    windows = {t: sv.response_window(x.speed_effect.by_tier, t, cfg.tiers[t].response_hours) for t in cfg.tiers}
+    sales = sales_promise(cfg, x.caps, windows, x.timeframes)
+    touches = {t: r["touches"]["value"] for t, r in sales["tiers"].items()}
+    mkt = marketing_promise(cfg, x.mql_values, x.mix, x.types, x.work_cost, x.why_types)
+    hand = handoff_and_return(cfg, x.best_threshold, x.why_score, x.return_path, x.why_return, touches)
+    per_lead = {t: expected_attempts(c) for t, c in x.caps.items()}
+    hours_per_attempt = x.cost_per_attempt / cfg.rep_hourly_cost if np.isfinite(x.cost_per_attempt) else float("nan")
+    mqls_month = x.mqls_in_period / x.months if x.months else float("nan")
+    cap = capacity(cfg, mqls_month, x.tier_share, x.contacted_share, per_lead, hours_per_attempt,
+                   x.logged_attempts / x.months if x.months else float("nan"), x.sdrs)
+    weights = {t: x.tier_share.get(t, 0.0) for t in per_lead if np.isfinite(per_lead[t])}
+    avg_attempts = (sum(per_lead[t] * w for t, w in weights.items()) / sum(weights.values())) if weights and sum(weights.values()) else float("nan")
+    cannot = []
+    for t, r in sales["tiers"].items():
+        for k in ("touches", "response_hours", "timeframe_days"):
+            if r[k]["source"] == "current":
+                cannot.append(f"{t} tier, {k.replace('_', ' ')}: {r[k].get('reason')}")
+    for name, comp in (("marketing's promise", mkt), ("capacity", cap)):
+        if not comp.get("available"):
+            cannot.append(f"{name}: {comp.get('reason')}")
+    if mkt.get("mql_types", {}).get("available") is False:
+        cannot.append(f"MQL types to send: {mkt['mql_types']['reason']}")
+    if hand["threshold"]["source"] == "current":
+        cannot.append(f"score threshold: {hand['threshold']['reason']}")
+    if x.speed_effect.reason:
+        cannot.append(f"what answering faster is worth: {x.speed_effect.reason}")
+    if x.settled_window and not x.speed_counts.leads.sum():
+        a, b = x.settled_window
+        cannot.insert(0, f"every figure drawn from settled MQLs: no lead became an MQL from {a:%d %b %Y} to {b:%d %b %Y} "
+                         f"(at least {cfg.stale_after_days} days before the end of the period), so the reasons below "
+                         "follow from that")
+    return {"period": x.period_label, "shared_goal": shared_goal(cfg), "marketing": mkt, "sales": sales,
+            "handoff": hand, "capacity": cap,
+            "kpis": kpis(mqls_month, mkt["blended_mql_value"], x.speed_crude, windows, avg_attempts, hand["recycled"]),
+            "review": review_dates(cfg, x.period_end), "not_filled": cannot}
+
+
+def speed_summary(x: Inputs) -> dict:
+    """``summary.json["speed_to_lead_value"]``."""
+    e = x.speed_effect
+    rec = lambda f: [] if f is None or not len(f) else f.replace({np.nan: None}).to_dict(orient="records")  # noqa: E731
+    return {"observational": True, "bands": rec(x.speed_crude), "adjusted_available": e.reason is None,
+            "reason": e.reason, "adjusted": rec(e.overall), "by_tier": rec(e.by_tier), "revenue_gained": rec(e.gains),
+            "value_per_conversion": e.value_per_conversion, "bootstrap_resamples": e.n_boot, "notes": e.notes,
+            "max_loss_share": sv.MAX_LOSS_SHARE,
+            "response_window": {t: sv.response_window(e.by_tier, t, x.cfg.tiers[t].response_hours) for t in x.cfg.tiers}}
+
+
+def proposal_config(cfg: SLAConfig, proposal: dict) -> dict:
+    """The proposal as a config in the shape of ``config/sla.yml`` (accepted by
+    :func:`sla_analysis.config.config_from_dict`): the current config with the proposed tiers,
+    threshold, the agreement date and the attempt cap as the new review baseline."""
+    raw = {"currency": cfg.currency, "rep_hourly_cost": cfg.rep_hourly_cost, "calls_per_hour": cfg.calls_per_hour,
+           "attempts_per_hour": dict(cfg.attempts_per_hour), "quota": cfg.quota, "marketing_share": cfg.marketing_share,
+           "stale_after_days": cfg.stale_after_days, "lookback_days": cfg.lookback_days,
+           "min_group_size": cfg.min_group_size, "confidence_level": cfg.confidence_level, "random_seed": cfg.random_seed,
+           "speed_to_lead_target": cfg.speed_to_lead_target, "cadence_target": cfg.cadence_target,
+           "default_tier": cfg.default_tier, "breakup_touches": cfg.breakup_touches, "business_hours": cfg.business_hours,
+           "sdr": dict(cfg.sdr), "goals": dict(cfg.goals), "score_band_width": cfg.score_band_width,
+           "lead_work_cost": cfg.lead_work_cost, "review_tolerance": cfg.review_tolerance,
+           "review_every_months": cfg.review_every_months, "review_baseline": dict(cfg.review_baseline)}
+    raw["tiers"] = {t: {"response_hours": float(r["response_hours"]["value"]), "touches": int(r["touches"]["value"]),
+                        "timeframe_days": int(r["timeframe_days"]["value"])} for t, r in proposal["sales"]["tiers"].items()}
+    thr = proposal["handoff"]["threshold"]["value"]
+    raw["mql_score_threshold"] = None if thr is None else float(thr)
+    raw["sla_written"] = proposal["review"]["agreed_on"]
+    return raw
+
+
+def proposal_yaml(cfg: SLAConfig, proposal: dict) -> str:
+    """:func:`proposal_config` as YAML text with a header."""
+    head = (f"# Proposed SLA for the period after {proposal['period']}, generated by sla-analysis from this period's data.\n"
+            "# Once both department heads have agreed it, use it as next period's config: CONFIG=reports/<P>/proposal.yml\n")
+    return head + yaml.safe_dump(proposal_config(cfg, proposal), sort_keys=False, allow_unicode=True)
+
+
+def _money(v, cur: str) -> str:
+    return "not available" if v is None or not np.isfinite(v) else f"{cur} {v:,.0f}"
+
+
+def _hours(h: float) -> str:
+    return f"{h * 60:.0f} minutes" if h < 1 else (f"{h:g} hour" + ("s" if h != 1 else "")) if h < 48 else f"{h / 24:g} days"
+
+
+def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
+    """``sla_proposal.md``: the agreement, every number with its source page and the current value."""
+    cur = cfg.currency
+    m, s, h, c, r = p["marketing"], p["sales"], p["handoff"], p["capacity"], p["review"]
+    L = [f"# Sales & marketing service level agreement: proposal after {p['period']}", "",
+         "Drafted from the CRM export by sla-analysis. Every number names the report page it comes from and, in brackets, "
+         "the current SLA's value. Parts the data cannot support keep the current value and are listed at the end.", "",
+         "## 1. Shared goal", "",
+         f"Sales' revenue goal is **{_money(p['shared_goal']['quota_per_month'], cur)} a month**; marketing is responsible for "
+         f"**{p['shared_goal']['marketing_share']:.0%}** of it (config).", "",
+         "## 2. Marketing's promise", ""]
+    if m["available"]:
+        L.append(f"Marketing delivers **{_money(m['lead_value_per_month'], cur)} of lead value a month**: at the current source "
+                 f"mix an MQL is worth {_money(m['blended_mql_value'], cur)}, so about **{m['mqls_per_month']:,.0f} MQLs a "
+                 f"month** (page {m['page']}).")
+    else:
+        L.append(f"Lead value in dollars: not available ({m['reason']}).")
+    mt = m.get("mql_types", {})
+    if mt.get("available"):
+        L += ["", f"MQL types, against the cost of working one ({_money(mt['work_cost_per_mql'], cur)}; page {mt['page']}):", "",
+              "| MQL type | MQLs | Value per MQL | Interval | Decision |", "|---|---:|---:|---|---|"]
+        for k, v in mt["by_type"].items():
+            lo, hi = v["value_ci"]
+            L.append(f"| {k} | {v['mqls']:,} | {_money(v['value_per_mql'], cur)} | {_money(lo, cur)} – {_money(hi, cur)} | {v['decision']} |")
+    else:
+        L.append(f"\nMQL types to send: not available ({mt.get('reason')}).")
+    L += ["", "## 3. Sales' promise, per lead tier", "",
+          "| Tier | First attempt within | Touches | Over | Break-up touch |", "|---|---|---|---|---|"]
+    for t, v in s["tiers"].items():
+        cu = v["current"]
+        tc = v["touches"]
+        ci = f", interval {tc['ci'][0]}–{tc['ci'][1]}" if "ci" in tc else ""
+        L.append(f"| {t} | {_hours(v['response_hours']['value'])} ({_hours(cu['response_hours'])}) | {tc['value']}{ci} "
+                 f"({cu['touches']}) | {v['timeframe_days']['value']} days ({cu['timeframe_days']} days) | touch {v['breakup_touch']} |")
+    L += ["", "Where they come from: the touches are each tier's most profitable attempt cap (page "
+          f"{PAGES['cap']}, the method on each tier's leads); the window is the slowest response that loses less than "
+          f"{speed['max_loss_share']:.0%} of a lead's value against the tier's fastest answer (page {PAGES['speed']}); the "
+          f"timeframe holds {TIMEFRAME_SHARE:.0%} of the tier's conversions in this history. The last touch is the break-up "
+          "message that tells the lead it goes back to marketing.", ""]
+    for t, v in s["tiers"].items():
+        for k in ("touches", "response_hours", "timeframe_days"):
+            if v[k]["source"] == "current":
+                L.append(f"- {t} tier, {k.replace('_', ' ')}: current value kept — {v[k].get('reason')}.")
+    L += ["", "## 4. Handoff and return path", ""]
+    th = h["threshold"]
+    if th["source"] == "data":
+        lo, hi = (("no lower limit" if v is None else f"{v:g}") for v in th["ci"])
+        L.append(f"Marketing passes a lead to sales at a **lead score of {th['value']:g}** or more (interval "
+                 f"{lo} to {hi}; current: {h['current_threshold']}; page {h['page']}).")
+    else:
+        L.append(f"Score threshold: current value kept ({h['current_threshold']}) — {th['reason']}.")
+    L.append("An MQL worked to its tier's touches without an opportunity goes back to marketing for nurturing: "
+             + "; ".join(f"{t}: {rule}" for t, rule in h["return_rule"].items()) + ".")
+    if h["recycled"]["available"]:
+        rc = h["recycled"]
+        L.append(f"Of the {rc['leads']:,} leads recycled to marketing in this history, {rc['won_share']:.1%} were won within "
+                 f"the follow-up (interval {rc['won_share_ci'][0]:.1%}–{rc['won_share_ci'][1]:.1%}), worth "
+                 f"{_money(rc['won_revenue'], cur)} (page {h['page']}).")
+    else:
+        L.append(f"What recycled leads were worth: not available ({h['recycled']['reason']}).")
+    L += ["", "## 5. Capacity", ""]
+    if c["available"]:
+        L.append(f"At {c['mqls_per_month']:,.0f} MQLs a month the protocol above needs about **{c['attempts_per_month']:,.0f} "
+                 f"attempts, {c['hours_per_month']:,.0f} SDR hours a month**; this period the team of {c['today_sdrs']} logged "
+                 f"{c['today_hours_per_month']:,.0f} hours of attempts a month, so the protocol needs about "
+                 f"**{c['sdrs_needed']:.1f} SDRs** at today's pace."
+                 + (" **The promise cannot be kept with today's team**: add SDRs or lower the touches." if c["flag"] else ""))
+    else:
+        L.append(f"Capacity: not available ({c['reason']}).")
+    L += ["", "## 6. What we review every month", "", "| Figure | Baseline (this period) | Owner |", "|---|---:|---|"]
+    for k in p["kpis"]:
+        b = k["baseline"]
+        txt = "not available" if b is None or not np.isfinite(b) else (f"{b:.1%}" if b <= 1 and "MQLs a month" not in k["kpi"]
+                                                                       and "Value" not in k["kpi"] and "Attempts" not in k["kpi"]
+                                                                       else f"{b:,.1f}")
+        L.append(f"| {k['kpi']} | {txt} | {k['owner']} |")
+    L += ["", "## 7. Review", ""]
+    L.append((f"The current SLA's review was due on {r['current_review_due']}: this proposal is that review. " if r["due_now"] else "")
+             + f"Next review: **{r['next_review']}** (every {r['every_months']} months, or sooner when a monthly figure drifts "
+             f"more than {cfg.review_tolerance:.0%} from its baseline).")
+    L += ["", "## What answering faster is worth", ""]
+    if speed["adjusted_available"]:
+        g = {x["target"]: x for x in speed["revenue_gained"]}
+        if sv.REFERENCE in g:
+            x = g[sv.REFERENCE]
+            L.append(f"Answering every MQL now answered later than an hour within the hour would bring about "
+                     f"{x['extra_conversions_per_month']:.1f} more opportunities a month (interval {x['extra_conversions_low']:.1f}–"
+                     f"{x['extra_conversions_high']:.1f}), worth {_money(x['revenue_per_month'], cur)} a month.")
+        L.append(sv.observational_note() + " " + sv.comparison_with_published(pd.DataFrame(speed["adjusted"])))
+    else:
+        L.append(f"Not available: {speed['reason']}.")
+    L += ["", "## Parts this data could not fill", ""]
+    L += [f"- {x}" for x in p["not_filled"]] or ["- none"]
+    L += ["", "Signed: ______________________ (head of sales)      ______________________ (head of marketing)", ""]
+    return "\n".join(L)

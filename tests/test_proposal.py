@@ -1,0 +1,159 @@
+"""The proposed SLA: its components' arithmetic, its config round trip, a CRM without attempts, and
+the per-tier touches against the sample's true optimum."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from sla_analysis.analyses import cohorts as co
+from sla_analysis.analyses import proposal as pr
+from sla_analysis.config import SLAConfig, config_from_dict
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import prepare_inputs
+from sla_analysis.periods import parse_period
+from sla_analysis.report.notebook import to_json
+from tests.conftest import open_export
+
+
+def test_review_is_due_now_or_in_six_months():
+    cfg = replace(SLAConfig(), sla_written="2023-07-01", review_every_months=6)
+    r = pr.review_dates(cfg, date(2024, 3, 31))
+    assert r == {"current_review_due": "2024-01-01", "due_now": True, "agreed_on": "2024-04-01",
+                 "next_review": "2024-10-01", "every_months": 6}
+    r = pr.review_dates(replace(cfg, sla_written="2024-01-15"), date(2024, 3, 31))
+    assert r["current_review_due"] == "2024-07-15" and not r["due_now"]
+
+
+def test_capacity_hours_headcount_and_flag():
+    cfg = replace(SLAConfig(), review_tolerance=0.2)
+    # 1000 MQLs a month, 96% contacted; high: 30% x 8 attempts, low: 70% x 3 attempts -> 4,320 attempts
+    c = pr.capacity(cfg, 1000, {"high": 0.3, "low": 0.7}, 0.96, {"high": 8.0, "low": 3.0}, 0.1, 3000, 6)
+    assert c["attempts_per_month"] == pytest.approx(1000 * 0.96 * (0.3 * 8 + 0.7 * 3))
+    assert c["hours_per_month"] == pytest.approx(432.0) and c["today_hours_per_month"] == pytest.approx(300.0)
+    assert c["sdrs_needed"] == pytest.approx(432.0 / 50.0) and c["flag"]
+    assert not pr.capacity(cfg, 1000, {"high": 1.0}, 1.0, {"high": 3.3}, 0.1, 3000, 6)["flag"]
+    assert not pr.capacity(cfg, 1000, {"high": 1.0}, 1.0, {"high": float("nan")}, 0.1, 3000, 6)["available"]
+
+
+def test_expected_attempts_sums_the_share_still_open():
+    curve = pd.DataFrame({"attempts": [1, 2, 3, 4], "share_open": [1.0, 0.8, 0.5, 0.4]})
+    rec = type("R", (), {"curve": curve, "recommended_attempts": 3})()
+    assert pr.expected_attempts(rec) == pytest.approx(2.3)
+    assert np.isnan(pr.expected_attempts("no leads"))
+
+
+def test_marketing_promise_sends_and_holds_back_mql_types():
+    cfg = replace(SLAConfig(), quota=1_000_000, marketing_share=0.5)
+    values = pd.Series({"webinar": 1000.0, "demo": 4000.0})
+    mix = pd.Series({"webinar": 0.5, "demo": 0.5})
+    types = pd.DataFrame([
+        {"mql_type": "demo request", "mqls": 500, "mql_value": 900.0, "mql_value_low": 600.0, "mql_value_high": 1300.0, "small_sample": False},
+        {"mql_type": "ebook", "mqls": 800, "mql_value": 20.0, "mql_value_low": 5.0, "mql_value_high": 40.0, "small_sample": False},
+        {"mql_type": "chat", "mqls": 900, "mql_value": 40.0, "mql_value_low": 10.0, "mql_value_high": 90.0, "small_sample": False},
+        {"mql_type": "fax", "mqls": 5, "mql_value": 5000.0, "mql_value_low": 0.0, "mql_value_high": 1e5, "small_sample": True}])
+    m = pr.marketing_promise(cfg, values, mix, types, 50.0)
+    assert m["lead_value_per_month"] == 500_000 and m["blended_mql_value"] == pytest.approx(2500.0)
+    assert m["mqls_per_month"] == pytest.approx(200.0)
+    got = {k: v["decision"] for k, v in m["mql_types"]["by_type"].items()}
+    assert got == {"demo request": "send to sales", "ebook": "hold back (nurture)", "chat": "send, and review",
+                   "fax": "too few MQLs to tell"}
+
+
+def test_return_path_without_recycled_leads_is_not_available():
+    back = pd.DataFrame([{"kind": "recycled to marketing", "leads": 0, "requalified": 0, "won": 0, "won_revenue": 0.0,
+                          "won_share": np.nan, "won_share_low": np.nan, "won_share_high": np.nan,
+                          "requalified_share": np.nan}])
+    h = pr.handoff_and_return(SLAConfig(), None, "no score", back, None, {"high": 5})
+    assert not h["recycled"]["available"] and h["threshold"]["source"] == "current"
+    assert h["return_rule"] == {"high": "after 5 touches without an opportunity"}
+
+
+def _proposal(cfg: SLAConfig) -> dict:
+    tiers = {t: {"current": {}, "touches": {"value": 5 + i, "source": "data"},
+                 "response_hours": {"value": 1.0, "source": "data"},
+                 "timeframe_days": {"value": 20 + i, "source": "data"}, "breakup_touch": 5 + i}
+             for i, t in enumerate(cfg.tiers)}
+    return {"period": "2024Q1", "sales": {"tiers": tiers}, "handoff": {"threshold": {"value": 70.0}},
+            "review": pr.review_dates(cfg, date(2024, 3, 31))}
+
+
+def test_proposal_yml_is_a_config_next_period_can_use():
+    cfg = SLAConfig()
+    text = pr.proposal_yaml(cfg, _proposal(cfg))
+    new = config_from_dict(yaml.safe_load(text))
+    assert new.tiers["high"].touches == 5 and new.tiers["low"].timeframe_days == 22
+    assert new.tiers["moderate"].response_hours == 1.0 and new.mql_score_threshold == 70.0
+    assert new.sla_written == "2024-04-01" and new.quota == cfg.quota and new.review_baseline == cfg.review_baseline
+
+
+@pytest.fixture
+def crm_without_attempts(tmp_path):
+    """Settled MQLs of 2023 with deals but no attempt logged on any of them (the one activity is on
+    an older lead)."""
+    leads, deals = [], []
+    for i in range(60):
+        created = datetime(2023, 3, 1) + timedelta(days=3 * i)
+        leads.append({"lead_id": f"L{i}", "created_at": f"{created:%Y-%m-%d %H:%M:%S}",
+                      "source": "webinar" if i % 2 else "white paper", "tier": ("high", "moderate", "low")[i % 3]})
+        if i % 10 == 0:
+            deals.append({"deal_id": f"D{i}", "lead_id": f"L{i}", "created_at": f"{created + timedelta(days=9):%Y-%m-%d %H:%M:%S}",
+                          "stage": "won", "amount": "5000", "closed_at": f"{created + timedelta(days=40):%Y-%m-%d %H:%M:%S}"})
+    leads.append({"lead_id": "OLD", "created_at": "2021-01-04 10:00:00", "source": "webinar", "tier": "high"})
+    acts = [{"activity_id": "A1", "lead_id": "OLD", "occurred_at": "2021-01-05 10:00:00", "type": "call"}]
+    return open_export(tmp_path, leads, acts, deals, as_of=datetime(2024, 4, 1))
+
+
+def test_a_crm_without_attempts_gets_the_parts_it_supports(crm_without_attempts):
+    cfg = SLAConfig()
+    x = pr.gather(crm_without_attempts, cfg, parse_period("2024Q1"), n_boot=20)
+    p = to_json(pr.assemble(x))
+    speed = to_json(pr.speed_summary(x))
+    # supported: the shared goal, marketing's lead value, the review
+    assert p["shared_goal"]["quota_per_month"] == cfg.quota
+    assert p["marketing"]["available"] and p["marketing"]["mqls_per_month"] > 0
+    assert p["review"]["next_review"] == "2024-10-01"
+    # not supported: touches, windows, capacity; current values kept and said
+    for t, row in p["sales"]["tiers"].items():
+        assert row["touches"] == {"value": cfg.tiers[t].touches, "source": "current", "reason": row["touches"]["reason"]}
+        assert row["response_hours"]["source"] == "current"
+    assert not p["capacity"]["available"]
+    assert not speed["adjusted_available"] and speed["reason"]
+    assert any("touches" in n for n in p["not_filled"]) and any("capacity" in n for n in p["not_filled"])
+    md = pr.proposal_markdown(cfg, p, speed)
+    assert "Parts this data could not fill" in md and "Capacity: not available" in md
+    assert config_from_dict(yaml.safe_load(pr.proposal_yaml(cfg, p))).tiers["high"].touches == cfg.tiers["high"].touches
+
+
+def test_touches_per_tier_are_within_two_percent_of_each_tiers_true_optimum(sample_dir, sample_truth, tmp_path_factory):
+    crm = open_crm(prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("proposal-cache")))
+    cfg = SLAConfig()
+    as_of = parse_period("2024Q1").end_ts()
+    profiles, _, cost, _ = co.plateau_history(crm, cfg, as_of)
+    for tier, truth in sample_truth["plateau_by_tier"].items():
+        rec = pr.tier_cap(profiles, tier, cost, cfg, n_boot=20)
+        assert not isinstance(rec, str), rec
+        lo, hi = truth["band_2pct"]
+        assert lo <= rec.recommended_attempts <= hi, (tier, rec.recommended_attempts, truth)
+
+
+@pytest.mark.slow
+def test_page_07_publishes_the_proposal_and_its_config(sample_dir, tmp_path):
+    from sla_analysis.config import load_config
+    from sla_analysis.report import run as report_run
+
+    report = report_run.run_report("2024Q1", sample_dir, None, tmp_path / "out", notebooks=("07_proposed_sla",), quiet=True)
+    s = __import__("json").loads((report / "summary.json").read_text())
+    assert s["speed_to_lead_value"]["observational"] and s["speed_to_lead_value"]["adjusted_available"]
+    assert set(s["proposal"]) >= {"shared_goal", "marketing", "sales", "handoff", "capacity", "kpis", "review"}
+    assert 5 <= len(s["proposal"]["kpis"]) <= 7
+    new = load_config(report / "proposal.yml")
+    for t, row in s["proposal"]["sales"]["tiers"].items():
+        assert new.tiers[t].touches == row["touches"]["value"]
+    md = (report / "sla_proposal.md").read_text()
+    assert md.startswith("# Sales & marketing service level agreement") and "Signed:" in md
+    assert "not available" not in (report / "07_proposed_sla.html").read_text().split("What answering faster")[1][:2000]

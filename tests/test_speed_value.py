@@ -1,0 +1,104 @@
+"""What answering faster is worth: bands, the unadjusted and adjusted effects against the sample's truth."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sla_analysis.analyses import lead_value as lv
+from sla_analysis.analyses import speed_value as sv
+from sla_analysis.analyses.handoff import months_between
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import prepare_inputs
+from sla_analysis.io.sample import SPEED_BANDS, standardised_relative_conversion
+
+AS_OF = datetime(2024, 4, 1)
+
+
+def test_bands_match_the_generator_and_include_their_lower_edge():
+    assert sv.BANDS == SPEED_BANDS
+    got = sv.band_of_hours([0, 4.9 / 60, 5 / 60, 0.99, 1.0, 3.99, 4, 23.9, 24, 71.9, 72, 500, np.nan])
+    assert list(got) == ["< 5 min", "< 5 min", "5-60 min", "5-60 min", "1-4 h", "1-4 h", "4-24 h", "4-24 h",
+                         "1-3 days", "1-3 days", "later", "later", "never"]
+
+
+def _counts(rows):
+    """Hand-made aggregated counts: (band, tier, converted, leads, revenue)."""
+    return pd.DataFrame([{"band": b, "tier": t, "source": "s", "segment": "g", "arrival_daypart": "d",
+                          "arrival_weekday": "Monday", "converted": c, "leads": n, "revenue": r}
+                         for b, t, c, n, r in rows])
+
+
+def test_conversion_by_band_counts_rates_and_katz_interval():
+    c = _counts([("< 5 min", "high", True, 10, 1000.0), ("< 5 min", "high", False, 30, 0.0),
+                 ("5-60 min", "high", True, 10, 0.0), ("5-60 min", "high", False, 50, 0.0),
+                 ("4-24 h", "high", True, 10, 0.0), ("4-24 h", "high", False, 190, 0.0),
+                 ("never", "high", False, 5, 0.0)])
+    t = sv.conversion_by_band(c, min_n=30).set_index("band")
+    assert t.loc["within 1 hour", "mqls"] == 100 and t.loc["within 1 hour", "conversions"] == 20
+    assert t.loc["4-24 h", "conversion"] == pytest.approx(0.05)
+    assert t.loc["4-24 h", "relative_to_within_1h"] == pytest.approx(0.25)
+    se = np.sqrt(1 / 10 - 1 / 200 + 1 / 20 - 1 / 100)
+    assert t.loc["4-24 h", "relative_low"] == pytest.approx(0.25 * np.exp(-1.959964 * se), rel=1e-5)
+    assert t.loc["never", "small_sample"] and np.isnan(t.loc["never", "relative_low"])
+
+
+def test_adjusted_effect_without_enough_leads_says_why():
+    c = _counts([("< 5 min", "high", True, 2, 0.0), ("4-24 h", "high", False, 5, 0.0)])
+    eff = sv.adjusted_effect(c, 3.0, min_n=30, n_boot=5)
+    assert eff.reason and "30 contacted MQLs" in eff.reason and eff.overall.empty
+
+
+def test_response_window_keeps_the_current_one_when_the_bands_cannot_be_told_apart():
+    by_tier = pd.DataFrame([
+        {"tier": "high", "band": "within 1 hour", "relative_to_fastest": 1.0, "relative_low": 1.0, "relative_high": 1.0, "loss_share": 0.0},
+        {"tier": "high", "band": "1-4 h", "relative_to_fastest": 0.95, "relative_low": 0.8, "relative_high": 1.1, "loss_share": 0.05},
+        {"tier": "high", "band": "4-24 h", "relative_to_fastest": 0.7, "relative_low": 0.6, "relative_high": 0.8, "loss_share": 0.3},
+        {"tier": "low", "band": "4-24 h", "relative_to_fastest": 1.0, "relative_low": 1.0, "relative_high": 1.0, "loss_share": 0.0},
+        {"tier": "low", "band": "1-3 days", "relative_to_fastest": 0.9, "relative_low": 0.7, "relative_high": 1.2, "loss_share": 0.1},
+    ])
+    high = sv.response_window(by_tier, "high", 4)
+    assert high["hours"] == 4 and high["source"] == "data" and high["band"] == "1-4 h"
+    low = sv.response_window(by_tier, "low", 48)
+    assert low == {"hours": 48, "source": "current", "reason": "the data cannot tell the response-time bands apart for this tier"}
+    assert sv.response_window(by_tier, "moderate", 24)["source"] == "current"
+
+
+@pytest.fixture(scope="module")
+def sample_effect(big_sample_dir, tmp_path_factory):
+    crm = open_crm(prepare_inputs(big_sample_dir, cache_root=tmp_path_factory.mktemp("speed-cache")))
+    start, stop = lv.settled_window(AS_OF, 120, 365)
+    counts = sv.speed_counts(crm, start, stop, AS_OF)
+    return counts, sv.conversion_by_band(counts), sv.adjusted_effect(counts, months_between(start, stop), n_boot=100, seed=3)
+
+
+def test_adjusted_relative_conversion_recovers_the_truth_and_the_unadjusted_does_not(sample_effect, big_sample_dir):
+    """The generator's tier drives both speed and conversion: the unadjusted ratios are biased down,
+    the standardised ones cover the truth (standardised over the same tiers). On the 120,000-lead
+    sample: on the 24,000-lead one the moderate tier has 77 MQLs answered within the hour."""
+    _, crude, eff = sample_effect
+    truth = json.loads((big_sample_dir / "truth.json").read_text())["speed_to_lead_value"]
+    crude = crude.set_index("band")
+    assert eff.reason is None and len(eff.overall) >= 5
+    missed = []
+    for _, r in eff.overall.iterrows():
+        if r.band == sv.REFERENCE:
+            continue
+        true = standardised_relative_conversion(truth, r.tiers.split(", "), r.band)
+        assert r.relative_low <= true <= r.relative_high, (r.band, true, r.relative_low, r.relative_high)
+        if not crude.loc[r.band, "relative_low"] <= true <= crude.loc[r.band, "relative_high"]:
+            missed.append(r.band)
+    assert {"1-4 h", "4-24 h", "1-3 days"} <= set(missed)
+    # low-tier leads are (almost) never answered within the hour: left out of that comparison, and said
+    assert any(n.startswith("low:") for n in eff.notes)
+
+
+def test_revenue_gained_by_answering_within_the_hour_is_positive(sample_effect):
+    counts, _, eff = sample_effect
+    g = eff.gains.set_index("target").loc[sv.REFERENCE]
+    assert g.extra_conversions_low > 0 and g.revenue_per_month == pytest.approx(g.extra_conversions_per_month * eff.value_per_conversion)
+    conv = counts[counts.converted & (counts.band != "never")]
+    assert eff.value_per_conversion == pytest.approx(conv.revenue.sum() / conv.leads.sum())
