@@ -159,6 +159,7 @@ def aggregations_ibis(cache_dir: Path, w: dict) -> dict[str, pd.DataFrame]:
 
     crm = open_crm(cache_dir)
     profiles = lead_profiles(crm, w["settled_from"], w["settled_to"], w["as_of"], w["stale_after_days"])
+    profiles = profiles.drop(columns=["won"], errors="ignore")  # the references compute the columns before `won`
     ft = first_touch_table(crm, w["start"], w["end"], w["as_of"])
     touch = ft.group_by("tier").aggregate(mqls=ft.count(), touched=ft.first_touch_at.notnull().sum(),
                                           hours_sum=ft.hours_to_first_touch.sum()).to_pandas()
