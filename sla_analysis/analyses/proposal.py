@@ -98,8 +98,9 @@ def tier_cap(profiles: pd.DataFrame, tier: str, cost_per_attempt: float, cfg: SL
     if not len(d):
         return "no contacted MQLs of this tier"
     covs = [c for c in ("source",) if c in d.columns]
-    return pl.recommend_cap_or_reason(d, cost_per_attempt, covs, n_boot=n_boot, seed=cfg.random_seed % 2**32,
-                                      min_at_risk=cfg.min_group_size, confidence=cfg.confidence_level)
+    found = pl.recommend_cap_or_reason(d, cost_per_attempt, covs, n_boot=n_boot, seed=cfg.random_seed % 2**32,
+                                       min_at_risk=cfg.min_group_size, confidence=cfg.confidence_level)
+    return found.get() if found else found.reason
 
 
 def conversion_timeframes(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale_after_days: int,
