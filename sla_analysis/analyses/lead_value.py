@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sla_analysis.analyses.stats import mean_interval, product_interval, rate_table
+from sla_analysis.formats import money
 from sla_analysis.io.engine import CRM
 
 
@@ -164,3 +165,25 @@ def monthly_funnel(funnel: pd.DataFrame, window_days: int) -> dict:
     out = funnel_lead_value(total.mqls / months, total.opportunities / months, total.customers / months, avg_deal)
     out["avg_deal_value"] = avg_deal
     return out
+
+
+def lead_value_summary(values: pd.DataFrame, delivered: pd.DataFrame, funnel_per_month: dict,
+                       settled: tuple[datetime, datetime], mix_basis: str) -> dict:
+    """``summary.json["lead_value"]``: the settled window, the source mix's basis, per source the
+    MQLs, customers, close rate with its interval, revenue per customer and the value's interval;
+    the value delivered each month; the funnel per month."""
+    return {"settled_window": [f"{settled[0]:%Y-%m-%d}", f"{settled[1]:%Y-%m-%d}"], "mix_basis": mix_basis,
+            "by_source": {r.source: {"mqls": r.mqls, "customers": r.customers, "close_rate": r.close_rate,
+                                     "close_rate_ci": [r.close_rate_low, r.close_rate_high],
+                                     "avg_revenue_per_customer": r.avg_revenue_per_customer,
+                                     "mql_value_ci": [r.mql_value_low, r.mql_value_high]} for r in values.itertuples()},
+            "delivered_by_month": dict(zip(delivered.month, delivered.value)), "funnel_per_month": funnel_per_month}
+
+
+def funnel_sentence(f: dict, currency: str, limits: dict[str, str]) -> str:
+    """Seed 003's arithmetic on this CRM: MQLs -> opportunities -> customers a month, and their value."""
+    text = f"A month brings about **{f['leads']:,.0f} MQLs → {f['opportunities']:,.0f} opportunities → {f['customers']:,.1f} customers**"
+    if "revenue" in limits:
+        return text + f"; {limits['revenue']}, so the dollars of lead value are not available."
+    return (text + f" at an average deal of {money(f['avg_deal_value'], currency)}: **{money(f['lead_value'], currency)} of "
+            f"lead value a month**, or {money(f['value_per_lead'], currency)} per MQL.")
