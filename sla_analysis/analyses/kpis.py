@@ -889,3 +889,19 @@ def headcount_sentence(headcount: dict, sdr: Mapping[str, float], mqls_per_month
             f"by workload ({headcount['active_mqls']:,.0f} active MQLs at {sdr['active_mqls_low']:g} to "
             f"{sdr['active_mqls_high']:g} each) it needs {headcount['sdrs_by_active_mqls_low']:.0f} to "
             f"{headcount['sdrs_by_active_mqls_high']:.0f}. The team has {sdrs_with_leads} SDRs with leads.")
+
+
+def sdr_plan(crm: CRM, sdr: Mapping[str, float], start, stop, as_of, progress: float):
+    """SDR capacity with the config's ``sdr`` bands: each SDR's load (:func:`sdr_capacity`), the
+    monthly counts, MQLs a month (pro rata while the period runs) and the headcount the volume needs
+    (:func:`sdr_headcount_needed`). Returns ``(capacity, monthly, mqls_per_month, headcount)``."""
+    cap = sdr_capacity(crm, start, stop, as_of, active_days=int(sdr["active_days"]),
+                       active_mqls_band=(sdr["active_mqls_low"], sdr["active_mqls_high"]),
+                       qualified_leads_band=(sdr["qualified_leads_low"], sdr["qualified_leads_high"]),
+                       sqls_band=(sdr["sqls_per_month"], None))
+    monthly = monthly_counts(crm, start, stop, active_days=int(sdr["active_days"]))
+    per_month = mqls_per_month(monthly, progress)
+    headcount = sdr_headcount_needed(per_month, sdr["mql_conversion"], sdr["sqls_per_month"],
+                                     active_mqls=float(cap.active_mqls.sum()),
+                                     active_mqls_band=(sdr["active_mqls_low"], sdr["active_mqls_high"]))
+    return cap, monthly, per_month, headcount

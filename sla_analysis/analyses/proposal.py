@@ -362,7 +362,7 @@ def speed_summary(x: Inputs) -> dict:
     """``summary.json["speed_to_lead_value"]``."""
     e = x.speed_effect
     rec = lambda f: [] if f is None or not len(f) else f.replace({np.nan: None}).to_dict(orient="records")  # noqa: E731
-    return {"observational": True, "bands": rec(x.speed_crude), "adjusted_available": e.reason is None,
+    return {"observational": True, "bands": rec(x.speed_crude.drop(columns=["relative_to_within_1h_low", "relative_to_within_1h_high"], errors="ignore")), "adjusted_available": e.reason is None,
             "reason": e.reason, "adjusted": rec(e.overall), "by_tier": rec(e.by_tier), "revenue_gained": rec(e.gains),
             "value_per_conversion": e.value_per_conversion, "bootstrap_resamples": e.n_boot, "notes": e.notes,
             "max_loss_share": sv.MAX_LOSS_SHARE,
@@ -500,3 +500,11 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
     L += [f"- {x}" for x in p["not_filled"]] or ["- none"]
     L += ["", "Signed: ______________________ (head of sales)      ______________________ (head of marketing)", ""]
     return "\n".join(L)
+
+
+def protocol_table(proposal: dict) -> pd.DataFrame:
+    """The proposed protocol per tier beside the current one (response hours, touches, timeframe)."""
+    return pd.DataFrame([{"tier": t, "response_hours": r["response_hours"]["value"], "touches": r["touches"]["value"],
+                          "timeframe_days": r["timeframe_days"]["value"], "current_response_hours": r["current"]["response_hours"],
+                          "current_touches": r["current"]["touches"], "current_timeframe_days": r["current"]["timeframe_days"]}
+                         for t, r in proposal["sales"]["tiers"].items()])

@@ -50,6 +50,7 @@ from scipy import stats as st
 from sla_analysis.analyses.cohorts import lead_outcomes
 from sla_analysis.analyses.compliance import first_touch_table
 from sla_analysis.analyses.stats import wilson_interval
+from sla_analysis.formats import money
 from sla_analysis.io.engine import CRM
 
 #: bands of the hours from MQL to the first attempt: (label, from, to); "never" = no attempt
@@ -140,6 +141,7 @@ def conversion_by_band(counts: pd.DataFrame, confidence: float = 0.95, min_n: in
     out["relative_to_within_1h"] = np.where((out.mqls >= min_n) & (n0 >= min_n) & (x0 > 0), rr, np.nan)
     out["relative_low"] = np.where(ok, rr * np.exp(-z * se), np.nan)
     out["relative_high"] = np.where(ok, rr * np.exp(z * se), np.nan)
+    out["relative_to_within_1h_low"], out["relative_to_within_1h_high"] = out.relative_low, out.relative_high
     out["small_sample"] = out.mqls < min_n
     return out
 
@@ -434,3 +436,15 @@ def comparison_with_published(overall: pd.DataFrame) -> str:
             if parts else "")
     return (mine + "Published studies: " + PUBLISHED + " Those compare raw groups (and qualification or contact, not "
             "opportunities), so they include the effect of who got the fast answer.")
+
+
+def gain_sentence(eff, currency: str = "USD") -> str:
+    """What answering the late MQLs within the hour would bring a month, in words (empty without it)."""
+    g = eff.gains.set_index("target")
+    if REFERENCE not in g.index:
+        return ""
+    hour = g.loc[REFERENCE]
+    return (f"**Answering within the hour the {hour.mqls_moved_per_month:,.0f} MQLs a month now answered later would bring "
+            f"about {hour.extra_conversions_per_month:.1f} more opportunities a month** (interval {hour.extra_conversions_low:.1f} "
+            f"to {hour.extra_conversions_high:.1f}), worth {money(hour.revenue_per_month, currency)} a month at "
+            f"{money(eff.value_per_conversion, currency)} of won revenue per opportunity.")

@@ -72,6 +72,8 @@ COLUMNS: dict[str, Column] = {
     "mql_to_sql": C("MQL to SQL", "share"), "covered": C("Data covers", "share"),
     "first_touch_within_window": C("Within window", "share"), "drift": C("Drift", "signed_share"),
     "relative_conversion": C("Converts relative to within 1 hour", "number2"),
+    "relative_to_within_1h": C("Against within the hour", "number2"), "conversion": C("Share", "share"),
+    "conversions": C("Conversions", "count"),
     # money
     "revenue": C("Revenue", "money"), "attempts_cost": C("Attempts cost", "money"), "cost": C("Cost", "money"),
     "profit_per_lead": C("Profit per lead", "money"), "revenue_per_lead": C("Revenue per lead", "money"),
