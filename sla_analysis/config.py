@@ -145,27 +145,10 @@ class SLAConfig:
     source_file: str = ""
 
     @property
-    def cost_per_call(self) -> float:
-        """Seed 000: cost per call = rep hourly cost / calls per hour."""
-        return self.rep_hourly_cost / self.calls_per_hour
-
-    @property
     def tier_protocols(self) -> dict[str, dict]:
         """Tiers as plain mappings (response_hours, touches, timeframe_days) for the compliance code."""
         return {t: {"response_hours": p.response_hours, "touches": p.touches, "timeframe_days": p.timeframe_days}
                 for t, p in self.tiers.items()}
-
-    @property
-    def marketing_target(self) -> float:
-        """Marketing's monthly dollar target = quota x marketing share."""
-        return self.quota * self.marketing_share
-
-    def cost_per_attempt(self, attempt_type: str) -> float | None:
-        """Hourly cost / attempts of that type per hour; ``None`` for a type with no rate."""
-        if attempt_type == "call":
-            return self.cost_per_call
-        rate = self.attempts_per_hour.get(attempt_type)
-        return None if rate is None else self.rep_hourly_cost / rate
 
 
 def _number(raw: dict, key: str, default: float, *, low: float, high: float,

@@ -69,7 +69,19 @@ def test_engine_is_checked_and_passed_quoted(capsys):
 
     assert main(["report", "--period", "2024Q1", "--engine", "oracle"]) == 2
     assert "engine must be one of duckdb, spark or an Ibis connection URL" in capsys.readouterr().err
-    assert engine_name("postgres://u@h/db") == "postgres://u@h/db" and engine_name(None) in ("duckdb", "spark")
+    assert engine_name("mssql://u@h/db") == "mssql://u@h/db" and engine_name(None) in ("duckdb", "spark")
+    import importlib.util
+
+    import pytest
+
+    from sla_analysis.errors import EngineError
+    for engine, driver, target in (("postgres://u@h/db", "psycopg", "make install-postgres"),
+                                   ("spark", "pyspark", "make install-spark")):
+        if importlib.util.find_spec(driver) is None:  # refused up front, naming the target that installs it
+            with pytest.raises(EngineError, match=target):
+                engine_name(engine)
+        else:
+            assert engine_name(engine) == engine
     root = Path(__file__).resolve().parents[1]
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     res = subprocess.run(["make", "--no-print-directory", "-n", "report", "PERIOD=2024Q1", "ENGINE=spark; x"],

@@ -2,6 +2,8 @@ from datetime import date
 
 import pytest
 
+from sla_analysis.analyses import cost
+from sla_analysis.analyses.lead_value import marketing_target
 from sla_analysis.config import config_from_dict, load_config
 from sla_analysis.errors import ConfigError, PeriodError
 from sla_analysis.periods import parse_period
@@ -28,10 +30,12 @@ def test_refused_periods_list_the_accepted_forms(text):
 
 def test_default_config_has_the_seed_protocol():
     cfg = load_config()
-    assert cfg.cost_per_call == pytest.approx(cfg.rep_hourly_cost / cfg.calls_per_hour)
+    assert cost.assumed_cost_per_call(cfg) == pytest.approx(cfg.rep_hourly_cost / cfg.calls_per_hour)
+    assert cost.cost_per_attempt(cfg, "email") == pytest.approx(cfg.rep_hourly_cost / cfg.attempts_per_hour["email"])
+    assert cost.cost_per_attempt(cfg, "fax") is None  # no rate: unpriced, never 0
     assert {t: (p.response_hours, p.touches, p.timeframe_days) for t, p in cfg.tiers.items()} == {
         "high": (4, 15, 90), "moderate": (24, 8, 60), "low": (48, 3, 30)}
-    assert cfg.marketing_target == cfg.quota * cfg.marketing_share
+    assert marketing_target(cfg.quota, cfg.marketing_share) == cfg.quota * cfg.marketing_share
 
 
 @pytest.mark.parametrize("raw,message", [

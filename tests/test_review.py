@@ -120,7 +120,7 @@ def test_review_false_alarms_and_power_on_simulated_counts():
 def test_review_due_reasons():
     t = pd.DataFrame({"figure": ["attempt_cap"], "flagged": [True]})
     due, why = rv.review_due(t, datetime(2024, 4, 1), datetime(2024, 1, 1), 6)
-    assert due and why == "1 figure drifted beyond the tolerance (attempt_cap)"
+    assert due and why == "1 figure drifted beyond the tolerance (attempt cap)"  # figures named in words
     due, why = rv.review_due(t.assign(flagged=False), datetime(2024, 4, 1), datetime(2023, 7, 1), 6)
     assert due and "written 9 months before" in why
     assert rv.review_due(t.assign(flagged=False), datetime(2024, 4, 1), datetime(2024, 1, 1), 6) == (False, "")

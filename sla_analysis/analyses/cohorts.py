@@ -28,6 +28,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from sla_analysis.analyses import cost
 from sla_analysis.analyses.lead_value import settled_window
 from sla_analysis.analyses.stats import rate_table
 from sla_analysis.config import SLAConfig
@@ -211,7 +212,7 @@ def attempt_types(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_
     keys = ["attempts", "type"] + ([by] if by else [])
     out = j.group_by(keys).aggregate(n=j.n.sum()).to_pandas()
     out["n"] = out["n"].astype(np.int64)
-    out["cost_per_attempt"] = [cfg.cost_per_attempt(x) or cfg.cost_per_call for x in out["type"]]
+    out["cost_per_attempt"] = [cost.cost_per_attempt(cfg, x) or cost.assumed_cost_per_call(cfg) for x in out["type"]]
     out["cost"] = out.n * out.cost_per_attempt
     return out.sort_values(keys).reset_index(drop=True)
 

@@ -29,6 +29,19 @@ def cost_per_call(rep_hourly_cost: float, calls_per_hour: float) -> float:
     return rep_hourly_cost / calls_per_hour
 
 
+def cost_per_attempt(cfg: SLAConfig, attempt_type: str) -> float | None:
+    """What one attempt of ``attempt_type`` costs at the SLA's assumptions: the rep's hourly cost /
+    that type's attempts per hour (``calls_per_hour`` for calls, ``attempts_per_hour`` for the other
+    types); ``None`` for a type with no rate."""
+    rate = cfg.calls_per_hour if attempt_type == "call" else cfg.attempts_per_hour.get(attempt_type)
+    return None if rate is None else cost_per_call(cfg.rep_hourly_cost, rate)
+
+
+def assumed_cost_per_call(cfg: SLAConfig) -> float:
+    """The SLA's cost per call: hourly cost / calls per hour."""
+    return cost_per_call(cfg.rep_hourly_cost, cfg.calls_per_hour)
+
+
 def _period_activities(crm: CRM, start: datetime, stop: datetime):
     a = crm.activities
     return a.filter((a.occurred_at >= start) & (a.occurred_at < stop))
@@ -39,7 +52,7 @@ def attempts_by_type(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime) 
     (hourly cost / that type's attempts per hour; blank where the config has no rate)."""
     a = _period_activities(crm, start, stop)
     out = a.group_by("type").aggregate(attempts=a.count()).order_by(ibis.desc("attempts")).to_pandas()
-    out["cost_per_attempt"] = [cfg.cost_per_attempt(t) for t in out["type"]]
+    out["cost_per_attempt"] = [cost_per_attempt(cfg, t) for t in out["type"]]
     out["share"] = out.attempts / out.attempts.sum() if len(out) else []
     out["cost"] = out.attempts * out.cost_per_attempt
     return out

@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats as st
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from sla_analysis.analyses import kpis
+from sla_analysis.analyses import cost, kpis
 from sla_analysis.analyses.cohorts import counted_attempts
 from sla_analysis.analyses.lead_value import mql_value_by_group
 from sla_analysis.analyses.stats import rate_table, shrunk_rates, wilson_interval
@@ -245,7 +245,7 @@ def band_work_cost(crm: CRM, cfg: SLAConfig, t: ir.Table, start: datetime, stop:
     by_type = j.group_by(["band", "type"]).aggregate(n=j.count()).to_pandas()
     if not len(by_type):
         return pd.DataFrame({"band": pd.Series(dtype="int64"), "attempts": 0.0, "work_cost": 0.0})
-    by_type["cost"] = by_type.n * [cfg.cost_per_attempt(x) or cfg.cost_per_call for x in by_type["type"]]
+    by_type["cost"] = by_type.n * [cost.cost_per_attempt(cfg, x) or cost.assumed_cost_per_call(cfg) for x in by_type["type"]]
     out = by_type.groupby("band", as_index=False).agg(attempts=("n", "sum"), work_cost=("cost", "sum"))
     return out.astype({"attempts": float, "work_cost": float})
 

@@ -167,7 +167,7 @@ def sla_review(cfg: SLAConfig, measured: dict, method: str = "holm-sidak") -> pd
     flags anything is at most ``1 − confidence_level``. A figure without an interval (cost per call,
     a ratio of configured and measured rates) is flagged on its drift alone."""
     baseline = dict(cfg.review_baseline)
-    baseline.setdefault("cost_per_call", cfg.cost_per_call)
+    baseline.setdefault("cost_per_call", cost.assumed_cost_per_call(cfg))
     rows = [drift_row(figure, baseline.get(figure, np.nan), m, cfg.review_tolerance, cfg.confidence_level)
             for figure, m in measured.items()]
     out = pd.DataFrame(rows, columns=["figure", "assumed", "measured", "low", "high", "n", "drift", "p_value",
@@ -228,7 +228,7 @@ def measured_figures(crm: CRM, cfg: SLAConfig, period: Period, cap=None) -> dict
     if len(pace):
         pph = float(pace.iloc[-1].calls_per_hour_dialling)
         if np.isfinite(pph) and pph > 0:
-            out["cost_per_call"] = Measured(cfg.rep_hourly_cost / pph)
+            out["cost_per_call"] = Measured(cost.cost_per_call(cfg.rep_hourly_cost, pph))
     rec = attempt_cap(crm, cfg, end) if cap is None else cap
     if rec is not None:
         out["attempt_cap"] = Measured(float(rec.recommended_attempts), float(rec.ci_low), float(rec.ci_high),
