@@ -55,16 +55,16 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     if summary.get("mqls_needed") is not None:
         rows.append(("MQLs needed per month at the current source mix", f"{summary['mqls_needed']:,.0f}"))
     if summary.get("cost_per_call") is not None:
-        rows.append(("Cost per call (assumed in config)", money(summary["cost_per_call"], cur, 2)))
+        rows.append(("Cost per call (assumed in the SLA)", money(summary["cost_per_call"], cur, 2)))
     measured = summary.get("cost", {}).get("cost_per_call_measured")
     if measured is not None:
-        rows.append(("Cost per call (measured dialling pace)", money(measured, cur, 2)))
+        rows.append(("Cost per call (at the dialling pace the activity log shows)", money(measured, cur, 2)))
     plateau = summary.get("plateau") or {}
     if plateau.get("recommended_attempts") is not None:
         rows.append(("Attempt cap to write into the SLA (profit per lead is highest there)",
                      f"{_count(plateau['recommended_attempts'], 'attempt')} (interval {plateau['ci_low']}-{plateau['ci_high']})"))
         if plateau.get("cohort_method_attempts") is not None:
-            rows.append(("The seeds' cohort method would say (biased, see the plateau page)",
+            rows.append(("The rule of thumb from finished leads would say (biased: see the plateau page)",
                          _count(plateau['cohort_method_attempts'], 'attempt')))
     elif plateau.get("reason"):
         rows.append(("Attempt cap", f"not available: {plateau['reason']}"))
