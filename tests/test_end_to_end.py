@@ -68,8 +68,8 @@ def test_plateau_and_cohorts_in_the_summary(published, sample_truth):
     assert c["window"] == ["2022-12-03", "2023-12-03"]
     assert sum(v["leads"] for v in c["by_attempts"].values()) == c["leads"] > 5000
     page = (published / "2024Q1" / "03_profitability_plateau.html").read_text()
-    assert f"Recommended cap: {p['recommended_attempts']} attempts" in page
-    assert "The per-attempt conversion falls from attempt 1 onward" in page
+    assert f"Cap follow-up at {p['recommended_attempts']} attempts (interval {p['ci_low']}–{p['ci_high']})" in page
+    assert "Conversion per attempt falls from attempt 1 onward" in page
 
 
 def test_compliance_against_the_generators_truth(published, sample_truth):
@@ -225,7 +225,7 @@ def test_handoff_against_the_generators_truth(published, sample_truth):
             assert lo <= t[g]["close_rate"] <= hi, (section, g)
     page = (published / "2024Q1" / "06_lead_qualification.html").read_text()
     assert "not available in this data" not in page
-    assert "The MQL threshold of 60" in page and "were contacted but neither accepted, rejected nor returned" in page
+    assert "At the threshold of 60" in page and "contacted, no decision recorded" in page
 
 
 def test_report_without_the_handoff_columns_still_publishes(tmp_path, sample_dir):

@@ -62,7 +62,7 @@ def test_bank_marketing_report_says_conversion_falls_from_the_first_attempt(tmp_
     assert p["cohort_method_attempts"] == 1 and p["ci_low"] <= p["recommended_attempts"] <= p["ci_high"]
     assert s["limits"] == {}
     page = (tmp_path / "out" / "2011Q1" / "03_profitability_plateau.html").read_text()
-    assert "The per-attempt conversion falls from attempt 1 onward" in page
+    assert "Conversion per attempt falls from attempt 1 onward" in page
     assert "Sample data." not in page
 
 

@@ -134,9 +134,10 @@ def say(text: str) -> None:
 
 
 def not_available(what: str, why: str) -> None:
-    """The plain note a section shows when the export lacks what it needs (``why`` is a sentence;
-    its first letter is capitalised)."""
-    why = why[:1].upper() + why[1:]
+    """The plain note a section shows when the export lacks what it needs (``why`` is a sentence:
+    its first letter is capitalised and it ends with a full stop)."""
+    why = why.strip()
+    why = why[:1].upper() + why[1:] + ("" if why.endswith((".", "!", "?")) else ".")
     say(f"**{esc(what)}: not available in this data.** {esc(why)}")
 
 
