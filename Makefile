@@ -100,7 +100,7 @@ test: $(STAMP) $(BROWSER_STAMP) ## Run the whole test suite (unit, notebooks, en
 validate-real: $(STAMP) ## The public datasets in ../shared (Bank Marketing, Olist) end to end, checked independently
 	$(PY) -m pytest -q -m real tests/test_real_data.py
 
-test-fast: $(STAMP) ## The fast loop: unit tests, no report runs (under 3 minutes)
+test-fast: $(STAMP) ## The fast loop: unit tests, no report runs
 	$(PY) -m pytest -q -m "not slow and not real and not spark and not postgres and not browser"
 
 # Debian's chromium (installed with apt-get when missing and run as root), driven by Playwright for
