@@ -157,8 +157,9 @@ def handoff_and_return(cfg: SLAConfig, best: dict | None, why_score: str | None,
     worked to its tier's touches without an opportunity goes back to marketing; what recycled leads
     were worth."""
     out = {"current_threshold": cfg.mql_score_threshold, "page": PAGES["handoff"]}
-    if best is None or best.get("threshold") is None:
-        out["threshold"] = {"value": cfg.mql_score_threshold, "source": "current", "reason": why_score or "no score band pays"}
+    if best is None or best.get("threshold") is None or not np.isfinite(best["threshold"]):
+        out["threshold"] = {"value": cfg.mql_score_threshold, "source": "current",
+                            "reason": why_score or (best or {}).get("reason") or "no score band pays"}
     elif best.get("all_pay"):
         out["threshold"] = {"value": cfg.mql_score_threshold, "source": "current",
                             "reason": "every score band is worth more than it costs to work, so the data gives no reason to "

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats as st
+from scipy.special import expit
 
 from sla_analysis.analyses.cohorts import lead_outcomes
 from sla_analysis.analyses.compliance import first_touch_table
@@ -235,7 +236,7 @@ def _one_pass(models: dict, weights: dict, starts: dict | None = None) -> dict:
         beta = _fit(m["y"], m["X"], w, None if starts is None else starts.get(t))
         if beta is None:
             return {}
-        p_pat = np.column_stack([1 / (1 + np.exp(-(X @ beta))) for X in m["X_by_band"]])  # pattern x band
+        p_pat = np.column_stack([expit(X @ beta) for X in m["X_by_band"]])  # pattern x band
         n_pat = np.bincount(m["pid"], weights=w, minlength=len(p_pat))
         out[t] = {"beta": beta, "totals": dict(zip(m["bands"], n_pat @ p_pat)), "n": float(w.sum()),
                   "band_n": dict(zip(m["bands"], np.bincount(m["band_code"], weights=w, minlength=len(m["bands"])))),
