@@ -566,7 +566,7 @@ def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95) -> dict:
     stop = ibis.cases((event, mqls.sql_at), else_=end)
     raw = (stop.epoch_seconds() - mqls.mql_at.epoch_seconds()) / 60.0
     minutes = ibis.greatest(raw, 0.0).round(0)
-    t = mqls.mutate(_m=minutes, _e=event.cast("int64"))
+    t = mqls.mutate(_m=minutes, _e=event.cast("int32").cast("int64"))
     agg = t.group_by(["_m", "_e"]).aggregate(n=t.count()).to_pandas()
     nan = float("nan")
     if not len(agg) or agg._e.sum() == 0:
