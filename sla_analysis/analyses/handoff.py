@@ -44,7 +44,7 @@ from sla_analysis.analyses.cohorts import counted_attempts
 from sla_analysis.analyses.lead_value import mql_value_by_group
 from sla_analysis.analyses.stats import rate_table, shrunk_rates, wilson_interval
 from sla_analysis.config import SLAConfig
-from sla_analysis.formats import money
+from sla_analysis.formats import money, pct
 from sla_analysis.io.engine import CRM
 
 NOT_RECORDED = "(not recorded)"
@@ -725,21 +725,17 @@ def shares_long(shares: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- the page's sentences
 
-def _pct(v) -> str:
-    return "–" if v is None or not np.isfinite(v) else f"{100 * v:.1f}%"
-
-
 def threshold_sentence(comparison: dict, sides: pd.DataFrame) -> str:
     """What the MQL score threshold does, at the line itself, in words (or why it cannot be checked)."""
     both = len(sides) == 2 and (sides.mqls > 0).all()
-    text = (f"MQLs scoring **{sides.side[0]}** became customers at {_pct(sides.close_rate[0])}, those **{sides.side[1]}** "
-            f"at {_pct(sides.close_rate[1])}. " if both else "")
+    text = (f"MQLs scoring **{sides.side[0]}** became customers at {pct(sides.close_rate[0])}, those **{sides.side[1]}** "
+            f"at {pct(sides.close_rate[1])}. " if both else "")
     if not comparison["available"]:
         return text + f"The MQL threshold cannot be checked: {comparison['reason']}."
     lo, hi = comparison["sql_rate_difference_ci"]
     return text + (f"**At the threshold of {comparison['threshold']:g}**, MQLs just above it became SQLs at "
-                   f"{_pct(comparison['sql_rate_above'])} ({comparison['mqls_above']:,} MQLs), those just below at "
-                   f"{_pct(comparison['sql_rate_below'])} ({comparison['mqls_below']:,}): a difference of "
+                   f"{pct(comparison['sql_rate_above'])} ({comparison['mqls_above']:,} MQLs), those just below at "
+                   f"{pct(comparison['sql_rate_below'])} ({comparison['mqls_below']:,}): a difference of "
                    f"{100 * comparison['sql_rate_difference']:+.1f} points (interval {100 * lo:+.1f} to {100 * hi:+.1f}). "
                    + ("**The threshold separates better leads from worse ones.**" if comparison["separates"] else
                       "**The data cannot tell the two sides apart**: the line itself does not separate better leads "
@@ -766,24 +762,24 @@ def ranked_sentence(table: pd.DataFrame, col: str, label: str, currency: str = "
         return ""
     top, low = ranked.iloc[0], ranked.iloc[-1]
     return (f"The most valuable {label} was **{top[col]}** at {money(top.mql_value, currency)} per MQL "
-            f"({_pct(top.close_rate)} became customers); the least, **{low[col]}**, at {money(low.mql_value, currency)}.")
+            f"({pct(top.close_rate)} became customers); the least, **{low[col]}**, at {money(low.mql_value, currency)}.")
 
 
 def rejection_sentence(rej: pd.DataFrame) -> str:
     """How often sales rejected MQLs, how fast, and the sources rejected most and least."""
     total, per = rej.iloc[0], rej.iloc[1:]
     ranked = per[~per.small_sample].sort_values("rejection_rate")
-    text = (f"Sales rejected **{_pct(total.rejection_rate)} of the MQLs** ({total.rejected:,.0f} of {total.mqls:,.0f}), a "
+    text = (f"Sales rejected **{pct(total.rejection_rate)} of the MQLs** ({total.rejected:,.0f} of {total.mqls:,.0f}), a "
             f"median of {total.median_days:.1f} days after they became MQLs.")
     if len(ranked) > 1 and total.rejected > 0:
-        text += (f" Leads from **{ranked.source.iloc[-1]}** were rejected most often ({_pct(ranked.rejection_rate.iloc[-1])}), "
-                 f"from **{ranked.source.iloc[0]}** least ({_pct(ranked.rejection_rate.iloc[0])}).")
+        text += (f" Leads from **{ranked.source.iloc[-1]}** were rejected most often ({pct(ranked.rejection_rate.iloc[-1])}), "
+                 f"from **{ranked.source.iloc[0]}** least ({pct(ranked.rejection_rate.iloc[0])}).")
     return text
 
 
 def attribution_sentence(shares: pd.DataFrame, days: int) -> str:
     """Marketing's sourced and influenced shares of leads, pipeline and won revenue, in words."""
     s = shares.set_index("measure")
-    parts = [f"{m} leads made {_pct(s.loc[m, 'leads_share'])} of the leads, {_pct(s.loc[m, 'pipeline_share'])} of the "
-             f"pipeline and **{_pct(s.loc[m, 'won_revenue_share'])} of the won revenue**" for m in s.index]
+    parts = [f"{m} leads made {pct(s.loc[m, 'leads_share'])} of the leads, {pct(s.loc[m, 'pipeline_share'])} of the "
+             f"pipeline and **{pct(s.loc[m, 'won_revenue_share'])} of the won revenue**" for m in s.index]
     return f"Over the last {days} days: " + "; ".join(parts) + "."
