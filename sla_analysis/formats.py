@@ -2,6 +2,8 @@
 with an en dash, and an en dash alone for a figure that is not there (never a zero)."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 
 
@@ -45,3 +47,12 @@ def plural(n: float | None, one: str, many: str | None = None) -> str:
 def attempts(n: float | None) -> str:
     """``1 attempt`` or ``9 attempts``."""
     return plural(n, "attempt")
+
+
+def crm_text(text: object) -> str:
+    """A value that came from the CRM (a source, segment, type or rep name), made safe for a
+    Markdown sentence or table: HTML shows as text, and so does Markdown that would make a link or
+    an image (``[..](..)``, ``![..](http://..)``, a bare ``http://`` address), which would
+    otherwise be clickable or fetched from the network; ``|`` cannot split a table cell."""
+    return (html.escape(str(text)).replace("[", "&#91;").replace("]", "&#93;").replace("://", "&#58;//")
+            .replace("|", "&#124;"))

@@ -10,10 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sla_analysis.analyses import compliance as cp
+from sla_analysis.analyses import kpis as kp
 from sla_analysis.analyses import plateau
+from sla_analysis.analyses import scorecard as sc
 from sla_analysis.cli import main
-from sla_analysis.errors import AdapterError
+from sla_analysis.errors import AdapterError, ContractError
 from sla_analysis.io.adapters import bank_marketing as bm
+from sla_analysis.io.engine import open_crm
 from sla_analysis.io.ingest import prepare_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -383,3 +387,37 @@ def test_bank_additional_variant_with_weekdays(tmp_path):
     path.write_text(path.read_text().replace('"thu"', '"thursday"', 1), encoding="utf-8")
     with pytest.raises(AdapterError, match="day_of_week"):
         bm.to_contract(path, tmp_path / "again")
+
+
+# --------------------------------------------------------------------------------------------
+# What the call history does not record is said, not judged (issue #15, item 6)
+# --------------------------------------------------------------------------------------------
+
+def test_invented_first_touches_and_outcomes_are_not_judged(bank_csv, tmp_path):
+    """The adapter places every first call at 10:00 and knows only the last call's outcome: its
+    ``unavailable.yml`` says so, and speed to lead and contact rates are "not available" with the
+    reason, never "100% within 24 h" or "reached a person 100% of the time"."""
+    out = bm.to_contract(bank_csv, tmp_path / "adapted")
+    crm = open_crm(prepare_inputs(out, cache_root=tmp_path / "cache"))
+    limits = crm.limits()
+    assert limits["first_touch"] == bm.NOT_RECORDED["first_touch_times"]
+    assert limits["outcomes"] == bm.NOT_RECORDED["call_outcomes"]
+    tiers = {"moderate": {"response_hours": 24, "touches": 8, "timeframe_days": 60}}
+    start, stop, as_of = datetime(2008, 1, 1), datetime(2011, 1, 1), datetime(2011, 1, 1)
+    stl = cp.speed_to_lead(crm, tiers, start, stop, as_of, by="tier", total=True)
+    assert stl.attrs["unavailable"] == limits["first_touch"]
+    assert stl.share_within.isna().all() and stl.median_hours.isna().all()
+    assert int(stl.loc[stl.tier == "all", "mqls"].iloc[0]) == len(ROWS)  # the MQLs are still counted
+    promises = sc.sales_promises(stl, pd.DataFrame(columns=["tier", "leads"]), 0.9, 0.8, 30, limits)
+    assert [(p["promise"], p["status"]) for p in promises] == [("speed to lead", "not available")]
+    rates = kp.contact_rates(crm, start, stop)
+    assert rates.rate.isna().all() and rates.note.str.contains("last call only").all()
+    assert int(rates.calls.iloc[0]) == sum(r[3] for r in ROWS)  # the calls themselves are known
+
+
+def test_unavailable_notes_are_checked(tmp_path, bank_csv):
+    out = bm.to_contract(bank_csv, tmp_path / "adapted")
+    (out / "unavailable.yml").write_text("first_touch_time: typo\ncall_outcomes: ''\n")
+    with pytest.raises(ContractError) as err:
+        prepare_inputs(out, cache_root=tmp_path / "cache")
+    assert [v.column for v in err.value.violations] == ["first_touch_time", "call_outcomes"]

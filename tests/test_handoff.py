@@ -544,3 +544,19 @@ def test_split_at_threshold(hand_crm):
     assert s.loc["60 or more", ["mqls", "sqls", "customers"]].tolist() == [3, 2, 1]
     assert s.loc["below 60", ["mqls", "sqls", "customers"]].tolist() == [4, 1, 1]
     assert s.loc["below 60", "close_rate"] == 0.25 and hd.split_at_threshold(b, None).empty
+
+
+def test_sentences_show_crm_names_as_text():
+    """A source named like Markdown (an image fetched from the network) or HTML stays text in the
+    page's sentences (the reliability corpus found it on page 06)."""
+    evil = "-2+3 ![t](http://evil.example/t.png)"
+    rej = pd.DataFrame({"source": ["all", evil, "<b>web</b>"], "mqls": [200, 100, 100], "rejected": [30, 20, 10],
+                        "rejection_rate": [0.15, 0.2, 0.1], "median_days": [4.0, 4.0, 4.0], "small_sample": [False] * 3})
+    text = hd.rejection_sentence(rej)
+    assert "![" not in text and "](" not in text and "http://" not in text and "<b>" not in text
+    assert "**-2+3 !&#91;t&#93;(http&#58;//evil.example/t.png)** were rejected most often (20.0%)" in text
+    assert "**&lt;b&gt;web&lt;/b&gt;** least (10.0%)" in text
+    values = pd.DataFrame({"segment": [evil, "a|b"], "mql_value": [50.0, 10.0], "close_rate": [0.1, 0.05],
+                           "small_sample": [False, False]})
+    ranked = hd.ranked_sentence(values, "segment", "segment")
+    assert "![" not in ranked and "a&#124;b" in ranked

@@ -337,11 +337,19 @@ def _group_keys(t: ir.Table, by: Iterable[str]) -> dict:
 
 # --------------------------------------------------------------------------- speed to lead
 
-def without_attempts(out: pd.DataFrame, crm: CRM, keep: Sequence[str]) -> pd.DataFrame:
-    """Absent is never zero: when the export has no contact attempts (``crm.limits()``), every
-    column of ``out`` but ``keep`` (the group keys and the counts that do not depend on attempts)
-    becomes NaN and ``attrs["unavailable"]`` holds the reason; otherwise ``out`` unchanged."""
-    why = crm.limits().get("attempts")
+def speed_unavailable(limits: Mapping[str, str]) -> str | None:
+    """Why speed to lead cannot be measured on this export, or None: it has no contact attempts,
+    or it does not record when leads were first contacted (``first_touch`` in ``CRM.limits()``,
+    e.g. an adapter that had to place the first call at a fixed hour)."""
+    return limits.get("attempts") or limits.get("first_touch")
+
+
+def without_attempts(out: pd.DataFrame, crm: CRM, keep: Sequence[str], why: str | None = None) -> pd.DataFrame:
+    """Absent is never zero: when the export has no contact attempts (``crm.limits()``), or
+    ``why`` says what else it lacks, every column of ``out`` but ``keep`` (the group keys and the
+    counts that do not depend on it) becomes NaN and ``attrs["unavailable"]`` holds the reason;
+    otherwise ``out`` unchanged."""
+    why = why or crm.limits().get("attempts")
     if not why:
         return out
     out = out.copy()
@@ -422,7 +430,7 @@ def speed_to_lead(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     if business_hours is not None:
         _add_share(out, "within_bh", "decided_bh", "share_within_bh", confidence)
     return without_attempts(out, crm, [*keys, "mqls", "pending", "decided", "pending_bh", "decided_bh",
-                                       "response_hours", "small_sample"])
+                                       "response_hours", "small_sample"], why=speed_unavailable(crm.limits()))
 
 
 # --------------------------------------------------------------------------- survival curve

@@ -44,7 +44,7 @@ from sla_analysis.analyses.cohorts import counted_attempts
 from sla_analysis.analyses.lead_value import mql_value_by_group
 from sla_analysis.analyses.stats import rate_table, shrunk_rates, wilson_interval
 from sla_analysis.config import SLAConfig
-from sla_analysis.formats import money, pct
+from sla_analysis.formats import crm_text, money, pct
 from sla_analysis.io.engine import CRM
 
 NOT_RECORDED = "(not recorded)"
@@ -761,8 +761,8 @@ def ranked_sentence(table: pd.DataFrame, col: str, label: str, currency: str = "
     if len(ranked) < 2:
         return ""
     top, low = ranked.iloc[0], ranked.iloc[-1]
-    return (f"The most valuable {label} was **{top[col]}** at {money(top.mql_value, currency)} per MQL "
-            f"({pct(top.close_rate)} became customers); the least, **{low[col]}**, at {money(low.mql_value, currency)}.")
+    return (f"The most valuable {label} was **{crm_text(top[col])}** at {money(top.mql_value, currency)} per MQL "
+            f"({pct(top.close_rate)} became customers); the least, **{crm_text(low[col])}**, at {money(low.mql_value, currency)}.")
 
 
 def rejection_sentence(rej: pd.DataFrame) -> str:
@@ -772,8 +772,8 @@ def rejection_sentence(rej: pd.DataFrame) -> str:
     text = (f"Sales rejected **{pct(total.rejection_rate)} of the MQLs** ({total.rejected:,.0f} of {total.mqls:,.0f}), a "
             f"median of {total.median_days:.1f} days after they became MQLs.")
     if len(ranked) > 1 and total.rejected > 0:
-        text += (f" Leads from **{ranked.source.iloc[-1]}** were rejected most often ({pct(ranked.rejection_rate.iloc[-1])}), "
-                 f"from **{ranked.source.iloc[0]}** least ({pct(ranked.rejection_rate.iloc[0])}).")
+        text += (f" Leads from **{crm_text(ranked.source.iloc[-1])}** were rejected most often ({pct(ranked.rejection_rate.iloc[-1])}), "
+                 f"from **{crm_text(ranked.source.iloc[0])}** least ({pct(ranked.rejection_rate.iloc[0])}).")
     return text
 
 

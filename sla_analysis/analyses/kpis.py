@@ -441,8 +441,9 @@ def contact_rates(crm: CRM, start, stop, confidence: float = 0.95, conversation_
     * ``conversations_per_connect`` = conversations / connected calls.
 
     Each with successes, n, Wilson interval and ``small_sample``. NaN with the reason in ``note``
-    when the export has no ``outcome`` (all three) or no ``duration_s`` (the last two), or there are
-    no calls in the period. ``calls`` = all calls in the period.
+    when the export has no ``outcome`` or does not record outcomes call by call (``outcomes`` in
+    ``CRM.limits()``; all three), or no ``duration_s`` (the last two), or there are no calls in the
+    period. ``calls`` = all calls in the period.
     """
     a = crm.activities
     a = a.filter((a.type == call_type) & (a.occurred_at >= _ts(start)) & (a.occurred_at < _ts(stop)))
@@ -468,7 +469,9 @@ def contact_rates(crm: CRM, start, stop, confidence: float = 0.95, conversation_
     out["connected_no_duration"] = c["connected_no_duration"]
     out["conversation_seconds"] = float(conversation_seconds)
     reason = None
-    if not has_outcome:
+    if "outcomes" in crm.limits():
+        reason, unavailable = f"not available: {crm.limits()['outcomes']}", out.metric.notna()
+    elif not has_outcome:
         reason, unavailable = "not available: the export has no outcome column", out.metric.notna()
     elif not has_duration:
         reason, unavailable = "not available: the export has no duration_s column", out.metric != "contact_rate"

@@ -35,11 +35,13 @@ import pandas as pd
 import yaml
 
 from sla_analysis.analyses import cohorts as co
+from sla_analysis.analyses import compliance as cp
 from sla_analysis.analyses import handoff as hd
 from sla_analysis.analyses import lead_value as lv
 from sla_analysis.analyses import plateau as pl
 from sla_analysis.analyses import speed_value as sv
 from sla_analysis.config import SLAConfig
+from sla_analysis.formats import crm_text
 from sla_analysis.io.engine import CRM
 
 PAGES = {"cost": "02 Cost per call", "cap": "03 Profitability plateau", "value": "04 Lead value targets",
@@ -272,6 +274,16 @@ class Inputs:
     logged_attempts: int
     sdrs: int
     settled_window: tuple = ()
+    why_speed: str | None = None     # why speed to lead cannot be measured on this export
+
+
+def response_windows(x: Inputs) -> dict[str, dict]:
+    """The proposed response window per tier (:func:`sla_analysis.analyses.speed_value.response_window`),
+    or the current one with the reason when the export cannot measure speed to lead."""
+    if x.why_speed:
+        return {t: {"hours": x.cfg.tiers[t].response_hours, "source": "current", "reason": x.why_speed}
+                for t in x.cfg.tiers}
+    return {t: sv.response_window(x.speed_effect.by_tier, t, x.cfg.tiers[t].response_hours) for t in x.cfg.tiers}
 
 
 def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
@@ -295,7 +307,9 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     timeframes = conversion_timeframes(crm, s_from, s_to, end, cfg.stale_after_days) if crm.has("leads", "tier") else pd.DataFrame()
     counts = sv.speed_counts(crm, s_from, s_to, end)
     crude = sv.conversion_by_band(counts, cfg.confidence_level, cfg.min_group_size)
-    effect = sv.adjusted_effect(counts, months, cfg.confidence_level, cfg.min_group_size, n_boot, cfg.random_seed % 2**32)
+    why_speed = cp.speed_unavailable(crm.limits())
+    effect = (sv.SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), float("nan"), months, 0, why_speed) if why_speed
+              else sv.adjusted_effect(counts, months, cfg.confidence_level, cfg.min_group_size, n_boot, cfg.random_seed % 2**32))
     why_score = hd.unavailable(crm, "score")
     best = None
     if not why_score:
@@ -316,13 +330,13 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     return Inputs(cfg, period.label, (end - timedelta(days=1)).date() if isinstance(end, datetime) else end, len(period.months),
                   values.set_index("source").mql_value if len(values) else pd.Series(dtype=float), mix, types, why_types,
                   work_cost, cost, caps, timeframes, counts, crude, effect, best, why_score, back, why_return, mqls,
-                  tier_share, contacted_share, logged, sdrs, (s_from, s_to))
+                  tier_share, contacted_share, logged, sdrs, (s_from, s_to), why_speed)
 
 
 def assemble(x: Inputs) -> dict:
     """``summary.json["proposal"]``: every component, with what it could not fill."""
     cfg = x.cfg
-    windows = {t: sv.response_window(x.speed_effect.by_tier, t, cfg.tiers[t].response_hours) for t in cfg.tiers}
+    windows = response_windows(x)
     sales = sales_promise(cfg, x.caps, windows, x.timeframes)
     touches = {t: r["touches"]["value"] for t, r in sales["tiers"].items()}
     mkt = marketing_promise(cfg, x.mql_values, x.mix, x.types, x.work_cost, x.why_types)
@@ -355,7 +369,7 @@ def assemble(x: Inputs) -> dict:
                          "follow from that")
     return {"period": x.period_label, "shared_goal": shared_goal(cfg), "marketing": mkt, "sales": sales,
             "handoff": hand, "capacity": cap,
-            "kpis": kpis(mqls_month, mkt["blended_mql_value"], x.speed_crude, windows, avg_attempts, hand["recycled"]),
+            "kpis": kpis(mqls_month, mkt["blended_mql_value"], None if x.why_speed else x.speed_crude, windows, avg_attempts, hand["recycled"]),
             "review": review_dates(cfg, x.period_end), "not_filled": cannot}
 
 
@@ -363,11 +377,11 @@ def speed_summary(x: Inputs) -> dict:
     """``summary.json["speed_to_lead_value"]``."""
     e = x.speed_effect
     rec = lambda f: [] if f is None or not len(f) else f.replace({np.nan: None}).to_dict(orient="records")  # noqa: E731
-    return {"observational": True, "bands": rec(x.speed_crude.drop(columns=["relative_to_within_1h_low", "relative_to_within_1h_high"], errors="ignore")), "adjusted_available": e.reason is None,
+    return {"observational": True, "bands": [] if x.why_speed else rec(x.speed_crude.drop(columns=["relative_to_within_1h_low", "relative_to_within_1h_high"], errors="ignore")), "adjusted_available": e.reason is None,
             "reason": e.reason, "adjusted": rec(e.overall), "by_tier": rec(e.by_tier), "revenue_gained": rec(e.gains),
             "value_per_conversion": e.value_per_conversion, "bootstrap_resamples": e.n_boot, "notes": e.notes,
             "max_loss_share": sv.MAX_LOSS_SHARE,
-            "response_window": {t: sv.response_window(e.by_tier, t, x.cfg.tiers[t].response_hours) for t in x.cfg.tiers}}
+            "response_window": response_windows(x)}
 
 
 def proposal_config(cfg: SLAConfig, proposal: dict) -> dict:
@@ -429,7 +443,7 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
               "| MQL type | MQLs | Value per MQL | Interval | Decision |", "|---|---:|---:|---|---|"]
         for k, v in mt["by_type"].items():
             lo, hi = v["value_ci"]
-            L.append(f"| {k} | {v['mqls']:,} | {_money(v['value_per_mql'], cur)} | {_money(lo, cur)} – {_money(hi, cur)} | {v['decision']} |")
+            L.append(f"| {crm_text(k)} | {v['mqls']:,} | {_money(v['value_per_mql'], cur)} | {_money(lo, cur)} – {_money(hi, cur)} | {v['decision']} |")
     else:
         L.append(f"\nMQL types to send: not available ({mt.get('reason')}).")
     L += ["", "## 3. Sales' promise, per lead tier", "",

@@ -80,11 +80,12 @@ def cadence_promises(table: pd.DataFrame, target_share: float, min_n: int) -> li
 def sales_promises(stl: pd.DataFrame, cad: pd.DataFrame, speed_target: float, cadence_target: float, min_n: int,
                    limits: dict[str, str]) -> list[dict]:
     """Sales' promises (speed to lead and cadence per tier), or "not available" for both when the
-    export has no attempts."""
+    export has no attempts (for speed to lead alone when it does not record first touches)."""
     if "attempts" in limits:
         return [not_available("sales", p, limits["attempts"]) for p in ("speed to lead", "follow-up cadence")]
-    return [*speed_to_lead_promises(stl[stl.mqls > 0], speed_target, min_n),
-            *cadence_promises(cad[cad.leads > 0], cadence_target, min_n)]
+    speed = ([not_available("sales", "speed to lead", limits["first_touch"])] if "first_touch" in limits
+             else speed_to_lead_promises(stl[stl.mqls > 0], speed_target, min_n))
+    return [*speed, *cadence_promises(cad[cad.leads > 0], cadence_target, min_n)]
 
 
 def compliance_summary(stl: pd.DataFrame, cad: pd.DataFrame, marketing: dict, promises: list[dict],

@@ -17,6 +17,7 @@ from typing import Callable
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import yaml
 
 from sla_analysis.errors import ContractError, Violation
 
@@ -106,6 +107,37 @@ class Rule:
 EXCLUDABLE = {"unknown_lead": "refers to a lead_id that is not in leads",
               "before_lead": "deal created before its lead existed",
               "future": "timestamp is in the future (e.g. a meeting booked ahead)"}
+
+
+#: What a contract folder's ``unavailable.yml`` may say the export does not record, with why (the
+#: values are the reasons, in plain words, shown on the pages). ``activities`` is a whole table; the
+#: others are facts the tables seem to hold but do not: an adapter that has to place first touches
+#: or leave earlier call outcomes blank says so, and the figures built on them are "not available".
+UNAVAILABLE_FACTS = {
+    "activities": "no contact attempts: cohorts by attempts, the attempt cap, speed to lead, cadence",
+    "first_touch_times": "when a lead was first contacted: speed to lead and what speed is worth",
+    "call_outcomes": "whether each call reached a person: contact and conversation rates",
+}
+DATA_NOTES = "unavailable.yml"
+
+
+def read_data_notes(data_dir: Path) -> dict[str, str]:
+    """A contract folder's ``unavailable.yml`` (``{fact: why}``, facts from :data:`UNAVAILABLE_FACTS`),
+    or ``{}`` when there is none. A fact not in the list, or an empty reason, is a contract error."""
+    path = Path(data_dir) / DATA_NOTES
+    if not path.is_file():
+        return {}
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ContractError([Violation(str(path), "-", f"not valid YAML ({exc})", 0, [])]) from None
+    bad = [Violation(str(path), str(k), f"not a fact the contract knows (one of {', '.join(UNAVAILABLE_FACTS)}) "
+                                        "with a reason in words", 0, [])
+           for k, v in (doc.items() if isinstance(doc, dict) else [("-", None)])
+           if k not in UNAVAILABLE_FACTS or not str(v or "").strip()]
+    if bad:
+        raise ContractError(bad)
+    return {str(k): str(v).strip() for k, v in doc.items()}
 
 
 def find_input_file(data_dir: Path, table: str) -> Path | None:

@@ -133,7 +133,11 @@ class CRM:
           export does not have: then the mapping's own reason): cohorts by attempts, cost per call measured, the attempt cap, speed
           to lead and cadence cannot be computed;
         * ``revenue``: the deals have no amounts: revenue, MQL values and marketing's delivered value
-          cannot be computed.
+          cannot be computed;
+        * ``first_touch``: the export does not record when leads were first contacted (the contract
+          folder's ``unavailable.yml`` says ``first_touch_times``): speed to lead and its value;
+        * ``outcomes``: calls' outcomes are not recorded call by call (``call_outcomes``): contact
+          and conversation rates.
         """
         out = {}
         unavailable = self.manifest.get("unavailable") or {}
@@ -143,6 +147,10 @@ class CRM:
             out["attempts"] = "the export has no contact attempts (the activities table is empty)"
         if not self.has("deals", "amount"):
             out["revenue"] = "the deals have no amounts, so revenue and the value of a lead are unknown"
+        if "first_touch_times" in unavailable:
+            out["first_touch"] = str(unavailable["first_touch_times"])
+        if "call_outcomes" in unavailable:
+            out["outcomes"] = str(unavailable["call_outcomes"])
         return out
 
     @property

@@ -128,8 +128,11 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
         files = _input_files(data_dir)
     hashes = inputs_hash(files, memo_dir=cache_root)
     sample = is_sample(data_dir)
+    notes = contract.read_data_notes(data_dir) if mapping is None else {}
     identity = {"contract": CONTRACT_VERSION, "validator": validator_fingerprint(), "inputs": hashes,
                 "sample": sample}
+    if notes:
+        identity["unavailable"] = notes
     if mapping is not None:
         identity["mapping"] = {"name": mapping.name, "sha256": mapping.sha256()}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
@@ -187,6 +190,8 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
                                    "files": hashes}
             manifest["excluded"] = excluded
             manifest["unavailable"] = mapping.unavailable
+        elif notes:
+            manifest["unavailable"] = notes
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         try:
             os.rename(tmp, target)

@@ -10,7 +10,6 @@ bundled sample), validated through the same cache.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import itertools
 import json
@@ -27,7 +26,7 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from sla_analysis.config import SLAConfig, load_config
-from sla_analysis.formats import attempts, interval_text, money, number, pct, plural  # noqa: F401 (the pages' formatters)
+from sla_analysis.formats import attempts, crm_text, interval_text, money, number, pct, plural  # noqa: F401 (the pages' formatters)
 from sla_analysis.io.engine import CRM, open_crm
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.columns import column, readable, unsupported
@@ -121,10 +120,8 @@ SAMPLE_BANNER = ('<div style="background:#fff3cd;border:1px solid #e0c36c;paddin
 
 
 def esc(text: Any) -> str:
-    """Escape a value that came from the CRM before it goes into prose: HTML shows as text, and so
-    does Markdown that would make a link or an image (``[..](..)``, ``![..](http://..)``, a bare
-    ``http://`` address), which would otherwise be clickable or fetched from the network."""
-    return html.escape(str(text)).replace("[", "&#91;").replace("]", "&#93;").replace("://", "&#58;//")
+    """Escape a value that came from the CRM before it goes into prose (:func:`sla_analysis.formats.crm_text`)."""
+    return crm_text(text)
 
 
 def say(text: str) -> None:

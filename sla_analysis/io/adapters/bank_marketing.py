@@ -46,7 +46,10 @@ Attempts (``activities``)
 
 Leads (``leads``)
     ``created_at`` = midnight of the first attempt's date (the data has no lead-creation time;
-    any "time to first call" figure on this data, 10 h by construction, is an artefact).
+    any "time to first call" figure on this data, 10 h by construction, would be an artefact, so
+    the output folder's ``unavailable.yml`` says ``first_touch_times`` are not recorded and the
+    pages say speed to lead is not available; likewise ``call_outcomes``, recorded for the last
+    call only, so contact rates are not available).
     ``source`` = ``contact`` (``cellular`` / ``telephone`` / ``unknown``): the channel through
     which the client was reached, the only lead-origin-like column; ``segment`` = ``job``.
     Empty text becomes ``unknown``. No ``tier`` (the data has no follow-up protocols) and no
@@ -82,8 +85,10 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
+import yaml
 
 from sla_analysis.errors import AdapterError
+from sla_analysis.io.contract import DATA_NOTES
 from sla_analysis.io.ingest import connect, prepare_inputs
 
 #: Revenue credited to one subscription (the data has none): an assumption, override per run.
@@ -99,6 +104,13 @@ REQUIRED_COLUMNS = ("day", "month", "duration", "campaign", "y", "contact", "job
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 TABLES = ("leads", "activities", "deals")
+#: what the adapted tables seem to hold but the call history does not record (``unavailable.yml``
+#: in the output folder): the pages say these figures are not available instead of judging them
+NOT_RECORDED = {
+    "first_touch_times": "the bank's call history does not record when a client became a lead or was first "
+                         "called (the adapter places the calls at 10:00)",
+    "call_outcomes": "the bank's call history records the outcome of each client's last call only",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,6 +376,7 @@ def to_contract(csv_path: str | Path, out_dir: str | Path, deal_value: float = D
     out.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
         _write_parquet(table, out / f"{name}.parquet")
+    (out / DATA_NOTES).write_text(yaml.safe_dump(NOT_RECORDED, sort_keys=False, width=1000), encoding="utf-8")
     if validate:
         with tempfile.TemporaryDirectory(prefix=".bank-validate-") as tmp:
             prepare_inputs(out, cache_root=Path(tmp))
