@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sla_analysis.analyses.stats import wilson_interval
+from sla_analysis.io.adapters.bank_marketing import NOT_RECORDED
 
 pytestmark = pytest.mark.real
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +61,14 @@ def test_bank_marketing_report_says_conversion_falls_from_the_first_attempt(tmp_
     reached = [int(r["campaign"]) for r in rows]
     assert p["support_max_attempts"] == max(k for k in range(1, 100) if sum(c >= k for c in reached) >= 30)
     assert p["cohort_method_attempts"] == 1 and p["ci_low"] <= p["recommended_attempts"] <= p["ci_high"]
-    assert s["limits"] == {}
+    # what the call history does not record is said, not judged (the adapter's unavailable.yml)
+    assert s["limits"] == {"first_touch": NOT_RECORDED["first_touch_times"], "outcomes": NOT_RECORDED["call_outcomes"]}
+    speed = [p for p in s["compliance"]["promises"] if p["promise"] == "speed to lead"]
+    assert [p["status"] for p in speed] == ["not available"]
+    assert s["speed_to_lead_value"]["adjusted_available"] is False and s["speed_to_lead_value"]["bands"] == []
+    compliance = (tmp_path / "out" / "2011Q1" / "05_sla_compliance.html").read_text()
+    assert "Speed to lead: not available in this data." in compliance
+    assert "100% within" not in compliance
     page = (tmp_path / "out" / "2011Q1" / "03_profitability_plateau.html").read_text()
     assert "Conversion per attempt falls from attempt 1 onward" in page
     assert "Sample data." not in page

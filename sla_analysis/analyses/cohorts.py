@@ -294,12 +294,13 @@ def attempt_gaps(crm: CRM, start: datetime, stop: datetime, as_of: datetime, tai
 
 
 def stale_cohorts_summary(cohorts: pd.DataFrame, types: pd.DataFrame, gaps: pd.DataFrame,
-                          window: tuple[datetime, datetime]) -> dict:
+                          window: tuple[datetime, datetime], limits: dict[str, str] | None = None) -> dict:
     """``summary.json["stale_cohorts"]``: the window, totals, the average attempt's cost, the median
     days between attempts and, per cohort, leads, customers, conversion (customers / leads) with its
-    interval, revenue and attempts cost."""
+    interval, revenue and attempts cost. Attempts are null when the export records none (``limits``)."""
     return {"window": [f"{window[0]:%Y-%m-%d}", f"{window[1]:%Y-%m-%d}"], "leads": int(cohorts.leads.sum()),
-            "customers": int(cohorts.customers.sum()), "attempts": int(cohorts.attempts.sum()),
+            "customers": int(cohorts.customers.sum()),
+            "attempts": None if "attempts" in (limits or {}) else int(cohorts.attempts.sum()),
             "cost_per_attempt": attempt_mix_cost(types),
             "median_days_between_attempts": gaps.median_hours.iloc[0] / 24 if len(gaps) else None,
             "by_attempts": {r.cohort: {"leads": r.leads, "customers": r.customers, "conversion_rate": r.conversion_rate,

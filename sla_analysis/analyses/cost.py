@@ -101,14 +101,15 @@ def rep_hourly_costs(crm: CRM, cfg: SLAConfig) -> pd.DataFrame:
     return pd.DataFrame({"rep_id": [], "hourly_cost": []})
 
 
-def cost_summary(cfg: SLAConfig, by_type: pd.DataFrame, pace: pd.DataFrame) -> dict:
+def cost_summary(cfg: SLAConfig, by_type: pd.DataFrame, pace: pd.DataFrame, limits: dict[str, str] | None = None) -> dict:
     """``summary.json["cost"]``: the assumed cost per call (hourly cost / calls per hour), the
     measured one (hourly cost / the dialling pace over all reps; null without reps on the calls),
-    the blended cost per attempt at the period's mix and each type's cost per attempt."""
+    the blended cost per attempt at the period's mix and each type's cost per attempt; the
+    period's attempts (null when the export records none, ``limits``)."""
     pace_all = float(pace.iloc[-1].calls_per_hour_dialling) if len(pace) else float("nan")
     measured = cost_per_call(cfg.rep_hourly_cost, pace_all) if pace_all > 0 else float("nan")
     return {"cost_per_call_assumed": cost_per_call(cfg.rep_hourly_cost, cfg.calls_per_hour),
             "cost_per_call_measured": measured, "calls_per_hour_assumed": cfg.calls_per_hour,
             "calls_per_hour_measured": pace_all, "cost_per_attempt_blended": blended_cost_per_attempt(by_type),
-            "attempts": int(by_type.attempts.sum()),
+            "attempts": None if "attempts" in (limits or {}) else int(by_type.attempts.sum()),
             "cost_per_attempt_by_type": dict(zip(by_type.type, by_type.cost_per_attempt))}

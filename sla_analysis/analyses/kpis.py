@@ -536,6 +536,12 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
     """
     t = period_mqls(crm, start, stop, as_of)
     s = t.filter(t.sql_at.notnull())
+    if "timeline" in crm.limits():  # one date for every event: the days between them are unknown, not 0
+        nan, mqls = float("nan"), _int(t.count().execute())
+        n = _int(s.count().execute())
+        return {"n": n, "median_days": nan, "km_median_days": nan, "km_share_sql": nan, "km_horizon_days": nan, "p90_days": nan,
+                "mean_days": nan, "mean_low": nan, "mean_high": nan, "sql_before_mql": 0, "mqls": mqls,
+                "not_yet_sql": mqls - n, "sql_moment": sql_moment_note(crm), "note": f"not available: {crm.limits()['timeline']}"}
     raw = (s.sql_at.epoch_seconds() - s.mql_at.epoch_seconds()) / SECONDS_PER_DAY
     days = ibis.greatest(raw, 0.0)
     r = s.aggregate(n=s.count(), total=days.sum(), sq=(days * days).sum(), median=days.quantile(0.5),
@@ -879,14 +885,19 @@ def kpi_summary(rows: pd.DataFrame, win_rates: dict[str, pd.DataFrame] | None = 
 def sdr_summary(headcount: dict, capacity: pd.DataFrame, mqls_per_month: float) -> dict:
     """``summary.json["sdr_capacity"]``: SDRs needed by SQL output and by workload (low-high), SDRs
     with leads, MQLs a month."""
+    owners = len(capacity) > 0  # no owner column: the workload and the team are unknown, not 0
     return {"sdrs_needed_by_sql_output": headcount["sdrs_by_sql_output"],
-            "sdrs_needed_by_workload": [headcount["sdrs_by_active_mqls_low"], headcount["sdrs_by_active_mqls_high"]],
-            "sdrs_with_leads": int((capacity.owner_id != "(none)").sum()) if len(capacity) else 0,
+            "sdrs_needed_by_workload": ([headcount["sdrs_by_active_mqls_low"], headcount["sdrs_by_active_mqls_high"]]
+                                        if owners else [None, None]),
+            "sdrs_with_leads": int((capacity.owner_id != "(none)").sum()) if owners else None,
             "mqls_per_month": mqls_per_month}
 
 
 def headcount_sentence(headcount: dict, sdr: Mapping[str, float], mqls_per_month: float, sdrs_with_leads: int) -> str:
     """The SDR headcount the volume needs, two ways, in words (low to high)."""
+    if not np.isfinite(mqls_per_month):
+        return (f"The team has {sdrs_with_leads} SDRs with leads. The MQLs a month, and so the headcount they need, are "
+                "not available: every event in the export has the same date.")
     return (f"At **{mqls_per_month:,.0f} MQLs a month**, a {sdr['mql_conversion']:.0%} MQL-to-SQL rate and "
             f"{sdr['sqls_per_month']:g} SQLs per SDR a month, the volume needs **{headcount['sdrs_by_sql_output']:.1f} SDRs**; "
             f"by workload ({headcount['active_mqls']:,.0f} active MQLs at {sdr['active_mqls_low']:g} to "
@@ -896,14 +907,14 @@ def headcount_sentence(headcount: dict, sdr: Mapping[str, float], mqls_per_month
 
 def sdr_plan(crm: CRM, sdr: Mapping[str, float], start, stop, as_of, progress: float):
     """SDR capacity with the config's ``sdr`` bands: each SDR's load (:func:`sdr_capacity`), the
-    monthly counts, MQLs a month (pro rata while the period runs) and the headcount the volume needs
-    (:func:`sdr_headcount_needed`). Returns ``(capacity, monthly, mqls_per_month, headcount)``."""
+    monthly counts, MQLs a month (pro rata while the period runs; NaN when every event has one date)
+    and the headcount the volume needs (:func:`sdr_headcount_needed`). Returns ``(capacity, monthly, mqls_per_month, headcount)``."""
     cap = sdr_capacity(crm, start, stop, as_of, active_days=int(sdr["active_days"]),
                        active_mqls_band=(sdr["active_mqls_low"], sdr["active_mqls_high"]),
                        qualified_leads_band=(sdr["qualified_leads_low"], sdr["qualified_leads_high"]),
                        sqls_band=(sdr["sqls_per_month"], None))
     monthly = monthly_counts(crm, start, stop, active_days=int(sdr["active_days"]))
-    per_month = mqls_per_month(monthly, progress)
+    per_month = float("nan") if "timeline" in crm.limits() else mqls_per_month(monthly, progress)
     headcount = sdr_headcount_needed(per_month, sdr["mql_conversion"], sdr["sqls_per_month"],
                                      active_mqls=float(cap.active_mqls.sum()),
                                      active_mqls_band=(sdr["active_mqls_low"], sdr["active_mqls_high"]))

@@ -158,9 +158,12 @@ def delivered_value(monthly: pd.DataFrame, values: pd.DataFrame, months: list[st
 
 def monthly_funnel(funnel: pd.DataFrame, window_days: int) -> dict:
     """Seed 003's funnel per month, from the settled window's totals: MQLs, opportunities and
-    customers a month, average deal value, and the lead value they deliver a month."""
+    customers a month, average deal value, and the lead value they deliver a month. All NaN when
+    the window holds no MQL (the data has nothing there: absent, not 0 a month)."""
     months = window_days / (365.25 / 12)
     total = funnel[["mqls", "opportunities", "customers", "revenue"]].sum()
+    if not total.mqls:
+        months = float("nan")
     avg_deal = total.revenue / total.customers if total.customers else float("nan")
     out = funnel_lead_value(total.mqls / months, total.opportunities / months, total.customers / months, avg_deal)
     out["avg_deal_value"] = avg_deal

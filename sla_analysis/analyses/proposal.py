@@ -379,7 +379,8 @@ def speed_summary(x: Inputs) -> dict:
     rec = lambda f: [] if f is None or not len(f) else f.replace({np.nan: None}).to_dict(orient="records")  # noqa: E731
     return {"observational": True, "bands": [] if x.why_speed else rec(x.speed_crude.drop(columns=["relative_to_within_1h_low", "relative_to_within_1h_high"], errors="ignore")), "adjusted_available": e.reason is None,
             "reason": e.reason, "adjusted": rec(e.overall), "by_tier": rec(e.by_tier), "revenue_gained": rec(e.gains),
-            "value_per_conversion": e.value_per_conversion, "bootstrap_resamples": e.n_boot, "notes": e.notes,
+            "value_per_conversion": e.value_per_conversion,
+            "bootstrap_resamples": e.n_boot if e.reason is None else None, "notes": e.notes,
             "max_loss_share": sv.MAX_LOSS_SHARE,
             "response_window": response_windows(x)}
 

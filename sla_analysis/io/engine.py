@@ -137,7 +137,9 @@ class CRM:
         * ``first_touch``: the export does not record when leads were first contacted (the contract
           folder's ``unavailable.yml`` says ``first_touch_times``): speed to lead and its value;
         * ``outcomes``: calls' outcomes are not recorded call by call (``call_outcomes``): contact
-          and conversation rates.
+          and conversation rates;
+        * ``timeline``: every event is dated the same day (:meth:`single_day`): times between events
+          (MQL to SQL) and rates per month (MQLs a month, SDR headcount).
         """
         out = {}
         unavailable = self.manifest.get("unavailable") or {}
@@ -151,7 +153,23 @@ class CRM:
             out["first_touch"] = str(unavailable["first_touch_times"])
         if "call_outcomes" in unavailable:
             out["outcomes"] = str(unavailable["call_outcomes"])
+        day = self.single_day()
+        if day is not None:
+            out["timeline"] = (f"every date in the export is the same day ({day:%d %b %Y}), so the time between "
+                               "events and rates per month are unknown")
         return out
+
+    def single_day(self):
+        """The one calendar day every event of the export is dated (dates only, no times), or None:
+        such an export (a snapshot dated on the day it was taken) has no timeline."""
+        if "single_day" not in self._memo:
+            bounds = self._event_bounds()
+            day = None
+            if bounds and all(b[2] for b in bounds):
+                lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
+                day = lo.date() if lo.date() == hi.date() else None
+            self._memo["single_day"] = day
+        return self._memo["single_day"]
 
     @property
     def is_sample(self) -> bool:

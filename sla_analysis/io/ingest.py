@@ -20,7 +20,7 @@ from sla_analysis.errors import ContractError, Violation
 from sla_analysis.io import contract, mapping, readers, validate
 from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT, find_input_file
-from sla_analysis.io.mapping import load_mapping, mapped_table
+from sla_analysis.io.mapping import empty_source, load_mapping, mapped_table
 from sla_analysis.io.validate import validate_raw, validate_table
 
 CONTRACT_VERSION = "2"
@@ -36,9 +36,10 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _input_files(data_dir: Path) -> dict[str, Path]:
+def _input_files(data_dir: Path, unavailable: dict[str, str] | None = None) -> dict[str, Path]:
     found = {name: find_input_file(data_dir, name) for name in CONTRACT}
-    missing = [n for n, spec in CONTRACT.items() if spec.table_required and found[n] is None]
+    missing = [n for n, spec in CONTRACT.items() if spec.table_required and found[n] is None
+               and n not in (unavailable or {})]
     if missing:
         raise ContractError([Violation(str(data_dir / f"{n}.csv"), "-",
                                        "required table is missing (expected leads, activities and "
@@ -86,8 +87,8 @@ def _table_hash(table: str, files: list[str], hashes: dict[str, str], mapped: bo
     """A canonical table's input hash: its file's SHA-256; for a table stacked from several files
     (through a mapping), the SHA-256 of their ``name:sha256`` lines (each file's own hash is in the
     manifest's ``mapping.files``)."""
-    if not mapped:
-        return hashes[table]
+    if not mapped:  # a table declared absent in unavailable.yml has no file (the notes are in the cache key)
+        return hashes.get(table, "")
     if len(files) == 1:
         return hashes[files[0]]
     lines = "\n".join(f"{f}:{hashes[f]}" for f in sorted(files))
@@ -125,10 +126,11 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
         mapping = load_mapping(profile)
         files = {name: data_dir / name for name in mapping.files() if (data_dir / name).is_file()}
     else:
-        files = _input_files(data_dir)
+        notes = contract.read_data_notes(data_dir)
+        files = _input_files(data_dir, notes)
     hashes = inputs_hash(files, memo_dir=cache_root)
     sample = is_sample(data_dir)
-    notes = contract.read_data_notes(data_dir) if mapping is None else {}
+    notes = notes if mapping is None else {}
     identity = {"contract": CONTRACT_VERSION, "validator": validator_fingerprint(), "inputs": hashes,
                 "sample": sample}
     if notes:
@@ -158,7 +160,13 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             excluded += [{**e, "file": ", ".join(mapped.files)} for e in (info or {}).get("excluded", [])]
         elif name in files:
             sources[name] = [files[name].name]
-            table, found, info = validate_table(con, files[name], CONTRACT[name], lead_keys, as_of)
+            table, found, info = validate_table(con, files[name], CONTRACT[name], lead_keys, as_of,
+                                                allow_empty=name in notes)
+        elif name in notes:  # declared absent in unavailable.yml: an empty table, said so in the report
+            sources[name] = [contract.DATA_NOTES]
+            table, found, info = validate_raw(empty_source(CONTRACT[name]), f"{name} ({contract.DATA_NOTES}: "
+                                              f"{notes[name]})", CONTRACT[name], lead_keys, as_of,
+                                              allow_empty=True)
         else:
             continue
         violations += found

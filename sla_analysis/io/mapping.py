@@ -543,10 +543,14 @@ def mapped_table(con: ibis.BaseBackend, m: Mapping, data_dir: Path, table: str) 
     return MappedTable(stacked, label, files, excluded, exclude)
 
 
+def empty_source(spec: TableSpec) -> ir.Table:
+    """A table with no rows, as a raw source of ``spec``'s table (its required columns as text)."""
+    return ibis.memtable({c: [] for c in spec.required} | {"_row": []},
+                         schema={**{c: "string" for c in spec.required}, "_row": "int64"})
+
+
 def _empty(spec: TableSpec, label: str) -> MappedTable:
-    empty = ibis.memtable({c: [] for c in spec.required} | {"_row": []},
-                          schema={**{c: "string" for c in spec.required}, "_row": "int64"})
-    return MappedTable(empty, label, [], [])
+    return MappedTable(empty_source(spec), label, [], [])
 
 
 def _source_condition(m: Mapping, raw: ir.Table, part: dict, rule: dict, line: int, where: str,

@@ -36,9 +36,10 @@ def failing_rows(checked: ir.Table, rules: list[Rule]) -> list[int]:
 
 
 def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys: ir.Table | None,
-                   as_of: datetime) -> tuple[ir.Table, list[Violation], dict]:
+                   as_of: datetime, *, allow_empty: bool = False) -> tuple[ir.Table, list[Violation], dict]:
     """Read, parse and check one canonical input file. See :func:`validate_raw`."""
-    return validate_raw(read_source(con, path, used=tuple(spec.columns)), str(path), spec, lead_keys, as_of)
+    return validate_raw(read_source(con, path, used=tuple(spec.columns)), str(path), spec, lead_keys, as_of,
+                        allow_empty=allow_empty)
 
 
 def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table | None,

@@ -1,0 +1,135 @@
+"""Issue #15's "done when", for the export kind the public datasets in ``../shared`` do not cover: a
+lead-scoring export with **no timestamps and no amounts** (like the 9,240-lead "X Education" file:
+one row per lead with its source, segment and whether it converted, no dates, no deal values, no
+contact attempts). A user maps it with one date for every row, the day of the export.
+
+The whole report is published from it and every figure is either right (checked against counts
+made here from the CSV) or says plainly why it is not available: ``null`` in ``summary.json``,
+"not available" on the page, never 0, never ranked. (The other two kinds run in ``make
+validate-real`` on the real files: Olist's opportunities-only funnel with no attempts and no
+amounts, and Bank Marketing through its adapter; the ``bank-additional-full`` variant is read in
+``tests/test_bank_marketing.py``.)
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sla_analysis.analyses.stats import wilson_interval
+from tests.helpers import write_csv
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+EXPORT_DAY = "2024-03-15"
+SOURCES = ("google", "direct traffic", "olark chat", "organic search", "reference")
+SEGMENTS = ("unemployed", "working professional", "student")
+N_LEADS = 2400
+
+
+def scoring_export(folder: Path) -> tuple[Path, list[dict], list[dict]]:
+    """Leads (one date, source, segment, score) and a won deal without an amount for each converted
+    lead: what the scoring export maps to. It records no contact attempts, and says so in the
+    contract folder's ``unavailable.yml`` (an activities file with a header only is refused)."""
+    rng = np.random.default_rng(15)
+    rates = dict(zip(SOURCES, (0.30, 0.35, 0.25, 0.38, 0.90)))
+    leads, deals = [], []
+    for i in range(N_LEADS):
+        source = SOURCES[rng.choice(len(SOURCES), p=[0.32, 0.28, 0.2, 0.13, 0.07])]
+        lead = {"lead_id": f"X{i:05d}", "created_at": EXPORT_DAY, "source": source,
+                "segment": SEGMENTS[rng.integers(len(SEGMENTS))], "score": str(int(rng.integers(0, 100)))}
+        leads.append(lead)
+        if rng.random() < rates[source]:
+            deals.append({"deal_id": f"D{i:05d}", "lead_id": lead["lead_id"], "created_at": EXPORT_DAY,
+                          "stage": "won", "closed_at": EXPORT_DAY})
+    data = folder / "scoring"
+    data.mkdir()
+    write_csv(data / "leads.csv", leads)
+    write_csv(data / "deals.csv", deals)
+    (data / "unavailable.yml").write_text(f"activities: {NO_ATTEMPTS}\n")
+    return data, leads, deals
+
+
+NO_ATTEMPTS = "the lead-scoring export records no contact attempts"
+#: the only keys a 0 may sit under in summary.json on this export: counts, which are really 0
+COUNT_KEYS = {"n", "decided", "excluded_rows", "mqls", "rows", "compared", "customers", "leads"}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("scoring")
+    data, leads, deals = scoring_export(tmp)
+    res = subprocess.run([sys.executable, "-m", "sla_analysis", "report", "--period", "2024Q1", "--data", str(data),
+                          "--out", str(tmp / "reports")], cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = tmp / "reports" / "2024Q1"
+    return report, json.loads((report / "summary.json").read_text()), leads, deals
+
+
+def numbers(node, path=""):
+    """Every number in summary.json, with its path."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from numbers(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from numbers(v, f"{path}[{i}]")
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield path, node
+
+
+def test_what_the_export_lacks_is_named(published):
+    _, s, _, _ = published
+    assert s["limits"]["attempts"] == NO_ATTEMPTS
+    assert set(s["limits"]) == {"attempts", "revenue", "timeline"}
+    assert "15 Mar 2024" in s["limits"]["timeline"]
+
+
+def test_no_figure_is_zero_only_counts_are(published):
+    """Absent is never zero: every 0 left in summary.json is a count that really is 0 (no attempt
+    was decided, no MQL is old enough to be settled); money, speed, attempts, cadence, days and
+    rates per month the export cannot support are null."""
+    _, s, _, _ = published
+    zeros = [p for p, v in numbers(s) if v == 0]
+    assert zeros and all(p.rsplit(".", 1)[-1].split("[")[0] in COUNT_KEYS for p in zeros), zeros
+    assert s["cost"]["attempts"] is None and s["stale_cohorts"]["attempts"] is None
+    assert s["sdr_capacity"] == {"mqls_per_month": None, "sdrs_needed_by_sql_output": None,
+                                 "sdrs_needed_by_workload": [None, None], "sdrs_with_leads": None}
+    assert s["kpis"]["mql_to_sql_days"]["value"] is None and s["kpis"]["attempts_to_sql"]["value"] is None
+    assert set(s["lead_value"]["funnel_per_month"].values()) == {None}
+    assert [p["status"] for p in s["compliance"]["promises"]] == ["not available"] * 3
+    assert s["plateau"].get("recommended_attempts") is None
+
+
+def test_what_it_supports_is_right(published):
+    """MQLs, SQLs (first opportunity) and won deals per source, counted here from the CSV."""
+    _, s, leads, deals = published
+    won = {d["lead_id"] for d in deals}
+    assert s["compliance"]["mqls"] == len(leads)
+    k = s["kpis"]["mql_to_sql"]
+    lo, hi = wilson_interval(len(won), len(leads), 0.95)
+    assert (k["n"], k["value"]) == (len(leads), pytest.approx(len(won) / len(leads), abs=1e-6))
+    assert k["interval"] == pytest.approx([float(lo), float(hi)], abs=1e-6)
+    by_source = s["kpis"]["win_rate_by_source"]
+    for source in SOURCES:
+        n = sum(lead["source"] == source and lead["lead_id"] in won for lead in leads)
+        assert (by_source[source]["n"], by_source[source]["value"]) == (n, 1.0), source  # every deal exported is won
+
+
+def test_pages_say_what_is_not_available(published):
+    report, _, _, _ = published
+    index = (report / "index.html").read_text()
+    assert "MQL value marketing delivered</td><td class='num'>not available: the deals have no amounts" in index
+    pages = {p.name: p.read_text() for p in report.glob("0*.html")}
+    assert "Speed to lead: not available in this data." in pages["05_sla_compliance.html"]
+    assert "Cadence: not available in this data." in pages["05_sla_compliance.html"]
+    assert "Attempts logged and their average cost: not available" in pages["02_cost_per_call.html"]
+    assert "Days between attempts: not available" in pages["01_stale_lead_cohorts.html"]
+    assert "The funnel per month: not available" in pages["04_lead_value_targets.html"]
+    assert "logged <strong>0 attempts" not in pages["02_cost_per_call.html"]
+    assert "<img" not in pages["04_lead_value_targets.html"]  # no chart of zeros
+    assert "<img" not in pages["01_stale_lead_cohorts.html"]
