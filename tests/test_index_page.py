@@ -1,5 +1,5 @@
 """The index page's headline lines: absent figures say why, counts agree in number."""
-from sla_analysis.report.index_page import headline_rows
+from sla_analysis.report.index_page import data_quality_section, headline_rows
 
 
 def test_one_attempt_is_singular():
@@ -23,3 +23,16 @@ def test_marketing_promise_outside_the_data_has_no_figures():
     from sla_analysis.analyses.scorecard import marketing_promise
     p = marketing_promise(0.0, 100_000.0, 3, 0.0, "EUR")
     assert p["status"] == "not judged" and p["actual"] is None and p["target"] is None
+
+
+def test_data_quality_counts_rows_left_out_per_table():
+    """Rows dropped from one table are said as that table's rows: a deals-only drop does not read
+    as leads left out of the figures."""
+    summary = {"inputs": {"deals": {"file": "deals.csv", "rows": 90}},
+               "data_quality": {"excluded": [
+                   {"table": "deals", "rule": "refers to a lead_id that is not in leads", "reason": "", "rows": 500},
+                   {"table": "deals", "rule": "deal created before its lead existed", "reason": "", "rows": 7},
+                   {"table": "activities", "rule": "timestamp is in the future", "reason": "", "rows": 1}]}}
+    text = "".join(data_quality_section(summary))
+    assert "Left out of the figures: 1 of the activities row; 507 of the deals rows." in text
+    assert "a lead stays in every figure when only its unlinked deals were dropped" in text

@@ -287,3 +287,37 @@ def test_amounts_with_currency_need_a_mapping(tmp_path, crm_dir):
                         "deals": ["deal_id", "lead_id", "created_at", "stage", "amount"]}.items()))
     crm = open_crm(_prepare(crm_dir(deals=deals), tmp_path, mapping))
     assert crm.deals.amount.execute().tolist() == [1000.0]
+
+
+def test_a_row_two_exclusions_leave_out_is_counted_once(tmp_path):
+    """An activity on an unknown person booked in the future fails both excluded rules: it is one
+    row left out (under the first rule), not two, so the data-quality count is the rows dropped."""
+    data = tmp_path / "export"
+    data.mkdir()
+    write_csv(data / "people.csv", [{"Id": "P1", "Created": "2024-01-02 09:00", "Origin": "web"}])
+    write_csv(data / "calls.csv", [
+        {"Id": "C1", "Who": "P1", "When": "2024-01-03 10:00"},
+        {"Id": "C2", "Who": "P9", "When": "2024-01-03 10:00"},    # unknown person
+        {"Id": "C3", "Who": "P1", "When": "2099-01-01 10:00"},    # future
+        {"Id": "C4", "Who": "P9", "When": "2099-01-01 10:00"},    # both
+        {"Id": "C5", "Who": "P8", "When": "2099-02-01 10:00"}])   # both
+    write_csv(data / "deals.csv", [{"Id": "D1", "Person": "P1", "Created": "2024-01-05 10:00", "Stage": "won"}])
+    (tmp_path / "m.yml").write_text("""\
+mapping: 1
+name: two exclusions
+tables:
+  leads:
+    file: people.csv
+    columns: {lead_id: Id, created_at: Created, source: Origin}
+  activities:
+    file: calls.csv
+    exclude: [unknown_lead, future]
+    columns: {activity_id: Id, lead_id: Who, occurred_at: When, type: {value: call}}
+  deals:
+    file: deals.csv
+    columns: {deal_id: Id, lead_id: Person, created_at: Created, stage: Stage}
+""")
+    crm = open_crm(_prepare(data, tmp_path, tmp_path / "m.yml"))
+    assert crm.activities.count().execute() == 1
+    rows = {e["rule"]: e["rows"] for e in crm.manifest["excluded"] if e["table"] == "activities"}
+    assert sorted(rows.values()) == [1, 3] and sum(rows.values()) == 4  # C2, C4, C5 unknown; C3 future

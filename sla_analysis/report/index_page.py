@@ -88,9 +88,13 @@ def data_quality_section(summary: dict) -> list[str]:
     if not excluded:
         parts.append("<p>No row was left out: every row of the export passed the data contract.</p>")
         return parts
-    total = sum(_rows(e) for e in excluded)
-    parts.append(f"<p>{total:,} row{'s' if total != 1 else ''} left out of the figures, by rule "
-                 "(the rows themselves are not shown):</p>")
+    per_table: dict[str, int] = {}
+    for e in excluded:
+        per_table[str(e.get("table", ""))] = per_table.get(str(e.get("table", "")), 0) + _rows(e)
+    counts = "; ".join(f"{n:,} of the {_e(t)} row{'s' if n != 1 else ''}" for t, n in sorted(per_table.items()))
+    parts.append(f"<p>Left out of the figures: {counts}. A row left out of one table leaves the other tables as they "
+                 "are (a lead stays in every figure when only its unlinked deals were dropped). Each row is counted "
+                 "once, under the first rule that left it out (the rows themselves are not shown):</p>")
     parts.append("<table><tr><th>Table</th><th>Rule</th><th>Reason</th><th class='num'>Rows</th></tr>")
     parts += [f"<tr><td>{_e(e.get('table', ''))}</td><td>{_e(e.get('rule', ''))}</td>"
               f"<td>{_e(e.get('reason', ''))}</td><td class='num'>{_rows(e):,}</td></tr>"
