@@ -127,6 +127,7 @@ def test_pages_say_what_is_not_available(published):
     pages = {p.name: p.read_text() for p in report.glob("0*.html")}
     assert "Speed to lead: not available in this data." in pages["05_sla_compliance.html"]
     assert "Cadence: not available in this data." in pages["05_sla_compliance.html"]
+    assert "Not available for 2024-01, 2024-02: the export has no data for those months" in pages["05_sla_compliance.html"]
     assert "Attempts logged and their average cost: not available" in pages["02_cost_per_call.html"]
     assert "Days between attempts: not available" in pages["01_stale_lead_cohorts.html"]
     assert "The funnel per month: not available" in pages["04_lead_value_targets.html"]

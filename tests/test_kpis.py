@@ -335,7 +335,9 @@ def test_empty_period(hand_crm):
     s = k.sdr_capacity(hand_crm, a, b, b)
     assert s.empty or (s[["open_leads", "active_mqls", "sqls"]] == 0).all().all()
     g = k.goals_vs_actuals(m, {"mqls_created": 10, "mqls_managed": 5})
-    assert (g.actual == 0).all()
+    assert not m.covered.any()  # 2020 is before the export's first lead: its zeros are not data
+    assert g.actual.isna().all() and g.share_of_goal.isna().all()
+    assert (g[g.month != "total"].note == "not available: the export has no data for this month").all()
     # a zero-length period
     z = k.monthly_counts(hand_crm, b, b, previous_months=0)
     assert z.empty and k.lead_velocity_rate(z).empty and k.goals_vs_actuals(z, {"sqls": 1}).month.tolist() == ["total"]
@@ -505,3 +507,19 @@ def test_shrinkage_orders_a_small_lucky_rep_below_a_steady_one():
     won, closed = np.array([2.0, 60, 30, 45]), np.array([2.0, 150, 150, 150])  # 100%, 40%, 20%, 30%
     shrunk = shrunk_rates(won, closed)
     assert shrunk[0] < shrunk[1] and shrunk[0] < 1.0
+
+
+def test_goal_months_outside_the_data_have_no_actual(hand_crm):
+    """A goal grid over months the export does not reach (its first lead is of 1 Oct 2023) shows
+    them as not available, not as 0 against the goal, and totals only the months with data; a
+    month inside the data with no lead (Nov, Dec) is a real 0."""
+    m = k.monthly_counts(hand_crm, datetime(2023, 8, 1), APR, previous_months=0)
+    assert m.set_index("month").covered.to_dict() == {"2023-08": False, "2023-09": False, "2023-10": True, "2023-11": True,
+                                                      "2023-12": True, "2024-01": True, "2024-02": True, "2024-03": True}
+    g = k.goals_vs_actuals(m, {"leads_sourced": 3}).set_index("month")
+    assert g.loc[["2023-08", "2023-09"], "actual"].isna().all()
+    assert g.loc[["2023-10", "2023-11", "2023-12", "2024-01"], "actual"].tolist() == [1, 0, 0, 2]
+    assert g.loc["total", "actual"] == m.leads_sourced[m.covered].sum() == 1 + 2 + 3 + 4
+    assert g.loc["total", "target"] == 3 * 6 and g.loc["total", "note"] == "sum of the 6 months with data"
+    assert k.goals_note(g.reset_index()).startswith("Not available for 2023-08, 2023-09: the export has no data")
+    assert k.goals_note(k.goals_vs_actuals(k.monthly_counts(hand_crm, FEB, APR), {"leads_sourced": 3})) == ""

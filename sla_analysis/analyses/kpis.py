@@ -248,7 +248,9 @@ def monthly_counts(crm: CRM, start, stop, previous_months: int = 1, active_days:
       when the export lacks the dating column).
 
     Events are counted as recorded (no ``as_of`` cut). The period's own months are clipped to
-    ``[start, stop)`` (``partial`` flags a cut month). ``attrs["notes"]`` maps a column to the
+    ``[start, stop)`` (``partial`` flags a cut month); ``covered`` says whether the month overlaps
+    the data's dates at all (from its first lead to its last event): a month outside holds zeros
+    the data cannot vouch for. ``attrs["notes"]`` maps a column to the
     reason it is NaN, plus ``sqls`` -> how SQLs were dated.
     """
     grid_pd = month_grid(start, stop, previous_months)
@@ -312,6 +314,8 @@ def monthly_counts(crm: CRM, start, stop, previous_months: int = 1, active_days:
         notes["won_revenue"] = "the export has no amount column"
     if not _has(crm, "leads", "mql_at"):
         notes["mqls_created"] = "the export has no mql_at: every lead counts as an MQL at created_at"
+    first, last = crm.first_event_at(), crm.last_event_at()
+    out["covered"] = ((out.stop > first) & (out.start < last)) if first is not None and last is not None else False
     out.attrs["notes"] = notes
     out.attrs["active_days"] = int(active_days)
     return out
@@ -785,7 +789,8 @@ def goals_vs_actuals(monthly: pd.DataFrame, goals: Mapping[str, float]) -> pd.Da
     ``goals`` keys (monthly goals; missing keys skipped, unknown keys refused): ``leads_sourced``,
     ``qualified_leads``, ``mqls_created``, ``mqls_managed``, ``sqls``. ``share_of_goal`` = actual /
     goal (NaN for a goal <= 0), ``gap`` = actual - goal. Totals: flows summed against goal x months;
-    ``mqls_managed`` (a stock) averaged against the goal. ``note`` carries the column's note from
+    ``mqls_managed`` (a stock) averaged against the goal. A month the data does not reach
+    (``covered`` false) has no actual (NaN, noted) and the totals count only the months with data. ``note`` carries the column's note from
     ``monthly.attrs["notes"]`` (why an actual is NaN, or how SQLs were dated); a partial month is
     noted (its goal is not prorated).
     """
@@ -801,21 +806,36 @@ def goals_vs_actuals(monthly: pd.DataFrame, goals: Mapping[str, float]) -> pd.Da
         goal, col = float(goals[key]), GOAL_COLUMNS[key]
         note = notes.get(col, "")
         for _, m in mon.iterrows():
+            if not bool(m.get("covered", True)):  # before the data starts or after it ends: unknown, not 0
+                rows.append({"goal": key, "month": m["month"], "actual": np.nan, "target": goal,
+                             "note": "not available: the export has no data for this month"})
+                continue
             rows.append({"goal": key, "month": m["month"], "actual": float(m[col]), "target": goal,
                          "note": note or ("partial month" if bool(m.get("partial", False)) else "")})
-        actuals = mon[col].astype(float)
+        actuals = mon.loc[mon["covered"].astype(bool), col].astype(float) if "covered" in mon else mon[col].astype(float)
         stock = key in STOCK_GOALS
         total = (actuals.mean() if len(actuals) else np.nan) if stock else actuals.sum(min_count=1)
         if not stock and len(actuals) == 0:
             total = np.nan
         rows.append({"goal": key, "month": "total", "actual": float(total),
                      "target": goal if stock else goal * len(actuals),
-                     "note": note or ("average of the months (a stock)" if stock else "sum of the months")})
+                     "note": note or ((f"average of the {len(actuals)} months with data (a stock)" if stock
+                                       else f"sum of the {len(actuals)} months with data") if len(actuals) < len(mon)
+                                      else ("average of the months (a stock)" if stock else "sum of the months"))})
     out = pd.DataFrame(rows, columns=["goal", "month", "actual", "target", "note"])
     ok = out.target > 0
     out["share_of_goal"] = np.where(ok, out.actual / out.target.where(ok, 1), np.nan)
     out["gap"] = out.actual - out.target
     return out[["goal", "month", "actual", "target", "share_of_goal", "gap", "note"]]
+
+
+def goals_note(goals: pd.DataFrame) -> str:
+    """The sentence under the goal grid when some months lie outside the export's dates, or ""."""
+    months = list(dict.fromkeys(m for m, n in zip(goals.month, goals.note) if str(n).startswith("not available")))
+    if not months:
+        return ""
+    return (f"Not available for {', '.join(months)}: the export has no data for {'that month' if len(months) == 1 else 'those months'}, "
+            "so they are left blank (not counted as 0) and the totals count only the months with data.")
 
 
 _RATE_LABELS = {

@@ -126,8 +126,10 @@ def esc(text: Any) -> str:
 
 def say(text: str) -> None:
     """Show a paragraph of prose (Markdown). Interpolate CRM strings with :func:`esc`.
-    Dollar signs are escaped so that Markdown does not read ``$...$`` as mathematics."""
-    display(Markdown(text.replace("$", r"\$")))
+    Dollar signs are escaped so that Markdown does not read ``$...$`` as mathematics. Nothing is
+    shown for an empty text (a package sentence with nothing to say)."""
+    if text:
+        display(Markdown(text.replace("$", r"\$")))
 
 
 def not_available(what: str, why: str) -> None:
