@@ -48,12 +48,16 @@ def sample_crm(sample_dir, tmp_path_factory):
 
 
 def test_source_funnel_matches_pandas(sample_crm, sample_dir):
-    start, stop = datetime(2023, 3, 1), datetime(2023, 11, 1)
-    got = lv.source_funnel(sample_crm, start, stop).set_index("source")
+    """Outcomes as known at ``as_of`` (no look-ahead): deals created before it, won if closed before it."""
+    start, stop, as_of = datetime(2023, 3, 1), datetime(2023, 11, 1), datetime(2024, 1, 15)
+    got = lv.source_funnel(sample_crm, start, stop, as_of).set_index("source")
     leads = pd.read_parquet(sample_dir / "leads.parquet")
     deals = pd.read_parquet(sample_dir / "deals.parquet")
     m = leads[(leads.mql_at >= start) & (leads.mql_at < stop)]
-    won = deals[deals.stage == "won"]
+    deals = deals[deals.created_at < as_of]
+    won = deals[(deals.stage == "won") & (deals.closed_at < as_of)]
+    later = lv.source_funnel(sample_crm, start, stop, datetime(2030, 1, 1)).set_index("source")
+    assert (later.customers >= got.customers).all() and later.customers.sum() > got.customers.sum()
     for source, grp in m.groupby("source"):
         assert got.loc[source, "mqls"] == len(grp)
         assert got.loc[source, "customers"] == grp.lead_id.isin(won.lead_id).sum()
@@ -67,7 +71,7 @@ def test_mql_values_recover_the_truth(big_crm, big_sample_dir):
     truth lies inside most of the 95% intervals."""
     import json
     truth = json.loads((big_sample_dir / "truth.json").read_text())["mql_value_by_source"]
-    values = lv.mql_value_by_group(lv.source_funnel(big_crm, datetime(2023, 1, 1), datetime(2024, 6, 1)))
+    values = lv.mql_value_by_group(lv.source_funnel(big_crm, datetime(2023, 1, 1), datetime(2024, 6, 1), datetime(2030, 1, 1)))
     inside = 0
     for r in values.itertuples():
         se_log = (np.log(r.mql_value_high) - np.log(r.mql_value_low)) / (2 * 1.959964)

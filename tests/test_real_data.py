@@ -85,11 +85,14 @@ def test_olist_report_computes_close_rates_and_says_what_it_cannot(tmp_path):
 
     # Independently: MQLs whose first contact falls in the settled window [2017-04-02, 2018-04-02)
     # (2018Q2 ends 2018-07-01; 90 days to settle, 365 days of look-back), won if they have a closed
-    # deal not dated before the MQL (the mapping counts the one such deal out).
+    # deal not dated before the MQL (the mapping counts the one such deal out) and won before the
+    # period's end (what was known then: no look-ahead; the file runs to November 2018).
     mqls = {r["mql_id"]: r for r in _rows(OLIST / "olist_marketing_qualified_leads_dataset.csv")}
     deals = _rows(OLIST / "olist_closed_deals_dataset.csv")
-    won = {d["mql_id"] for d in deals if d["won_date"][:10] >= mqls[d["mql_id"]]["first_contact_date"][:10]}
-    assert len(won) == len(deals) - 1
+    linked = {d["mql_id"] for d in deals if d["won_date"][:10] >= mqls[d["mql_id"]]["first_contact_date"][:10]}
+    assert len(linked) == len(deals) - 1
+    won = {d["mql_id"] for d in deals if d["mql_id"] in linked and d["won_date"][:10] < "2018-07-01"}
+    assert 0 < len(won) < len(linked)
     by_origin: dict[str, list[int]] = {}
     for m in mqls.values():
         if date(2017, 4, 2) <= date.fromisoformat(m["first_contact_date"][:10]) < date(2018, 4, 2):

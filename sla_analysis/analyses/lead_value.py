@@ -66,13 +66,21 @@ def funnel_lead_value(leads: int, opportunities: int, customers: int, avg_deal_v
     }
 
 
-def mql_table(crm: CRM) -> ir.Table:
+def mql_table(crm: CRM, as_of: datetime | None = None) -> ir.Table:
     """One row per MQL: ``mql_at`` (``created_at`` when the export has no MQL dates), source,
-    segment, whether it reached an opportunity or a won deal, and won revenue."""
+    segment, whether it reached an opportunity or a won deal, and won revenue. With ``as_of``, only
+    what had happened by then: deals created before it, won if closed before it (a won deal with no
+    ``closed_at`` counts as recorded), so a report rebuilt later from a newer export does not look
+    ahead."""
     leads = crm.leads
     mql_at = leads.mql_at if crm.has("leads", "mql_at") else leads.created_at
     mqls = leads.select("lead_id", "source", "segment", mql_at=mql_at).filter(ibis._.mql_at.notnull())
     deals = crm.deals
+    if as_of is not None:
+        deals = deals.filter(deals.created_at < as_of)
+        if crm.has("deals", "closed_at"):
+            deals = deals.mutate(stage=ibis.ifelse((deals.stage == "won") & deals.closed_at.notnull()
+                                                   & (deals.closed_at >= as_of), "open", deals.stage))
     has_amount = crm.has("deals", "amount")
     # Without deal amounts revenue is unknown (NULL), not zero: the value figures then say so.
     amount = deals.amount.fill_null(0) if has_amount else deals.amount
@@ -93,10 +101,11 @@ def settled_window(period_end: datetime, stale_after_days: int, lookback_days: i
     return stop - timedelta(days=lookback_days), stop
 
 
-def source_funnel(crm: CRM, start: datetime, stop: datetime, by: str = "source") -> pd.DataFrame:
+def source_funnel(crm: CRM, start: datetime, stop: datetime, as_of: datetime, by: str = "source") -> pd.DataFrame:
     """Per ``by`` group, among MQLs created in ``[start, stop)``: MQLs, opportunities, customers,
-    won revenue and its sum of squares (outcomes counted up to ``stop + settle``, i.e. all known)."""
-    m = mql_table(crm)
+    won revenue and its sum of squares, with the outcomes known by ``as_of`` (the period's end, as
+    on every page: no look-ahead)."""
+    m = mql_table(crm, as_of)
     m = m.filter((m.mql_at >= start) & (m.mql_at < stop))
     rev = m.revenue
     agg = m.group_by(group=m[by].fill_null("(none)")).aggregate(

@@ -292,7 +292,7 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     start_p = period.start_ts()
     s_from, s_to = lv.settled_window(end, cfg.stale_after_days, cfg.lookback_days)
     months = hd.months_between(s_from, s_to)
-    funnel = lv.source_funnel(crm, s_from, s_to)
+    funnel = lv.source_funnel(crm, s_from, s_to, end)
     values = lv.mql_value_by_group(funnel, confidence=cfg.confidence_level, min_n=cfg.min_group_size)
     monthly = lv.mqls_by_month(crm, start_p, end)
     mix, _ = lv.source_mix(monthly, funnel)

@@ -221,7 +221,7 @@ def measured_figures(crm: CRM, cfg: SLAConfig, period: Period, cap=None) -> dict
     end = period.end_ts()
     out: dict[str, Measured] = {}
     s_from, s_to = lv.settled_window(end, cfg.stale_after_days, cfg.lookback_days)
-    values = lv.mql_value_by_group(lv.source_funnel(crm, s_from, s_to), confidence=cfg.confidence_level,
+    values = lv.mql_value_by_group(lv.source_funnel(crm, s_from, s_to, end), confidence=cfg.confidence_level,
                                    min_n=cfg.min_group_size)
     out.update(value_figures(values, min_customers=cfg.min_group_size))
     pace = cost.measured_pace(crm, period.start_ts(), end)

@@ -163,7 +163,7 @@ def aggregations_ibis(cache_dir: Path, w: dict) -> dict[str, pd.DataFrame]:
     ft = first_touch_table(crm, w["start"], w["end"], w["as_of"])
     touch = ft.group_by("tier").aggregate(mqls=ft.count(), touched=ft.first_touch_at.notnull().sum(),
                                           hours_sum=ft.hours_to_first_touch.sum()).to_pandas()
-    funnel = source_funnel(crm, w["settled_from"], w["settled_to"])
+    funnel = source_funnel(crm, w["settled_from"], w["settled_to"], w["as_of"])
     return {"profiles": _sorted(profiles), "first_touch": _sorted(touch), "funnel": _sorted(funnel)}
 
 
