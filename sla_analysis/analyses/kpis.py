@@ -543,7 +543,8 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
     if "timeline" in crm.limits():  # one date for every event: the days between them are unknown, not 0
         nan, mqls = float("nan"), _int(t.count().execute())
         n = _int(s.count().execute())
-        return {"n": n, "median_days": nan, "km_median_days": nan, "km_share_sql": nan, "km_horizon_days": nan, "p90_days": nan,
+        return {"n": n, "median_days": nan, "km_median_days": nan, "km_low": nan, "km_high": nan, "km_share_sql": nan,
+                "km_horizon_days": nan, "p90_days": nan,
                 "mean_days": nan, "mean_low": nan, "mean_high": nan, "sql_before_mql": 0, "mqls": mqls,
                 "not_yet_sql": mqls - n, "sql_moment": sql_moment_note(crm), "note": f"not available: {crm.limits()['timeline']}"}
     raw = (s.sql_at.epoch_seconds() - s.mql_at.epoch_seconds()) / SECONDS_PER_DAY
@@ -561,7 +562,15 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
             "note": "" if n else "no MQL of the period became an SQL by as_of"}
 
 
-def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95) -> dict:
+def _conditional_median(times: np.ndarray, events: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """(the first time the KM share converted reaches half its final value, that final value)."""
+    sf = SurvfuncRight(times, events, freq_weights=weights)
+    converted = 1 - sf.surv_prob
+    share = float(converted[-1])
+    return float(sf.surv_times[np.argmax(converted >= share / 2 - 1e-12)]), share
+
+
+def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95, n_boot: int = 200, seed: int = 0) -> dict:
     """Time from MQL to SQL with censoring, over ``mqls`` (a :func:`period_mqls` table): an SQL is
     an event at ``max(sql_at - mql_at, 0)``, an MQL without one is censored at ``as_of - mql_at``
     (Kaplan-Meier, statsmodels' ``SurvfuncRight``; durations rounded to the minute and counted per
@@ -571,8 +580,11 @@ def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95) -> dict:
     median among the MQLs that become SQLs within the follow-up: the first time ``t`` with
     ``F(t) >= F(H) / 2``, ``F = 1 - S`` the KM share converted and ``H`` the longest follow-up.
     Unlike the converters-only median it does not over-weight quick converters of recent MQLs.
-    Returns ``km_median_days``, ``km_share_sql`` (``F(H)``), ``km_horizon_days`` (``H``); NaN
-    without any SQL. No interval (a bootstrap would give one)."""
+    Returns ``km_median_days`` with ``km_low``/``km_high``, ``km_share_sql`` (``F(H)``),
+    ``km_horizon_days`` (``H``); NaN without any SQL. The interval is a percentile bootstrap over
+    MQLs (``n_boot`` Poisson-weighted resamples of the (duration, event) counts, the whole estimate
+    refitted each time, fixed ``seed``): the median's threshold ``F(H) / 2`` is itself estimated,
+    so Greenwood's pointwise interval would not cover it."""
     end = ibis.literal(_ts(as_of))
     mqls = mqls.filter(mqls.mql_at < end)  # not yet MQLs at as_of: not at risk
     event = mqls.sql_at.notnull()
@@ -583,12 +595,20 @@ def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95) -> dict:
     agg = t.group_by(["_m", "_e"]).aggregate(n=t.count()).to_pandas()
     nan = float("nan")
     if not len(agg) or agg._e.sum() == 0:
-        return {"km_median_days": nan, "km_share_sql": nan, "km_horizon_days": nan}
-    sf = SurvfuncRight(agg._m.to_numpy(float) / (24 * 60), agg._e.to_numpy(int), freq_weights=agg.n.to_numpy(float))
-    converted = 1 - sf.surv_prob
-    share = float(converted[-1])
-    median = float(sf.surv_times[np.argmax(converted >= share / 2 - 1e-12)])
-    return {"km_median_days": median, "km_share_sql": share, "km_horizon_days": float(agg._m.max() / (24 * 60))}
+        return {"km_median_days": nan, "km_low": nan, "km_high": nan, "km_share_sql": nan, "km_horizon_days": nan}
+    times, events, counts = agg._m.to_numpy(float) / (24 * 60), agg._e.to_numpy(int), agg.n.to_numpy(float)
+    median, share = _conditional_median(times, events, counts)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        w = rng.poisson(counts).astype(float)
+        keep = w > 0
+        if (w[keep] * events[keep]).sum() > 0:
+            boots.append(_conditional_median(times[keep], events[keep], w[keep])[0])
+    alpha = 1 - confidence
+    lo, hi = (np.quantile(boots, [alpha / 2, 1 - alpha / 2]) if len(boots) >= n_boot // 2 else (nan, nan))
+    return {"km_median_days": median, "km_low": float(lo), "km_high": float(hi), "km_share_sql": share,
+            "km_horizon_days": float(agg._m.max() / (24 * 60))}
 
 
 def win_rate_by(crm: CRM, by: str, start, stop, as_of, confidence: float = 0.95, min_n: int = 30) -> pd.DataFrame:
@@ -875,7 +895,7 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
     add("attempts_to_sql", "Attempts to move an MQL to SQL (mean)", to_sql.get("mean"), int(to_sql.get("n", 0)),
         to_sql.get("mean_low"), to_sql.get("mean_high"), "the period's MQLs that became SQLs", "{:.2f}")
     add("mql_to_sql_days", "Days from MQL to SQL (median)", sql_time.get("km_median_days"), int(sql_time.get("mqls", 0)),
-        None, None, "the period's MQLs that become SQLs, those not yet SQL followed to the end of the data "
+        sql_time.get("km_low"), sql_time.get("km_high"), "the period's MQLs that become SQLs, those not yet SQL followed to the end of the data "
         "(Kaplan-Meier)", "{:.1f}")
     add("sql_pipeline_value", "Dollar value of SQLs (their deals' amounts)", value.get("value"), int(value.get("sqls", 0)),
         None, None, "the period's SQLs", "{:,.0f}")
