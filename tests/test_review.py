@@ -74,7 +74,7 @@ def test_review_note_names_the_config_passed(tmp_path):
     path.write_text("review_tolerance: 0.3\n")
     cfg = load_config(path)
     note = rv.review_method_note(cfg.source_file, cfg.review_tolerance, cfg.confidence_level)
-    assert str(path) in note and "config/sla.yml" not in note and "30%" in note
+    assert "(other.yml)" in note and "sla.yml" not in note and "30%" in note and "Holm" not in note
 
 
 # Seed 000's table: close rate and revenue per customer by source; the sample's SLA baseline.

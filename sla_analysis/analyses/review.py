@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -266,11 +267,12 @@ def review_verdict(due: bool, why: str, tolerance: float, compared: int) -> str:
 
 
 def review_method_note(config_file: str, tolerance: float, confidence: float) -> str:
-    """How the review decides, in words, naming the config file the assumptions came from."""
-    name = config_file or "the default config (config/sla.yml)"
-    return (f"The figures the SLA was written with (`{name}`) against what the data measures now. A figure is "
+    """How the review decides, in a leader's words, naming the SLA file the assumptions came from
+    (the method's name is in the page's "How this is computed" note)."""
+    name = Path(config_file).name if config_file else "the default SLA file, sla.yml"
+    return (f"The figures the SLA was written with ({name}) against what the data measures now. A figure is "
             f"marked *review* when it drifted by more than {tolerance:.0%} and the data rules out chance even "
-            f"after allowing for the number of figures checked at once (Holm–Šidák), so with every assumption still "
+            f"after allowing for the number of figures checked at once, so with every assumption still "
             f"true the review raises a false alarm in at most {1 - confidence:.0%} of periods.")
 
 
