@@ -86,3 +86,16 @@ def test_delivered_value_fills_empty_months():
     out = lv.delivered_value(monthly, values, ["2024-01", "2024-02"], target=4000)
     assert out.value.tolist() == [3000.0, 0.0]
     assert out.share_of_target.tolist() == [0.75, 0.0]
+
+
+def test_delivered_value_leaves_months_without_data_blank(sample_crm):
+    """A month after the export's last event is blank, not 0 delivered; a month it reaches is counted."""
+    end = pd.Timestamp(sample_crm.last_event_at())
+    months = pd.period_range(end.to_period("M") - 2, end.to_period("M") + 3, freq="M")
+    monthly = lv.mqls_by_month(sample_crm, months[0].start_time.to_pydatetime(), (months[-1] + 1).start_time.to_pydatetime())
+    reached = [str(m) for m in months if m.start_time < end]
+    assert monthly.attrs["months_with_data"] == reached and len(reached) < len(months)
+    values = pd.DataFrame({"source": sorted(set(monthly.source) | {"x"}), "mql_value": 100.0})
+    out = lv.delivered_value(monthly, values, [str(m) for m in months], target=1000.0)
+    assert out.loc[~out.month.isin(reached), ["mqls", "value"]].isna().all().all()
+    assert out.loc[out.month.isin(reached), "mqls"].notna().all()

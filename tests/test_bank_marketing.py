@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -402,6 +403,7 @@ def test_invented_first_touches_and_outcomes_are_not_judged(bank_csv, tmp_path):
     limits = crm.limits()
     assert limits["first_touch"] == bm.NOT_RECORDED["first_touch_times"]
     assert limits["outcomes"] == bm.NOT_RECORDED["call_outcomes"]
+    assert limits["mql_time"] == bm.NOT_RECORDED["mql_times"]
     tiers = {"moderate": {"response_hours": 24, "touches": 8, "timeframe_days": 60}}
     start, stop, as_of = datetime(2008, 1, 1), datetime(2011, 1, 1), datetime(2011, 1, 1)
     stl = cp.speed_to_lead(crm, tiers, start, stop, as_of, by="tier", total=True)
@@ -413,6 +415,9 @@ def test_invented_first_touches_and_outcomes_are_not_judged(bank_csv, tmp_path):
     rates = kp.contact_rates(crm, start, stop)
     assert rates.rate.isna().all() and rates.note.str.contains("last call only").all()
     assert int(rates.calls.iloc[0]) == sum(r[3] for r in ROWS)  # the calls themselves are known
+    days = kp.mql_to_sql_time(crm, start, stop, as_of)
+    assert np.isnan(days["km_median_days"]) and days["note"] == f"not available: {limits['mql_time']}"
+    assert days["n"] == sum(r[4] == "yes" for r in ROWS)  # the SQLs are still counted
 
 
 def test_unavailable_notes_are_checked(tmp_path, bank_csv):

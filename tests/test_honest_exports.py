@@ -56,7 +56,7 @@ def scoring_export(folder: Path) -> tuple[Path, list[dict], list[dict]]:
 
 NO_ATTEMPTS = "the lead-scoring export records no contact attempts"
 #: the only keys a 0 may sit under in summary.json on this export: counts, which are really 0
-COUNT_KEYS = {"n", "decided", "excluded_rows", "mqls", "rows", "compared", "customers", "leads"}
+COUNT_KEYS = {"n", "decided", "pending", "excluded_rows", "mqls", "rows", "compared", "customers", "leads"}
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +134,87 @@ def test_pages_say_what_is_not_available(published):
     assert "logged <strong>0 attempts" not in pages["02_cost_per_call.html"]
     assert "<img" not in pages["04_lead_value_targets.html"]  # no chart of zeros
     assert "<img" not in pages["01_stale_lead_cohorts.html"]
+
+
+# --------------------------------------------------------------------------------------------
+# bank-additional-full: the weekday variant of the Bank Marketing call history, through its adapter
+# --------------------------------------------------------------------------------------------
+
+BANK_HEADER = ["age", "job", "marital", "education", "default", "housing", "loan", "contact", "month",
+               "day_of_week", "duration", "campaign", "pdays", "previous", "poutcome", "emp.var.rate", "y"]
+BANK_MONTHS = ["may", "jun", "jul", "aug", "oct", "nov", "dec", "mar", "apr", "may", "jun", "jul", "aug", "nov"]
+
+
+def bank_additional_export(folder: Path) -> tuple[Path, list[dict]]:
+    """A ``bank-additional-full.csv`` look-alike (``;``, quoted text, ``day_of_week`` instead of
+    ``day``, rows in call order): 14 campaign months of 2008-2009, three weeks of weekdays each,
+    the chance of subscribing falling with each extra call (as on the real file)."""
+    rng = np.random.default_rng(41188)
+    rows = []
+    for month in BANK_MONTHS:
+        for _week in range(3):
+            for wd in ("mon", "tue", "wed", "thu", "fri"):
+                for _ in range(12):
+                    campaign = int(min(rng.geometric(0.4), 25))
+                    y = rng.random() < 0.16 * 0.8 ** (campaign - 1)
+                    rows.append({"age": "41", "job": str(rng.choice(["admin.", "technician", "services", "retired"])),
+                                 "marital": "married", "education": "university.degree", "default": "no",
+                                 "housing": "yes", "loan": "no", "contact": str(rng.choice(["cellular", "telephone"])),
+                                 "month": month, "day_of_week": wd, "duration": str(int(rng.integers(0, 900))),
+                                 "campaign": str(campaign), "pdays": "999", "previous": "0", "poutcome": "nonexistent",
+                                 "emp.var.rate": "1.1", "y": "yes" if y else "no"})
+    numeric = {"age", "duration", "campaign", "pdays", "previous", "emp.var.rate"}
+    lines = [";".join(f'"{h}"' for h in BANK_HEADER)]
+    lines += [";".join(r[h] if h in numeric else f'"{r[h]}"' for h in BANK_HEADER) for r in rows]
+    path = folder / "bank-additional-full.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, rows
+
+
+@pytest.fixture(scope="module")
+def bank_published(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bank-additional")
+    path, rows = bank_additional_export(tmp)
+    run = [sys.executable, "-m", "sla_analysis"]
+    res = subprocess.run([*run, "adapt", "bank-marketing", "--source", str(path), "--out", str(tmp / "adapted")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = subprocess.run([*run, "report", "--period", "2009Q4", "--data", str(tmp / "adapted"), "--config",
+                          str(ROOT / "examples" / "bank_marketing" / "sla.yml"), "--out", str(tmp / "reports")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = tmp / "reports" / "2009Q4"
+    return report, json.loads((report / "summary.json").read_text()), rows
+
+
+def test_bank_additional_figures_are_right(bank_published):
+    """2009Q4 (the data ends in November 2009): every client but November's is settled 90 days
+    before the period's end; their number, subscriptions and calls are the file's."""
+    _, s, rows = bank_published
+    settled = rows[:-3 * 5 * 12]  # all but the last month's three weeks
+    c = s["stale_cohorts"]
+    assert (c["leads"], c["customers"]) == (len(settled), sum(r["y"] == "yes" for r in settled))
+    assert c["attempts"] == sum(int(r["campaign"]) for r in settled)
+    p = s["plateau"]
+    assert p["contacted_leads"] == len(rows)
+    assert p["ci_low"] <= p["recommended_attempts"] <= p["ci_high"]
+
+
+def test_bank_additional_says_what_the_call_history_lacks(bank_published):
+    """The adapter's placed first calls and last-call-only outcomes are not judged: speed to lead,
+    what speed is worth and contact rates are not available, with the reason; every 0 left in
+    summary.json is a count."""
+    report, s, _ = bank_published
+    assert set(s["limits"]) == {"first_touch", "outcomes", "mql_time"}
+    assert s["kpis"]["mql_to_sql_days"]["value"] is None
+    speed = [p for p in s["compliance"]["promises"] if p["promise"] == "speed to lead"]
+    assert [p["status"] for p in speed] == ["not available"]
+    assert s["kpis"]["contact_rate"]["value"] is None and s["speed_to_lead_value"]["bands"] == []
+    zeros = [p for p, v in numbers(s) if v == 0]
+    assert all(p.rsplit(".", 1)[-1].split("[")[0] in COUNT_KEYS for p in zeros), zeros
+    compliance = (report / "05_sla_compliance.html").read_text()
+    assert "Speed to lead: not available in this data." in compliance
+    assert "does not record when a client became a lead or was first called" in compliance
+    assert "100% within" not in compliance
+    assert "Conversion by time to first attempt: not available" in (report / "07_proposed_sla.html").read_text()
+    assert s["lead_value"]["delivered_by_month"]["2009-12"] is None  # after the data's end: unknown, not 0

@@ -62,7 +62,8 @@ def test_bank_marketing_report_says_conversion_falls_from_the_first_attempt(tmp_
     assert p["support_max_attempts"] == max(k for k in range(1, 100) if sum(c >= k for c in reached) >= 30)
     assert p["cohort_method_attempts"] == 1 and p["ci_low"] <= p["recommended_attempts"] <= p["ci_high"]
     # what the call history does not record is said, not judged (the adapter's unavailable.yml)
-    assert s["limits"] == {"first_touch": NOT_RECORDED["first_touch_times"], "outcomes": NOT_RECORDED["call_outcomes"]}
+    assert s["limits"] == {"first_touch": NOT_RECORDED["first_touch_times"], "outcomes": NOT_RECORDED["call_outcomes"],
+                           "mql_time": NOT_RECORDED["mql_times"]}
     speed = [p for p in s["compliance"]["promises"] if p["promise"] == "speed to lead"]
     assert [p["status"] for p in speed] == ["not available"]
     assert s["speed_to_lead_value"]["adjusted_available"] is False and s["speed_to_lead_value"]["bands"] == []

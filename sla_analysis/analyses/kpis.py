@@ -540,13 +540,14 @@ def mql_to_sql_time(crm: CRM, start, stop, as_of, confidence: float = 0.95) -> d
     """
     t = period_mqls(crm, start, stop, as_of)
     s = t.filter(t.sql_at.notnull())
-    if "timeline" in crm.limits():  # one date for every event: the days between them are unknown, not 0
+    why = crm.limits().get("timeline") or crm.limits().get("mql_time")
+    if why:  # one date for every event, or MQL moments not recorded: the days between are unknown, not 0
         nan, mqls = float("nan"), _int(t.count().execute())
         n = _int(s.count().execute())
         return {"n": n, "median_days": nan, "km_median_days": nan, "km_low": nan, "km_high": nan, "km_share_sql": nan,
                 "km_horizon_days": nan, "p90_days": nan,
                 "mean_days": nan, "mean_low": nan, "mean_high": nan, "sql_before_mql": 0, "mqls": mqls,
-                "not_yet_sql": mqls - n, "sql_moment": sql_moment_note(crm), "note": f"not available: {crm.limits()['timeline']}"}
+                "not_yet_sql": mqls - n, "sql_moment": sql_moment_note(crm), "note": f"not available: {why}"}
     raw = (s.sql_at.epoch_seconds() - s.mql_at.epoch_seconds()) / SECONDS_PER_DAY
     days = ibis.greatest(raw, 0.0)
     r = s.aggregate(n=s.count(), total=days.sum(), sq=(days * days).sum(), median=days.quantile(0.5),

@@ -134,11 +134,18 @@ def mql_value_by_group(funnel: pd.DataFrame, by: str = "source", confidence: flo
 
 
 def mqls_by_month(crm: CRM, start: datetime, stop: datetime, by: str = "source") -> pd.DataFrame:
-    """MQLs delivered per calendar month and ``by`` group in ``[start, stop)``."""
+    """MQLs delivered per calendar month and ``by`` group in ``[start, stop)``. ``attrs["months_with_data"]``:
+    the months of ``[start, stop)`` the export's dates reach (from its first lead to its last event);
+    in the others a month without MQLs is unknown, not 0."""
     m = mql_table(crm)
     m = m.filter((m.mql_at >= start) & (m.mql_at < stop))
     agg = m.group_by(month=m.mql_at.strftime("%Y-%m"), group=m[by].fill_null("(none)")).aggregate(mqls=m.count())
-    return agg.order_by(["month", "group"]).to_pandas().rename(columns={"group": by})
+    out = agg.order_by(["month", "group"]).to_pandas().rename(columns={"group": by})
+    first, last = crm.first_event_at(), crm.last_event_at()
+    months = pd.period_range(pd.Timestamp(start), pd.Timestamp(stop) - pd.Timedelta(seconds=1), freq="M")
+    out.attrs["months_with_data"] = [] if first is None or last is None else [
+        str(p) for p in months if p.start_time < pd.Timestamp(last) and p.end_time >= pd.Timestamp(first)]
+    return out
 
 
 def source_mix(delivered: pd.DataFrame, settled: pd.DataFrame, by: str = "source") -> tuple[pd.Series, str]:
@@ -152,14 +159,18 @@ def source_mix(delivered: pd.DataFrame, settled: pd.DataFrame, by: str = "source
 def delivered_value(monthly: pd.DataFrame, values: pd.DataFrame, months: list[str], target: float,
                     by: str = "source") -> pd.DataFrame:
     """Per month of the period: MQLs delivered and their dollar value (MQLs x value per MQL of
-    their source) against marketing's target. Months without MQLs show 0; the value is NaN when no
-    source has an MQL value (the deals have no amounts)."""
+    their source) against marketing's target. Months without MQLs show 0 when the data reaches them
+    (``monthly.attrs["months_with_data"]``, from :func:`mqls_by_month`), NaN when it does not; the
+    value is NaN when no source has an MQL value (the deals have no amounts)."""
     priced = monthly.merge(values[[by, "mql_value"]], on=by, how="left")
     priced["value"] = priced.mqls * priced.mql_value.fillna(0)
     out = priced.groupby("month", as_index=False)[["mqls", "value"]].sum()
     out = pd.DataFrame({"month": months}).merge(out, on="month", how="left").fillna({"mqls": 0, "value": 0.0})
     if not values.mql_value.notna().any():
         out["value"] = float("nan")
+    if "months_with_data" in monthly.attrs:
+        outside = ~out.month.isin(monthly.attrs["months_with_data"])
+        out.loc[outside, ["mqls", "value"]] = float("nan")
     out["target"] = target
     out["share_of_target"] = out.value / target if target > 0 else float("nan")
     return out

@@ -117,6 +117,7 @@ UNAVAILABLE_FACTS = {
     "activities": "no contact attempts: cohorts by attempts, the attempt cap, speed to lead, cadence",
     "first_touch_times": "when a lead was first contacted: speed to lead and what speed is worth",
     "call_outcomes": "whether each call reached a person: contact and conversation rates",
+    "mql_times": "when each lead became an MQL: the days from MQL to SQL",
 }
 DATA_NOTES = "unavailable.yml"
 

@@ -138,6 +138,8 @@ class CRM:
           folder's ``unavailable.yml`` says ``first_touch_times``): speed to lead and its value;
         * ``outcomes``: calls' outcomes are not recorded call by call (``call_outcomes``): contact
           and conversation rates;
+        * ``mql_time``: when leads became MQLs is not recorded (``mql_times``): the days from MQL
+          to SQL;
         * ``timeline``: every event is dated the same day (:meth:`single_day`): times between events
           (MQL to SQL) and rates per month (MQLs a month, SDR headcount).
         """
@@ -153,6 +155,8 @@ class CRM:
             out["first_touch"] = str(unavailable["first_touch_times"])
         if "call_outcomes" in unavailable:
             out["outcomes"] = str(unavailable["call_outcomes"])
+        if "mql_times" in unavailable:
+            out["mql_time"] = str(unavailable["mql_times"])
         day = self.single_day()
         if day is not None:
             out["timeline"] = (f"every date in the export is the same day ({day:%d %b %Y}), so the time between "

@@ -110,6 +110,8 @@ NOT_RECORDED = {
     "first_touch_times": "the bank's call history does not record when a client became a lead or was first "
                          "called (the adapter places the calls at 10:00)",
     "call_outcomes": "the bank's call history records the outcome of each client's last call only",
+    "mql_times": "the bank's call history does not record when a client became a lead (the adapter dates it at "
+                  "its first call, placed one day before the next)",
 }
 
 
