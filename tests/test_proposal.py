@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sla_analysis.analyses import cohorts as co
+from sla_analysis.analyses import attempt_cap as ac
 from sla_analysis.analyses import proposal as pr
 from sla_analysis.config import SLAConfig, config_from_dict
 from sla_analysis.io.engine import open_crm
@@ -133,9 +133,9 @@ def test_touches_per_tier_are_within_two_percent_of_each_tiers_true_optimum(samp
     crm = open_crm(prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("proposal-cache")))
     cfg = SLAConfig()
     as_of = parse_period("2024Q1").end_ts()
-    profiles, _, cost, _ = co.plateau_history(crm, cfg, as_of)
+    caps = pr.tier_caps(ac.compute_period_cap(crm, cfg, as_of, n_boot=20), cfg.tiers)
     for tier, truth in sample_truth["plateau_by_tier"].items():
-        rec = pr.tier_cap(profiles, tier, cost, cfg, n_boot=20)
+        rec = caps[tier]
         assert not isinstance(rec, str), rec
         lo, hi = truth["band_2pct"]
         assert lo <= rec.recommended_attempts <= hi, (tier, rec.recommended_attempts, truth)

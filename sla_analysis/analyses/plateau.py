@@ -784,6 +784,9 @@ class CapRecommendation:
     by_tier: dict | None = None
     hazard_candidates: pd.DataFrame | None = None
     stopping_sensitivity: dict | None = None
+    #: each tier's full result (a CapRecommendation, or why there is none), what ``by_tier`` sums
+    #: up: the proposed SLA's touches per tier read it, so the two pages show one computation
+    tiers: dict | None = None
 
     def revenue_by_attempt(self) -> dict:
         """The check of whether a conversion is worth more or less at later attempts."""
@@ -909,9 +912,9 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
                 f"the history supports caps up to {K}.")
     if profit[best - 1] <= 0:
         note += " Even the best cap loses money per lead at this cost per attempt."
-    by_tier = None
+    by_tier, tiers = None, None
     if tier_column and tier_column in covariates:
-        by_tier = {}
+        by_tier, tiers = {}, {}
         rest = [c for c in covariates if c != tier_column]
         for tier in sorted(pd.unique(profiles[tier_column])):
             sub = profiles[profiles[tier_column] == tier]
@@ -921,7 +924,9 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
                                   shape=shape, leads_per_week=None, tier_column=None)
             except ValueError as err:
                 by_tier[str(tier)] = {"recommended_attempts": None, "reason": str(err)}
+                tiers[str(tier)] = str(err)
                 continue
+            tiers[str(tier)] = r
             by_tier[str(tier)] = {"recommended_attempts": r.recommended_attempts, "ci_low": r.ci_low,
                                   "ci_high": r.ci_high, "at_support_edge": r.at_support_edge,
                                   "cannot_judge_above": r.cannot_judge_above,
@@ -934,7 +939,7 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
         at_support_edge=bool(edge), cost_per_attempt=cost, curve=an.curve,
         boot_recommendations=boot, note=note, gross_margin=float(gross_margin),
         hazard_model=an.model.shape.label, value=an.value, enforced_cap=enforced,
-        cannot_judge_above=judge_above, experiment=experiment, by_tier=by_tier,
+        cannot_judge_above=judge_above, experiment=experiment, by_tier=by_tier, tiers=tiers,
         hazard_candidates=an.model.candidates,
         stopping_sensitivity=_stopping_sensitivity(an, cost, median_stop(profiles)))
 

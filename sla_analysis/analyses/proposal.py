@@ -14,7 +14,7 @@ Formulas:
   of an MQL at the current source mix (page 04); an MQL type is *sent* when its value per MQL is at
   least the cost of working one, *held back* when even its interval's upper end is below it;
 * per tier: touches = the attempt cap that maximises expected profit per contacted lead of the tier
-  (page 03's method on the tier's leads); response window = :func:`speed_value.response_window`;
+  (page 03's per-tier cap itself, ``plateau.by_tier`` from the period's one computation); response window = :func:`speed_value.response_window`;
   timeframe = the days from MQL within which 95% of the tier's conversions happened; the last touch
   is the break-up touch;
 * capacity: attempts a month = Σ_tier forecast MQLs x share of the tier x contacted share x
@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sla_analysis.analyses import attempt_cap as ac
 from sla_analysis.analyses import cohorts as co
 from sla_analysis.analyses import compliance as cp
 from sla_analysis.analyses import handoff as hd
@@ -92,17 +93,15 @@ def marketing_promise(cfg: SLAConfig, mql_values: pd.Series, mix: pd.Series, typ
     return out
 
 
-def tier_cap(profiles: pd.DataFrame, tier: str, cost_per_attempt: float, cfg: SLAConfig,
-             n_boot: int = 100) -> pl.CapRecommendation | str:
-    """The attempt cap of one tier: :func:`plateau.recommend_cap_or_reason` on the tier's contacted
-    leads (source as covariate). One function, so ``plateau.by_tier`` can replace it."""
-    d = profiles[(profiles.attempts >= 1) & (profiles.tier == tier)]
-    if not len(d):
-        return "no contacted MQLs of this tier"
-    covs = [c for c in ("source",) if c in d.columns]
-    found = pl.recommend_cap_or_reason(d, cost_per_attempt, covs, n_boot=n_boot, seed=cfg.random_seed % 2**32,
-                                       min_at_risk=cfg.min_group_size, confidence=cfg.confidence_level)
-    return found.get() if found else found.reason
+def tier_caps(cap: ac.PeriodCap, tiers) -> dict[str, pl.CapRecommendation | str]:
+    """Each tier's attempt cap as page 03 computed it (``plateau.by_tier``, from the period's one
+    computation, :func:`sla_analysis.analyses.attempt_cap.period_cap`), or why there is none."""
+    if not cap.cap:
+        return {t: cap.cap.reason for t in tiers}
+    found = cap.cap.get().tiers
+    if found is None:
+        return {t: "the leads have no tier column" for t in tiers}
+    return {t: found.get(t, "no contacted MQLs of this tier") for t in tiers}
 
 
 def conversion_timeframes(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale_after_days: int,
@@ -296,14 +295,14 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     values = lv.mql_value_by_group(funnel, confidence=cfg.confidence_level, min_n=cfg.min_group_size)
     monthly = lv.mqls_by_month(crm, start_p, end)
     mix, _ = lv.source_mix(monthly, funnel)
-    profiles, covariates, cost, _ = co.plateau_history(crm, cfg, end)
+    period_cap = ac.period_cap(crm, cfg, end)
+    profiles, cost = period_cap.profiles, period_cap.cost_per_attempt
     contacted = profiles[profiles.attempts >= 1]
     work_cost = cfg.lead_work_cost if cfg.lead_work_cost is not None else (
         float((contacted.attempts * contacted.weight).sum() / profiles.weight.sum() * cost) if len(contacted) else float("nan"))
     why_types = hd.unavailable(crm, "mql_type")
     types = None if why_types else hd.conversion_by(crm, "mql_type", s_from, s_to, end, cfg.confidence_level, cfg.min_group_size)
-    caps = {t: (tier_cap(profiles, t, cost, cfg, n_boot=max(20, n_boot // 2)) if "tier" in profiles.columns
-                else "the leads have no tier column") for t in cfg.tiers}
+    caps = tier_caps(period_cap, cfg.tiers)
     timeframes = conversion_timeframes(crm, s_from, s_to, end, cfg.stale_after_days) if crm.has("leads", "tier") else pd.DataFrame()
     counts = sv.speed_counts(crm, s_from, s_to, end)
     crude = sv.conversion_by_band(counts, cfg.confidence_level, cfg.min_group_size)
