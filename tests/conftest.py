@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sla_analysis.io.engine import open_crm
+from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.io.sample import SampleParams, write_sample
 from tests.helpers import ACTIVITIES, DEALS, LEADS, only_required_columns, open_export, write_csv  # noqa: F401
 
@@ -28,6 +30,19 @@ def crm_dir(tmp_path):
 def sample_dir(tmp_path_factory) -> Path:
     """The default sample CRM (24,000 leads), generated once per test session."""
     return write_sample(tmp_path_factory.mktemp("sample"))
+
+
+@pytest.fixture(scope="session")
+def sample_cache(sample_dir, tmp_path_factory) -> Path:
+    """The sample CRM validated once per test session (its cache folder)."""
+    return prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("sample-cache"))
+
+
+@pytest.fixture(scope="session")
+def sample_crm(sample_cache):
+    """The sample CRM, opened once per test session and shared by the analysis tests (read-only;
+    what it caches, e.g. the period's attempt cap, is reused across modules)."""
+    return open_crm(sample_cache)
 
 
 @pytest.fixture(scope="session")

@@ -42,11 +42,6 @@ def test_no_rep_ids_means_no_measured_pace(crm_dir, tmp_path):
     assert cost.measured_pace(crm, datetime(2024, 1, 1), datetime(2024, 2, 1)).empty
 
 
-@pytest.fixture(scope="module")
-def sample_crm(sample_dir, tmp_path_factory):
-    return open_crm(prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("cache")))
-
-
 def test_source_funnel_matches_pandas(sample_crm, sample_dir):
     """Outcomes as known at ``as_of`` (no look-ahead): deals created before it, won if closed before it."""
     start, stop, as_of = datetime(2023, 3, 1), datetime(2023, 11, 1), datetime(2024, 1, 15)

@@ -113,11 +113,6 @@ def test_tail_start():
     assert co.tail_start(pd.Series({k: 100 for k in range(1, 40)}), 30, max_cohort=20) == 21
 
 
-@pytest.fixture(scope="module")
-def sample_crm(sample_dir, tmp_path_factory):
-    return open_crm(prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("cache")))
-
-
 def test_stale_cohorts_match_the_generated_events(sample_crm, sample_dir):
     """The engine's cohorts against a pandas count on the raw generated tables."""
     cfg = load_config(None)

@@ -312,11 +312,6 @@ def test_attempts_by_hour_weekday(crm_dir, tmp_path):
 
 # --------------------------------------------------------------------------- the sample
 
-@pytest.fixture(scope="module")
-def sample_crm(sample_dir, tmp_path_factory):
-    return open_crm(prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("cache")))
-
-
 ALL = (datetime(2000, 1, 1), datetime(2030, 1, 1))
 
 

@@ -363,11 +363,6 @@ def test_groups_are_ranked_after_shrinkage():
 # --------------------------------------------------------------------------- the sample CRM against its truth
 
 @pytest.fixture(scope="module")
-def sample_crm(sample_dir, tmp_path_factory):
-    return open_crm(prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("handoff-cache")))
-
-
-@pytest.fixture(scope="module")
 def window():
     end = datetime(2024, 4, 1)
     start, stop = settled_window(end, 120, 365)

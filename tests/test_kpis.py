@@ -10,8 +10,6 @@ import pytest
 
 from sla_analysis.analyses import kpis as k
 from sla_analysis.analyses.stats import mean_interval, wilson_interval
-from sla_analysis.io.engine import open_crm
-from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.io.sample import SOURCES
 from tests.helpers import only_required_columns, open_export
 
@@ -349,11 +347,6 @@ def test_empty_period(hand_crm):
 Q3, Q4 = datetime(2024, 7, 1), datetime(2024, 10, 1)
 SETTLED = (datetime(2023, 1, 1), datetime(2023, 7, 1))  # MQLs whose deals have all closed by Q4
 CONF = 0.99
-
-
-@pytest.fixture(scope="module")
-def sample_crm(sample_dir, tmp_path_factory):
-    return open_crm(prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("kpi-cache")))
 
 
 @pytest.fixture(scope="module")

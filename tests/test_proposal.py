@@ -13,8 +13,6 @@ import yaml
 from sla_analysis.analyses import attempt_cap as ac
 from sla_analysis.analyses import proposal as pr
 from sla_analysis.config import SLAConfig, config_from_dict
-from sla_analysis.io.engine import open_crm
-from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.periods import parse_period
 from sla_analysis.report.notebook import to_json
 from tests.conftest import open_export
@@ -129,8 +127,8 @@ def test_a_crm_without_attempts_gets_the_parts_it_supports(crm_without_attempts)
     assert config_from_dict(yaml.safe_load(pr.proposal_yaml(cfg, p))).tiers["high"].touches == cfg.tiers["high"].touches
 
 
-def test_touches_per_tier_are_within_two_percent_of_each_tiers_true_optimum(sample_dir, sample_truth, tmp_path_factory):
-    crm = open_crm(prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("proposal-cache")))
+def test_touches_per_tier_are_within_two_percent_of_each_tiers_true_optimum(sample_crm, sample_truth):
+    crm = sample_crm
     cfg = SLAConfig()
     as_of = parse_period("2024Q1").end_ts()
     caps = pr.tier_caps(ac.compute_period_cap(crm, cfg, as_of, n_boot=20), cfg.tiers)

@@ -8,8 +8,6 @@ import pytest
 from sla_analysis.analyses import compliance as cp
 from sla_analysis.analyses import review as rv
 from sla_analysis.config import config_from_dict, load_config
-from sla_analysis.io.engine import open_crm
-from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.periods import parse_period
 
 
@@ -126,11 +124,6 @@ def test_review_due_reasons():
     assert rv.review_due(t.assign(flagged=False), datetime(2024, 4, 1), datetime(2024, 1, 1), 6) == (False, "")
 
 
-@pytest.fixture(scope="module")
-def sample_crm(sample_dir, tmp_path_factory):
-    return open_crm(prepare_inputs(sample_dir, cache_root=tmp_path_factory.mktemp("cache")))
-
-
 def test_trend_repeats_each_periods_own_figures(sample_crm):
     cfg = load_config(None)
     trend = rv.kpi_trend(sample_crm, cfg, parse_period("2024Q1"), 4, sample_crm.first_event_at(), sample_crm.last_event_at())
@@ -157,14 +150,17 @@ def test_review_on_the_sample_finds_the_drifted_cap(sample_crm, sample_truth):
     assert not review.loc["cost_per_call", "flagged"]
 
 
+@pytest.mark.slow  # a second full bootstrap (the fresh fit), ~30 s
 def test_review_cap_is_the_attempt_cap_pages(sample_crm):
     """One computation per figure: the review's cap and interval are page 03's, read from the one
     computation of the report (not a second bootstrap), and equal to a fresh fit of the same history."""
     from sla_analysis.analyses import attempt_cap as ac
     cfg, period = load_config(None), parse_period("2024Q1")
-    fresh = ac.compute_period_cap(sample_crm, cfg, period.end_ts()).cap.get()
+    derived = sample_crm.cache_dir / "derived"
     shared = ac.period_cap(sample_crm, cfg, period.end_ts())
+    kept = set(derived.glob("attempt-cap-*.pkl"))
     cap = rv.measured_figures(sample_crm, cfg, period)["attempt_cap"]
+    assert set(derived.glob("attempt-cap-*.pkl")) == kept  # the review read it: nothing computed again
+    fresh = ac.compute_period_cap(sample_crm, cfg, period.end_ts()).cap.get()
     assert (cap.value, cap.low, cap.high) == (fresh.recommended_attempts, fresh.ci_low, fresh.ci_high)
     assert shared.summary()["recommended_attempts"] == fresh.recommended_attempts
-    assert len(list((sample_crm.cache_dir / "derived").glob("attempt-cap-*.pkl"))) == 1  # computed once, kept
