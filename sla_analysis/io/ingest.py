@@ -121,8 +121,8 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
     data_dir = Path(data_dir)
     cache_root = Path(cache_root or paths.PROCESSED_DIR)
     as_of = as_of or datetime.now(timezone.utc).replace(tzinfo=None)
-    mapping = None
-    if profile is not None:
+    mapping, notes = None, {}
+    if profile is not None:  # a mapping file says what its export lacks itself (`none: <why>`)
         mapping = load_mapping(profile)
         files = {name: data_dir / name for name in mapping.files() if (data_dir / name).is_file()}
     else:
@@ -130,7 +130,6 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
         files = _input_files(data_dir, notes)
     hashes = inputs_hash(files, memo_dir=cache_root)
     sample = is_sample(data_dir)
-    notes = notes if mapping is None else {}
     identity = {"contract": CONTRACT_VERSION, "validator": validator_fingerprint(), "inputs": hashes,
                 "sample": sample}
     if notes:
