@@ -103,6 +103,8 @@ def test_no_figure_is_zero_only_counts_are(published):
     assert set(s["lead_value"]["funnel_per_month"].values()) == {None}
     assert [p["status"] for p in s["compliance"]["promises"]] == ["not available"] * 3
     assert s["plateau"].get("recommended_attempts") is None
+    proposal_kpis = {k["kpi"]: k["baseline"] for k in s["proposal"]["kpis"]}
+    assert proposal_kpis["MQLs delivered a month"] is None and not s["proposal"]["capacity"]["available"]
 
 
 def test_what_it_supports_is_right(published):
@@ -205,7 +207,8 @@ def test_bank_additional_says_what_the_call_history_lacks(bank_published):
     what speed is worth and contact rates are not available, with the reason; every 0 left in
     summary.json is a count."""
     report, s, _ = bank_published
-    assert set(s["limits"]) == {"first_touch", "outcomes", "mql_time"}
+    assert set(s["limits"]) == {"first_touch", "outcomes", "mql_time", "attempt_time"}
+    assert s["stale_cohorts"]["median_days_between_attempts"] is None  # the adapter's one-day spacing
     assert s["kpis"]["mql_to_sql_days"]["value"] is None
     speed = [p for p in s["compliance"]["promises"] if p["promise"] == "speed to lead"]
     assert [p["status"] for p in speed] == ["not available"]
@@ -215,6 +218,8 @@ def test_bank_additional_says_what_the_call_history_lacks(bank_published):
     compliance = (report / "05_sla_compliance.html").read_text()
     assert "Speed to lead: not available in this data." in compliance
     assert "does not record when a client became a lead or was first called" in compliance
-    assert "100% within" not in compliance
+    assert "100% within" not in compliance and "Calls reached a person" not in compliance
+    assert "When attempts were made: not available in this data." in compliance
+    assert "Days between attempts: not available" in (report / "01_stale_lead_cohorts.html").read_text()
     assert "Conversion by time to first attempt: not available" in (report / "07_proposed_sla.html").read_text()
     assert s["lead_value"]["delivered_by_month"]["2009-12"] is None  # after the data's end: unknown, not 0

@@ -63,7 +63,7 @@ def test_bank_marketing_report_says_conversion_falls_from_the_first_attempt(tmp_
     assert p["cohort_method_attempts"] == 1 and p["ci_low"] <= p["recommended_attempts"] <= p["ci_high"]
     # what the call history does not record is said, not judged (the adapter's unavailable.yml)
     assert s["limits"] == {"first_touch": NOT_RECORDED["first_touch_times"], "outcomes": NOT_RECORDED["call_outcomes"],
-                           "mql_time": NOT_RECORDED["mql_times"]}
+                           "mql_time": NOT_RECORDED["mql_times"], "attempt_time": NOT_RECORDED["attempt_times"]}
     speed = [p for p in s["compliance"]["promises"] if p["promise"] == "speed to lead"]
     assert [p["status"] for p in speed] == ["not available"]
     assert s["speed_to_lead_value"]["adjusted_available"] is False and s["speed_to_lead_value"]["bands"] == []

@@ -302,7 +302,8 @@ def stale_cohorts_summary(cohorts: pd.DataFrame, types: pd.DataFrame, gaps: pd.D
             "customers": int(cohorts.customers.sum()),
             "attempts": None if "attempts" in (limits or {}) else int(cohorts.attempts.sum()),
             "cost_per_attempt": attempt_mix_cost(types),
-            "median_days_between_attempts": gaps.median_hours.iloc[0] / 24 if len(gaps) else None,
+            "median_days_between_attempts": (gaps.median_hours.iloc[0] / 24 if len(gaps) and not
+                                             {"attempts", "attempt_time"} & set(limits or {}) else None),
             "by_attempts": {r.cohort: {"leads": r.leads, "customers": r.customers, "conversion_rate": r.conversion_rate,
                                        "conversion_rate_ci": [r.conversion_rate_low, r.conversion_rate_high],
                                        "revenue": r.revenue, "attempts_cost": r.attempts_cost}

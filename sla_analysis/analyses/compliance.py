@@ -649,9 +649,12 @@ def in_tier_order(frame: pd.DataFrame, tiers: Mapping) -> pd.DataFrame:
     return frame.assign(_rank=key).sort_values(["_rank", "tier"], kind="stable").drop(columns="_rank").reset_index(drop=True)
 
 
-def best_hour_sentence(grid: pd.DataFrame, min_calls: int) -> str:
+def best_hour_sentence(grid: pd.DataFrame, min_calls: int, limits: Mapping[str, str] | None = None) -> str:
     """How often calls reached a person, overall and at the best hour with at least ``min_calls``
-    calls with an outcome; says so when the export has no call outcomes."""
+    calls with an outcome; says so when the export has no call outcomes, or does not record them
+    call by call (``outcomes`` in ``limits``)."""
+    if (limits or {}).get("outcomes"):
+        return f"How often calls reached a person is not available: {limits['outcomes']}."
     calls = grid.groupby("hour")[["calls_with_outcome", "connected"]].sum()
     if calls.calls_with_outcome.sum() == 0:
         return "The export has no call outcomes, so how often calls reached a person is not available."

@@ -607,7 +607,7 @@ def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95, n_boot: int = 2
         if (w[keep] * events[keep]).sum() > 0:
             boots.append(_conditional_median(times[keep], events[keep], w[keep])[0])
     alpha = 1 - confidence
-    lo, hi = (np.quantile(boots, [alpha / 2, 1 - alpha / 2]) if len(boots) >= n_boot // 2 else (nan, nan))
+    lo, hi = (np.quantile(boots, [alpha / 2, 1 - alpha / 2]) if boots and len(boots) >= n_boot // 2 else (nan, nan))
     return {"km_median_days": median, "km_low": float(lo), "km_high": float(hi), "km_share_sql": share,
             "km_horizon_days": float(agg._m.max() / (24 * 60))}
 
@@ -756,10 +756,10 @@ def sdr_capacity(crm: CRM, start, stop, as_of, active_days: int = 90,
 
 def mqls_per_month(monthly: pd.DataFrame, progress: float) -> float:
     """MQLs a month in the period at full pace: MQLs created in the period's months / months /
-    ``progress`` (the share of the period the data covers; 0 when it covers none)."""
+    ``progress`` (the share of the period the data covers); NaN when it covers none (unknown, not 0)."""
     in_period = monthly[monthly.in_period]
     if progress <= 0 or in_period.empty:
-        return 0.0
+        return float("nan")
     return float(in_period.mqls_created.sum()) / len(in_period) / progress
 
 

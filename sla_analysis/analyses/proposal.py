@@ -197,6 +197,8 @@ def capacity(cfg: SLAConfig, mqls_per_month: float, tier_share: dict[str, float]
              sdrs: int) -> dict:
     """SDR hours and headcount the proposed protocol needs at ``mqls_per_month`` against today's team
     (module docstring); ``flag`` when the need exceeds today's hours by more than ``review_tolerance``."""
+    if not np.isfinite(mqls_per_month):
+        return {"available": False, "reason": "the MQLs a month are unknown (every event in the export has the same date)"}
     need = {t: mqls_per_month * tier_share.get(t, 0.0) * contacted_share * a for t, a in attempts_per_lead.items()}
     if not need or any(not np.isfinite(v) for v in need.values()) or not np.isfinite(hours_per_attempt):
         return {"available": False, "reason": "no attempt cap per tier or no cost per attempt (no attempts logged)"}
@@ -274,6 +276,7 @@ class Inputs:
     sdrs: int
     settled_window: tuple = ()
     why_speed: str | None = None     # why speed to lead cannot be measured on this export
+    why_timeline: str | None = None  # why MQLs a month are unknown (every event dated the same day)
 
 
 def response_windows(x: Inputs) -> dict[str, dict]:
@@ -329,7 +332,7 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     return Inputs(cfg, period.label, (end - timedelta(days=1)).date() if isinstance(end, datetime) else end, len(period.months),
                   values.set_index("source").mql_value if len(values) else pd.Series(dtype=float), mix, types, why_types,
                   work_cost, cost, caps, timeframes, counts, crude, effect, best, why_score, back, why_return, mqls,
-                  tier_share, contacted_share, logged, sdrs, (s_from, s_to), why_speed)
+                  tier_share, contacted_share, logged, sdrs, (s_from, s_to), why_speed, crm.limits().get("timeline"))
 
 
 def assemble(x: Inputs) -> dict:
@@ -342,7 +345,7 @@ def assemble(x: Inputs) -> dict:
     hand = handoff_and_return(cfg, x.best_threshold, x.why_score, x.return_path, x.why_return, touches)
     per_lead = {t: expected_attempts(c) for t, c in x.caps.items()}
     hours_per_attempt = x.cost_per_attempt / cfg.rep_hourly_cost if np.isfinite(x.cost_per_attempt) else float("nan")
-    mqls_month = x.mqls_in_period / x.months if x.months else float("nan")
+    mqls_month = x.mqls_in_period / x.months if x.months and not x.why_timeline else float("nan")
     cap = capacity(cfg, mqls_month, x.tier_share, x.contacted_share, per_lead, hours_per_attempt,
                    x.logged_attempts / x.months if x.months else float("nan"), x.sdrs)
     weights = {t: x.tier_share.get(t, 0.0) for t in per_lead if np.isfinite(per_lead[t])}

@@ -118,6 +118,7 @@ UNAVAILABLE_FACTS = {
     "first_touch_times": "when a lead was first contacted: speed to lead and what speed is worth",
     "call_outcomes": "whether each call reached a person: contact and conversation rates",
     "mql_times": "when each lead became an MQL: the days from MQL to SQL",
+    "attempt_times": "when in the day and how far apart attempts were made: when attempts were made, days between attempts",
 }
 DATA_NOTES = "unavailable.yml"
 

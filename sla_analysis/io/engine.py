@@ -140,6 +140,8 @@ class CRM:
           and conversation rates;
         * ``mql_time``: when leads became MQLs is not recorded (``mql_times``): the days from MQL
           to SQL;
+        * ``attempt_time``: the attempts' times of day and spacing are not recorded
+          (``attempt_times``): when attempts were made, days between attempts;
         * ``timeline``: every event is dated the same day (:meth:`single_day`): times between events
           (MQL to SQL) and rates per month (MQLs a month, SDR headcount).
         """
@@ -157,6 +159,8 @@ class CRM:
             out["outcomes"] = str(unavailable["call_outcomes"])
         if "mql_times" in unavailable:
             out["mql_time"] = str(unavailable["mql_times"])
+        if "attempt_times" in unavailable:
+            out["attempt_time"] = str(unavailable["attempt_times"])
         day = self.single_day()
         if day is not None:
             out["timeline"] = (f"every date in the export is the same day ({day:%d %b %Y}), so the time between "

@@ -214,9 +214,11 @@ def aggregations_sql(cache_dir: Path, w: dict) -> dict[str, pd.DataFrame]:
     funnel = con.execute(f"""
         WITH m AS (SELECT lead_id, coalesce(source, '(none)') AS source FROM leads
                    WHERE mql_at IS NOT NULL AND mql_at >= {s} AND mql_at < {e}),
-        p AS (SELECT lead_id, min(created_at) AS opportunity_at, bool_or(stage = 'won') AS won,
-                     coalesce(sum(coalesce(amount, 0)) FILTER (WHERE stage = 'won'), 0) AS revenue
-              FROM deals GROUP BY lead_id)
+        w AS (SELECT *, stage = 'won' AND (closed_at IS NULL OR closed_at < {a0}) AS won_by_then
+              FROM deals WHERE created_at < {a0}),
+        p AS (SELECT lead_id, min(created_at) AS opportunity_at, bool_or(won_by_then) AS won,
+                     coalesce(sum(coalesce(amount, 0)) FILTER (WHERE won_by_then), 0) AS revenue
+              FROM w GROUP BY lead_id)
         SELECT source, count(*) AS mqls, count(opportunity_at) AS opportunities,
                count(*) FILTER (WHERE won) AS customers, sum(coalesce(revenue, 0)) AS revenue,
                sum(revenue * revenue) FILTER (WHERE won) AS revenue_sq
@@ -268,7 +270,9 @@ def aggregations_pandas(data_dir: Path, w: dict) -> dict[str, pd.DataFrame]:
     touch = m.assign(h=hours).groupby("tier", dropna=False).agg(
         mqls=("lead_id", "size"), touched=("first_touch_at", "count"), hours_sum=("h", "sum")).reset_index()
 
-    pl = deals.assign(won=deals.stage == "won", rev=deals.amount.fillna(0).where(deals.stage == "won", 0.0)) \
+    known = deals[deals.created_at < as_of]  # what was known at as_of: no look-ahead
+    won_then = (known.stage == "won") & (known.closed_at.isna() | (known.closed_at < as_of))
+    pl = known.assign(won=won_then, rev=known.amount.fillna(0).where(won_then, 0.0)) \
         .groupby("lead_id").agg(opportunity_at=("created_at", "min"), won=("won", "any"), revenue=("rev", "sum"))
     fm = entered[["lead_id", "source"]].join(pl, on="lead_id")
     fm["source"] = fm.source.fillna("(none)")

@@ -112,6 +112,8 @@ NOT_RECORDED = {
     "call_outcomes": "the bank's call history records the outcome of each client's last call only",
     "mql_times": "the bank's call history does not record when a client became a lead (the adapter dates it at "
                   "its first call, placed one day before the next)",
+    "attempt_times": "the bank's call history records only the day of each client's last call (the adapter places "
+                     "every call at 10:00, one day apart)",
 }
 
 
