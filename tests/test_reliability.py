@@ -598,7 +598,7 @@ def test_data_quality_section_lists_counted_exclusions(tmp_path):
     assert summary["data_quality"]["excluded_rows"] == 10
     write_index(tmp_path / "index.html", summary, [], "footer")
     html = (tmp_path / "index.html").read_text()
-    assert "<h2>Data quality</h2>" in html and "10 rows left out" in html
+    assert "<h2>Data quality</h2>" in html and "Left out of the figures: 7 of the deals rows; 3 of the leads rows." in html
     assert "refers to a lead_id that is not in leads</td><td>excluded by the mapping file</td><td class='num'>7<" in html
     assert "&lt;b&gt;IsDeleted&lt;/b&gt;" in html
     summary["data_quality"] = {"excluded": [], "excluded_rows": 0}
