@@ -593,7 +593,8 @@ def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95, n_boot: int = 2
     raw = (stop.epoch_seconds() - mqls.mql_at.epoch_seconds()) / 60.0
     minutes = ibis.greatest(raw, 0.0).round(0)
     t = mqls.mutate(_m=minutes, _e=event.cast("int32").cast("int64"))
-    agg = t.group_by(["_m", "_e"]).aggregate(n=t.count()).to_pandas()
+    # ordered, so the bootstrap draws the same weights per (duration, event) on every engine
+    agg = t.group_by(["_m", "_e"]).aggregate(n=t.count()).to_pandas().sort_values(["_m", "_e"], ignore_index=True)
     nan = float("nan")
     if not len(agg) or agg._e.sum() == 0:
         return {"km_median_days": nan, "km_low": nan, "km_high": nan, "km_share_sql": nan, "km_horizon_days": nan}
