@@ -507,7 +507,8 @@ def test_existing_columns_are_pinned():
     The speed-to-lead effect (issue 17) redraws only the time of each lead's first attempt (its own
     stream, ``seed + 9``), which moves the lead's attempt times and its deal's dates: every column that
     is not a time is pinned to its value from before that change, the activities as a multiset (their
-    order and ids follow the times); the full tables are pinned as they are now."""
+    order and ids follow the times); the full tables are pinned as they are now. Attempts kept inside
+    working hours (issue 16) move times only: the untimed columns keep their values."""
     from dataclasses import replace
 
     from sla_analysis.io.sample import generate
@@ -523,8 +524,8 @@ def test_existing_columns_are_pinned():
     assert untimed == PINNED_UNTIMED_BEFORE_SPEED_EFFECT
 
 
-# computed from the generator with the speed-to-lead effect (issue 17)
-PINNED_HASHES = {"leads": 1690296915142691766, "activities": 1016999639670683993, "deals": 972687574036593640,
+# computed from the generator with the speed-to-lead effect (issue 17) and working hours (issue 16)
+PINNED_HASHES = {"leads": 44825488172162383, "activities": 25724631705270969, "deals": 864062372119676257,
                  "reps": 1287022922020172320}
 UNTIMED = {"leads": ["lead_id", "created_at", "source", "segment", "tier", "score", "mql_at", "owner_id",
                      "marketing_sourced"], "deals": ["deal_id", "lead_id", "stage", "amount"]}

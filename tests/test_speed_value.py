@@ -78,11 +78,13 @@ def sample_effect(big_sample_dir, tmp_path_factory):
 def test_adjusted_relative_conversion_recovers_the_truth_and_the_unadjusted_does_not(sample_effect, big_sample_dir):
     """The generator's tier drives both speed and conversion: the unadjusted ratios are biased down,
     the standardised ones cover the truth (standardised over the same tiers). On the 120,000-lead
-    sample: on the 24,000-lead one the moderate tier has 77 MQLs answered within the hour."""
+    sample. SDRs work weekdays 08:00-18:00, so the clock decides much of the delay: only high-tier
+    MQLs are answered within the hour often enough to compare with, and the crude ratio misses the
+    truth where the tiers' mix differs most (a day or more)."""
     _, crude, eff = sample_effect
     truth = json.loads((big_sample_dir / "truth.json").read_text())["speed_to_lead_value"]
     crude = crude.set_index("band")
-    assert eff.reason is None and len(eff.overall) >= 5
+    assert eff.reason is None and len(eff.overall) >= 4
     missed = []
     for _, r in eff.overall.iterrows():
         if r.band == sv.REFERENCE:
@@ -91,7 +93,8 @@ def test_adjusted_relative_conversion_recovers_the_truth_and_the_unadjusted_does
         assert r.relative_low <= true <= r.relative_high, (r.band, true, r.relative_low, r.relative_high)
         if not crude.loc[r.band, "relative_low"] <= true <= crude.loc[r.band, "relative_high"]:
             missed.append(r.band)
-    assert {"1-4 h", "4-24 h", "1-3 days"} <= set(missed)
+            assert crude.loc[r.band, "relative_high"] < true  # biased down, not merely noisy
+    assert "1-3 days" in missed
     # low-tier leads are (almost) never answered within the hour: left out of that comparison, and said
     assert any(n.startswith("low:") for n in eff.notes)
 

@@ -261,7 +261,10 @@ def _summaries(fit: dict, models: dict) -> dict[str, float]:
             vals[f"ra|{t}|{b}"] = vals[f"p|{t}|{b}"] / anchor if anchor > 0 else np.nan
     all_bands = _order({b for m in models.values() for b in m["bands"]})
     for b in all_bands + [REFERENCE]:
-        tiers = [t for t in fit if f"p|{t}|{REFERENCE}" in vals and f"p|{t}|{b}" in vals]
+        # a band inside the hour is compared with the hour only where the hour holds another band
+        # too (where it is the hour's only band, the ratio is 1 by construction, not a finding)
+        tiers = [t for t in fit if f"p|{t}|{REFERENCE}" in vals and f"p|{t}|{b}" in vals
+                 and not (b in REFERENCE_BANDS and _reference_of(models[t]["bands"]) == [b])]
         if tiers:
             num = sum(vals[f"p|{t}|{b}"] * fit[t]["n"] for t in tiers)
             den = sum(vals[f"p|{t}|{REFERENCE}"] * fit[t]["n"] for t in tiers)

@@ -46,9 +46,12 @@ law: the conversion first (as above), then ``D`` given it: its band with probabi
 (``g_t(b)`` = the lognormal's mass in the band), then ``D`` inside the band; from a random stream of
 its own (``seed + 9``), so every other column is the same as without the effect. The effect is
 stronger for high-tier leads. ``truth.json["speed_to_lead_value"]`` has, per tier, the mean of
-``f_t`` over the leads whose *observed* first attempt (after calls are re-spaced into dialling
-sessions, which moves them by less than an hour) falls in each band, and each tier's weight
-``Σ q_n`` (per contacted MQL) for standardising over tiers.
+``f_t`` over the leads whose *observed* first attempt falls in each band, and each tier's weight
+``Σ q_n`` (per contacted MQL) for standardising over tiers. The observed first attempt is later than
+``D`` when ``D`` ends outside working hours: SDRs work Monday to Friday, 08:00-18:00 (the CRM's
+clock), so an attempt drawn at night or at the weekend is made the next working morning (a later
+attempt, at a time of that day), and calls are re-spaced into dialling sessions inside their hour.
+An MQL that arrives on Friday evening is therefore answered on Monday, as in a real CRM.
 """
 from __future__ import annotations
 
@@ -102,6 +105,7 @@ class SampleParams:
     call_share: float = 0.65          # attempts that are calls (the rest e-mails)
     connect_rate: float = 0.25        # calls that reach a person
     calls_per_hour: float = 10.0      # true dialling pace inside a calling session
+    work_hours: tuple = (8, 18)       # SDRs call and e-mail Monday to Friday, 08:00-18:00 (CRM clock, UTC)
     emails_per_hour: float = 30.0
     n_sdrs: int = 8
     sdr_hourly_cost: float = 50.0
@@ -474,6 +478,7 @@ def _generate(p: SampleParams) -> tuple[dict[str, pd.DataFrame], dict[str, np.nd
     starts = np.concatenate([[0], np.cumsum(n_attempts)[:-1]])[lead_idx]
     base_off = np.concatenate([[0.0], offs])[starts]
     occurred = mql_at[lead_idx] + (offs - base_off).astype(np.int64).astype("timedelta64[s]")
+    occurred = _into_working_hours(occurred, lead_idx, k == 1, p)
     is_call = rng.random(len(k)) < p.call_share
     rep = owner[lead_idx]
     occurred = _space_calls_in_sessions(rng, occurred, rep, is_call, p.calls_per_hour)
@@ -661,6 +666,34 @@ def handoff_columns(p: SampleParams, leads: pd.DataFrame, activities: pd.DataFra
         "marketing_influenced": influenced,
         "persona": persona,
     })
+
+
+def _into_working_hours(occurred: np.ndarray, lead_idx: np.ndarray, first: np.ndarray,
+                        p: SampleParams) -> np.ndarray:
+    """Attempts an SDR would make: Monday to Friday, ``work_hours`` (the CRM's clock, no holidays).
+
+    An attempt drawn outside them moves to the next working day: a first attempt into the first
+    hour of the morning (the overnight backlog, uniform in it), a later one to a uniform time of
+    that day (of a uniform day of the next week when it fell at the weekend). An attempt inside working hours stays where it is. Each lead's times are then put
+    back in order, so attempt k is still the k-th in time. From a random stream of its own
+    (``seed + 10``), so every other column is the same as without it.
+    """
+    rng = np.random.default_rng(p.seed + 10)
+    start_s, end_s = p.work_hours[0] * 3600, p.work_hours[1] * 3600
+    day = occurred.astype("datetime64[D]")
+    sec = (occurred - day).astype("timedelta64[s]").astype(np.int64)
+    weekday = (day.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    inside = (weekday < 5) & (sec >= start_s) & (sec < end_s)
+    nxt = np.where((weekday < 5) & (sec < start_s), day, day + np.timedelta64(1, "D"))
+    nxt_wd = (nxt.astype(np.int64) + 3) % 7
+    nxt = nxt + np.where(nxt_wd == 5, 2, np.where(nxt_wd == 6, 1, 0)).astype("timedelta64[D]")
+    u, spread = rng.random(len(occurred)), rng.integers(0, 5, len(occurred))
+    # a follow-up due at the weekend is booked on a day of the next week, not all on Monday
+    nxt = nxt + np.where(~first & (weekday >= 5), spread, 0).astype("timedelta64[D]")
+    offset = np.where(first, start_s + u * 3600.0, start_s + u * (end_s - start_s))
+    moved = nxt.astype("datetime64[s]") + offset.astype(np.int64).astype("timedelta64[s]")
+    out = np.where(inside, occurred, moved)
+    return out[np.lexsort((out, lead_idx))]
 
 
 def _space_calls_in_sessions(rng: np.random.Generator, occurred: np.ndarray, rep: np.ndarray,
