@@ -136,6 +136,11 @@ def test_pages_say_what_is_not_available(published):
     assert "logged <strong>0 attempts" not in pages["02_cost_per_call.html"]
     assert "<img" not in pages["04_lead_value_targets.html"]  # no chart of zeros
     assert "<img" not in pages["01_stale_lead_cohorts.html"]
+    # and no sentence describes a chart or table the page does not show
+    assert "Each dot is the share of a group" not in pages["01_stale_lead_cohorts.html"]
+    assert "Days from one attempt to the next" not in pages["01_stale_lead_cohorts.html"]
+    assert "In the chart each line is the share" not in pages["05_sla_compliance.html"]
+    assert "by what they got" not in pages["05_sla_compliance.html"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ import json
 
 from sla_analysis.report.actions import what_to_do
 from sla_analysis.report.periods_index import published_periods, write_periods_index
-from sla_analysis.report.publish import page_links
+import nbformat
+
+from sla_analysis.report.publish import page_links, without_unsupported_notes
 
 
 def promise(kind, tier, actual, target, status, n=500):
@@ -83,3 +85,22 @@ def test_page_links_follow_the_reading_order():
         "title": "Stale lead cohorts", "previous": None, "next": ("02_cost_per_call.html", "Cost per call")}
     assert page_links(pages, "05_sla_compliance")["previous"] == ("02_cost_per_call.html", "Cost per call")
     assert page_links(pages, "05_sla_compliance")["next"] is None
+
+
+def _code(*outputs):
+    return nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output("display_data", data=d) for d in outputs])
+
+
+def _about(tag, text):
+    return nbformat.v4.new_markdown_cell(text, metadata={"tags": [tag]})
+
+
+def test_a_page_never_describes_a_chart_or_table_it_does_not_show():
+    chart, table = {"image/png": "iVBOR"}, {"text/html": "<table></table>"}
+    absent = {"text/markdown": "**Cadence: not available in this data.** The export has no activities."}
+    cells = [_code(table, chart), _about("about-chart", "the dots"), _about("about-result", "the table"),
+             _code(table), _about("about-chart", "dots of a chart not drawn"), _about("about-result", "kept"),
+             _code(absent), _about("about-result", "the protocol's touches"), nbformat.v4.new_markdown_cell("## Heading"),
+             _code(), _about("about-result", "nothing above")]
+    kept = [c.source for c in without_unsupported_notes(cells) if c.cell_type == "markdown"]
+    assert kept == ["the dots", "the table", "kept", "## Heading"]

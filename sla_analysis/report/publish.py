@@ -70,6 +70,7 @@ def export_html(notebook: Path, target: Path, footer: str, title: str = "", prev
     """Executed notebook -> HTML page: no code, no prompts, nothing fetched from the network; the
     page's ``title``, and links to the period's summary, the previous and next pages and tables.xlsx."""
     nb = nbformat.read(notebook, as_version=4)
+    nb.cells = without_unsupported_notes(nb.cells)
     for i, cell in enumerate(nb.cells):  # stable ids: the same inputs give the same bytes
         cell["id"] = f"cell-{i}"
     nb.metadata.pop("papermill", None)
@@ -80,6 +81,29 @@ def export_html(notebook: Path, target: Path, footer: str, title: str = "", prev
     body, _ = exporter.from_notebook_node(nb, resources={"sla_footer": footer,
                                                          "sla_nav": {"previous": previous, "next": next}})
     target.write_text(body, encoding="utf-8")
+
+
+NOT_AVAILABLE_MARK = "not available in this data."
+
+
+def without_unsupported_notes(cells: list) -> list:
+    """The cells to publish: a Markdown cell tagged ``about-chart`` explains the chart of the code cell
+    above it and is left out when that cell showed no chart; one tagged ``about-result`` is left out
+    when that cell said "not available" (:func:`sla_analysis.report.notebook.not_available`) or
+    showed nothing. A page never describes a chart or table it does not show."""
+    kept, above = [], None
+    for cell in cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if cell.get("cell_type") == "markdown" and above is not None and tags & {"about-chart", "about-result"}:
+            data = [o.get("data", {}) for o in above.get("outputs", [])]
+            charts = any("image/png" in d for d in data)
+            missing = any(NOT_AVAILABLE_MARK in "".join(d.get("text/markdown", "")) for d in data) or not data
+            if ("about-chart" in tags and not charts) or ("about-result" in tags and missing):
+                continue
+        if cell.get("cell_type") == "code":
+            above = cell
+        kept.append(cell)
+    return kept
 
 
 def page_links(notebooks: tuple[str, ...], name: str) -> dict:
