@@ -25,6 +25,8 @@ from sla_analysis.analyses.plateau import (
 )
 from sla_analysis.tools import method_check as mc
 
+pytestmark = pytest.mark.slow  # each history is simulated and bootstrapped: ~25 s in all
+
 REPLICATES = 4
 BOOT = 30
 

@@ -277,6 +277,7 @@ def test_goals_vs_actuals_by_hand(hand_crm):
     assert "qualified" in g.loc[("qualified_leads", "2024-02"), "note"]
     assert "2024-01" not in g.index.get_level_values("month")  # the month before is not a goal month
     assert "mqls_created" not in g.index.get_level_values("goal")  # missing keys are skipped
+    assert g.loc[("mqls_managed", "total"), "goal_name"] == "MQLs being worked"  # the page's words, not the key
     with pytest.raises(ValueError, match="unknown goal keys"):
         k.goals_vs_actuals(m, {"revenue": 1})
 
@@ -526,6 +527,7 @@ def _simulated_mqls(rng, n: int, days_of_mqls: float, gaps: np.ndarray, converts
     return ibis.memtable(pd.DataFrame({"mql_at": mql, "sql_at": pd.to_datetime(sql)}))
 
 
+@pytest.mark.slow  # simulated histories with their bootstraps, ~3 s each
 @pytest.mark.parametrize("shape, as_of_day", [("exponential", 365), ("lognormal", 62)])
 def test_mql_to_sql_days_interval_covers_the_truth(shape, as_of_day):
     """The bootstrap interval of the days from MQL to SQL covers the true median time among

@@ -49,6 +49,7 @@ def test_simulated_profiles_follow_the_contract():
     assert prof.censored.any() and (prof.attempts == 0).any()
 
 
+@pytest.mark.slow  # eight scenarios with their bootstraps, ~9 s
 def test_small_study_sound_method_within_two_percent():
     study = mc.run_study(n_scenarios=8, n_leads=5_000, seed=0, n_boot=30)
     assert len(study) == 8 and set(study.family) == {"geometric"}

@@ -96,6 +96,7 @@ def _simulated_review(rng, cfg, mqls: int, drifted: str | None = None, drift: fl
     return rv.sla_review(cfg, rv.value_figures(values))
 
 
+@pytest.mark.slow  # 600 simulated reviews, ~10 s
 def test_review_false_alarms_and_power_on_simulated_counts():
     """Truth equal to the baseline on all ten close-rate and value figures: at most 5% of reviews
     flag anything (the figure-by-figure rule flagged about a third). A 30% rise of contact sales'
@@ -138,6 +139,7 @@ def test_trend_repeats_each_periods_own_figures(sample_crm):
     assert list(early.period) == ["2023Q1", "2023Q2"]
 
 
+@pytest.mark.slow  # the period's attempt cap with its bootstrap, ~28 s
 def test_review_on_the_sample_finds_the_drifted_cap(sample_crm, sample_truth):
     """The sample's SLA baseline writes a cap of 6; the data supports ~9 (truth: 9): flagged."""
     cfg = load_config(None)

@@ -75,6 +75,7 @@ def sample_effect(big_sample_dir, tmp_path_factory):
     return counts, sv.conversion_by_band(counts), sv.adjusted_effect(counts, months_between(start, stop), n_boot=100, seed=3)
 
 
+@pytest.mark.slow  # the 120,000-lead sample and 100 refits, ~20 s
 def test_adjusted_relative_conversion_recovers_the_truth_and_the_unadjusted_does_not(sample_effect, big_sample_dir):
     """The generator's tier drives both speed and conversion: the unadjusted ratios are biased down,
     the standardised ones cover the truth (standardised over the same tiers). On the 120,000-lead
@@ -99,6 +100,7 @@ def test_adjusted_relative_conversion_recovers_the_truth_and_the_unadjusted_does
     assert any(n.startswith("low:") for n in eff.notes)
 
 
+@pytest.mark.slow
 def test_revenue_gained_by_answering_within_the_hour_is_positive(sample_effect):
     counts, _, eff = sample_effect
     g = eff.gains.set_index("target").loc[sv.REFERENCE]

@@ -64,6 +64,9 @@ GOAL_COLUMNS = {
     "sqls": "sqls",
 }
 STOCK_GOALS = ("mqls_managed",)
+#: the goals in a sales leader's words (the page's "Measure" column)
+GOAL_NAMES = {"leads_sourced": "Leads sourced", "qualified_leads": "Qualified leads", "mqls_created": "MQLs created",
+              "mqls_managed": "MQLs being worked", "sqls": "SQLs"}
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -810,7 +813,7 @@ def goals_vs_actuals(monthly: pd.DataFrame, goals: Mapping[str, float]) -> pd.Da
 
     ``goals`` keys (monthly goals; missing keys skipped, unknown keys refused): ``leads_sourced``,
     ``qualified_leads``, ``mqls_created``, ``mqls_managed``, ``sqls``. ``share_of_goal`` = actual /
-    goal (NaN for a goal <= 0), ``gap`` = actual - goal. Totals: flows summed against goal x months;
+    goal (NaN for a goal <= 0), ``gap`` = actual - goal; ``goal_name`` is the goal in words (:data:`GOAL_NAMES`). Totals: flows summed against goal x months;
     ``mqls_managed`` (a stock) averaged against the goal. A month the data does not reach
     (``covered`` false) has no actual (NaN, noted) and the totals count only the months with data. ``note`` carries the column's note from
     ``monthly.attrs["notes"]`` (why an actual is NaN, or how SQLs were dated); a partial month is
@@ -848,7 +851,8 @@ def goals_vs_actuals(monthly: pd.DataFrame, goals: Mapping[str, float]) -> pd.Da
     ok = out.target > 0
     out["share_of_goal"] = np.where(ok, out.actual / out.target.where(ok, 1), np.nan)
     out["gap"] = out.actual - out.target
-    return out[["goal", "month", "actual", "target", "share_of_goal", "gap", "note"]]
+    out["goal_name"] = out.goal.map(GOAL_NAMES)
+    return out[["goal", "goal_name", "month", "actual", "target", "share_of_goal", "gap", "note"]]
 
 
 def goals_note(goals: pd.DataFrame) -> str:

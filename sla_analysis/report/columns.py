@@ -41,7 +41,7 @@ COLUMNS: dict[str, Column] = {
     "source": C("Source"), "segment": C("Segment"), "tier": C("Tier"), "persona": C("Persona"),
     "owner_id": C("SDR"), "rep_id": C("Rep"), "type": C("Attempt type"), "mql_type": C("MQL type"),
     "band": C("Score band"), "cohort": C("Attempts received"), "attempt": C("Attempt"), "month": C("Month"),
-    "period": C("Period"), "kpi": C("KPI"), "goal": C("Measure"), "measure": C("Marketing's part"),
+    "period": C("Period"), "kpi": C("KPI"), "goal": C("Goal key"), "goal_name": C("Measure"), "measure": C("Marketing's part"),
     "figure": C("Figure"), "outcome": C("Where the MQL ended"), "reason": C("Reason given"),
     "kind": C("Returned to marketing"), "basis": C("Counted over"), "value_text": C("Value"), "flag": C(""),
     # counts
