@@ -24,11 +24,13 @@ def number(value: float) -> str:
 
 
 def money(value: float, currency: str = "USD", digits: int = 0) -> str:
-    """``$1,600`` for USD, ``1,600 EUR`` otherwise; an en dash for a missing value."""
+    """``$1,600`` for USD, ``1,600 EUR`` otherwise; a loss as ``-$31`` (the sign before the currency
+    sign); an en dash for a missing value."""
     if value is None or not np.isfinite(value):
         return "–"
-    text = f"{value:,.{digits}f}"
-    return f"${text}" if currency == "USD" else f"{text} {currency}"
+    text = f"{abs(value):,.{digits}f}"
+    sign = "-" if value < 0 and float(text.replace(",", "")) != 0 else ""
+    return f"{sign}${text}" if currency == "USD" else f"{sign}{text} {currency}"
 
 
 def pct(value: float, digits: int = 1) -> str:

@@ -408,7 +408,7 @@ def test_invented_first_touches_and_outcomes_are_not_judged(bank_csv, tmp_path):
     grid = cp.attempts_by_hour_weekday(crm, datetime(2008, 1, 1), datetime(2011, 1, 1))
     assert cp.best_hour_sentence(grid, 1, limits) == (f"How often calls reached a person is not available: "
                                                        f"{limits['outcomes']}.")
-    assert cp.best_hour_sentence(grid, 1).startswith("Calls reached a person")  # what it said before
+    assert cp.best_hour_sentence(grid, 1).startswith("Of the calls among these attempts")  # what it said before
     tiers = {"moderate": {"response_hours": 24, "touches": 8, "timeframe_days": 60}}
     start, stop, as_of = datetime(2008, 1, 1), datetime(2011, 1, 1), datetime(2011, 1, 1)
     stl = cp.speed_to_lead(crm, tiers, start, stop, as_of, by="tier", total=True)

@@ -13,6 +13,10 @@ def test_natural_order_of_cohorts_and_tiers():
     assert charts.natural_order(["1", "2", "8", "9", "10", "19", "20+", "3", "4"]) == \
         ["1", "2", "3", "4", "8", "9", "10", "19", "20+"]
     assert charts.natural_order(["low", "high", "moderate"]) == ["high", "moderate", "low"]
+    # bands by their lower edge, in their unit (the score bands of page 06, the response times of page 07)
+    assert charts.natural_order(["90 and above", "30-39", "below 30", "40-49"]) == ["below 30", "30-39", "40-49", "90 and above"]
+    assert charts.natural_order(["never", "1-4 h", "1-3 days", "later", "4-24 h", "within 1 hour", "5-60 min", "< 5 min"]) == \
+        ["< 5 min", "5-60 min", "within 1 hour", "1-4 h", "4-24 h", "1-3 days", "later", "never"]
     assert charts.natural_order(["webinar", "Tradeshow", "contact sales"]) == ["contact sales", "Tradeshow", "webinar"]
 
 
@@ -46,3 +50,19 @@ def test_money_axis_has_the_currency():
                            "t", "value per MQL", kind="money", currency="USD")
     assert fig.axes[0].yaxis.get_major_formatter()(10000, 0) == "$10,000"
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b"]
+
+
+def test_interval_chart_keeps_the_order_of_bands_and_ranks_the_rest():
+    bands = pd.DataFrame({"band": ["1-4 h", "1-3 days", "4-24 h"], "v": [0.9, 0.8, 0.7], "lo": [0.5] * 3, "hi": [1.2] * 3})
+    fig = charts.interval_chart(bands, "band", "v", "lo", "hi", "t", "x")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][::-1] == ["1-4 h", "4-24 h", "1-3 days"]  # top first
+    sources = bands.assign(band=["webinar", "tradeshow", "white paper"])
+    fig = charts.interval_chart(sources, "band", "v", "lo", "hi", "t", "x")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][::-1] == ["webinar", "tradeshow", "white paper"]  # by value
+
+
+def test_money_puts_a_loss_sign_before_the_currency_sign():
+    from sla_analysis.formats import money
+    assert money(-31.4) == "-$31" and money(1600) == "$1,600" and money(-1.36, digits=2) == "-$1.36"
+    assert money(-0.4) == "$0"  # rounds to nothing: no "-$0"
+    assert money(-1600, "EUR") == "-1,600 EUR" and money(float("nan")) == "–"

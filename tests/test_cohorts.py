@@ -167,3 +167,11 @@ def test_seeds_cohort_table_uses_the_stale_cohort_pages_conversion_rate(sample_c
         assert row.conversion_rate == pytest.approx(page01.loc[str(n), "conversion_rate"])
     # customers, not opportunities: the deals that were not won do not count
     assert (seeds.conversions >= seeds.customers).all() and (seeds.conversions > seeds.customers).any()
+
+
+def test_never_contacted_sentence_mentions_pooling_only_when_there_is_a_pooled_bar():
+    never_contacted_sentence = co.never_contacted_sentence
+    pooled = pd.DataFrame({"cohort_order": [0, 1, 2], "cohort": ["0", "1", "≥2"], "leads": [25, 50, 25]})
+    assert never_contacted_sentence(pooled) == "**25 stale leads (25.0%)** were never contacted; the last bar (≥2) pools the rare long groups."
+    whole = pooled.assign(cohort=["0", "1", "2"])
+    assert never_contacted_sentence(whole) == "**25 stale leads (25.0%)** were never contacted."

@@ -377,3 +377,15 @@ def test_without_attempts_speed_and_cadence_are_absent_not_zero(tmp_path):
     assert cad.leads.sum() > 0 and cad.share_to_protocol.isna().all() and cad.median_touches.isna().all()
     to_sql = kpis.attempts_to_sql(crm, start, stop, as_of)
     assert to_sql["n"] == 1 and np.isnan(to_sql["mean"]) and to_sql["note"] == "the export holds opportunities only"
+
+
+def test_best_hour_is_named_only_when_it_stands_out():
+    """Ten hours of 1,000 calls: one at 30% against 20% elsewhere stands out; 21.5% against 20%
+    (inside what ten comparisons' chance allows) does not."""
+    def grid(best):
+        return pd.DataFrame({"hour": range(8, 18), "calls_with_outcome": 1000,
+                             "connected": [best] + [200] * 9})
+    assert c.best_hour_sentence(grid(300), 30) == (
+        "Of the calls among these attempts, 21% reached a person; the best hour was 8:00: 30% of its 1,000 calls (26%–34%).")
+    assert c.best_hour_sentence(grid(215), 30).endswith("; no hour of the day stands out from the others.")
+    assert c.best_hour_sentence(grid(300), 2000) == "Of the calls among these attempts, 21% reached a person."

@@ -223,7 +223,7 @@ def test_bank_additional_says_what_the_call_history_lacks(bank_published):
     compliance = (report / "05_sla_compliance.html").read_text()
     assert "Speed to lead: not available in this data." in compliance
     assert "does not record when a client became a lead or was first called" in compliance
-    assert "100% within" not in compliance and "Calls reached a person" not in compliance
+    assert "100% within" not in compliance and "Of the calls among these attempts" not in compliance
     assert "When attempts were made: not available in this data." in compliance
     assert "Days between attempts: not available" in (report / "01_stale_lead_cohorts.html").read_text()
     assert "Conversion by time to first attempt: not available" in (report / "07_proposed_sla.html").read_text()

@@ -97,7 +97,7 @@ def test_adjusted_relative_conversion_recovers_the_truth_and_the_unadjusted_does
             assert crude.loc[r.band, "relative_high"] < true  # biased down, not merely noisy
     assert "1-3 days" in missed
     # low-tier leads are (almost) never answered within the hour: left out of that comparison, and said
-    assert any(n.startswith("low:") for n in eff.notes)
+    assert any(n.startswith("Low tier:") for n in eff.notes)
 
 
 @pytest.mark.slow
@@ -107,3 +107,15 @@ def test_revenue_gained_by_answering_within_the_hour_is_positive(sample_effect):
     assert g.extra_conversions_low > 0 and g.revenue_per_month == pytest.approx(g.extra_conversions_per_month * eff.value_per_conversion)
     conv = counts[counts.converted & (counts.band != "never")]
     assert eff.value_per_conversion == pytest.approx(conv.revenue.sum() / conv.leads.sum())
+
+
+def test_gain_sentence_makes_no_bold_claim_when_the_interval_holds_no_gain():
+    def eff(low):
+        gains = pd.DataFrame([{"target": sv.REFERENCE, "mqls_moved_per_month": 143.0, "extra_conversions_per_month": 4.8,
+                               "extra_conversions_low": low, "extra_conversions_high": 15.6, "revenue_per_month": 187_458.0,
+                               "revenue_low": 0.0, "revenue_high": 0.0}])
+        return sv.SpeedEffect(pd.DataFrame(), pd.DataFrame(), gains, 38_701.0, 12.0, 100)
+    sure = sv.gain_sentence(eff(1.2))
+    assert sure.startswith("**Answering within the hour the 143 MQLs") and "$187,458 a month" in sure
+    unsure = sv.gain_sentence(eff(-4.5))
+    assert "**" not in unsure and "includes no gain" in unsure and "-4.5 to 15.6" in unsure

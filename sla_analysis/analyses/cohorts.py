@@ -159,6 +159,17 @@ def cohort_label(attempts: np.ndarray, tail_from: int) -> list[str]:
     return [f"≥{tail_from}" if a >= tail_from else str(int(a)) for a in np.asarray(attempts)]
 
 
+def never_contacted_sentence(cohorts: pd.DataFrame) -> str:
+    """The sentence under the chart of stale leads by attempts received: how many were never
+    contacted (cohort 0) and, when the long groups were pooled (a ``≥T`` cohort), that the last bar
+    pools them."""
+    leads = int(cohorts.leads.sum())
+    never = int(cohorts.loc[cohorts.cohort_order == 0, "leads"].sum())
+    pooled = cohorts.cohort.astype(str).str.startswith("≥")
+    tail = (f"; the last bar ({cohorts.cohort[pooled].iloc[0]}) pools the rare long groups" if pooled.any() else "")
+    return f"**{never:,} stale leads ({never / leads:.1%})** were never contacted{tail}." if leads else ""
+
+
 def stale_cohorts(crm: CRM, cfg: SLAConfig, as_of: datetime, by: str | None = None,
                   tail_from: int | None = None) -> pd.DataFrame:
     """Stale leads (see :func:`cohort_window`) grouped by attempts received (and ``by``).

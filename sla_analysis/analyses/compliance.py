@@ -649,15 +649,26 @@ def in_tier_order(frame: pd.DataFrame, tiers: Mapping) -> pd.DataFrame:
     return frame.assign(_rank=key).sort_values(["_rank", "tier"], kind="stable").drop(columns="_rank").reset_index(drop=True)
 
 
-def best_hour_sentence(grid: pd.DataFrame, min_calls: int, limits: Mapping[str, str] | None = None) -> str:
-    """How often calls reached a person, overall and at the best hour with at least ``min_calls``
-    calls with an outcome; says so when the export has no call outcomes, or does not record them
-    call by call (``outcomes`` in ``limits``)."""
+def best_hour_sentence(grid: pd.DataFrame, min_calls: int, limits: Mapping[str, str] | None = None,
+                       confidence: float = 0.95) -> str:
+    """How often the calls among these attempts reached a person, overall and at the best hour with
+    at least ``min_calls`` calls with an outcome. An hour is named only when it stands out: its
+    Wilson interval, at ``confidence`` shared over the hours compared (Bonferroni), lies above the
+    overall share; otherwise the sentence says no hour stands out. Says so when the export has no
+    call outcomes, or does not record them call by call (``outcomes`` in ``limits``)."""
     if (limits or {}).get("outcomes"):
         return f"How often calls reached a person is not available: {limits['outcomes']}."
     calls = grid.groupby("hour")[["calls_with_outcome", "connected"]].sum()
     if calls.calls_with_outcome.sum() == 0:
         return "The export has no call outcomes, so how often calls reached a person is not available."
     best = (calls.connected / calls.calls_with_outcome)[calls.calls_with_outcome >= min_calls]
-    text = f"Calls reached a person {calls.connected.sum() / calls.calls_with_outcome.sum():.0%} of the time"
-    return text + (f"; the best hour was {best.idxmax()}:00 ({best.max():.0%})." if len(best) else ".")
+    overall = calls.connected.sum() / calls.calls_with_outcome.sum()
+    text = f"Of the calls among these attempts, {overall:.0%} reached a person"
+    if not len(best):
+        return text + "."
+    h = best.idxmax()
+    lo, hi = wilson_interval(calls.connected[h], calls.calls_with_outcome[h], 1 - (1 - confidence) / len(best))
+    if not float(lo) > overall:
+        return text + "; no hour of the day stands out from the others."
+    return text + (f"; the best hour was {h}:00: {best.max():.0%} of its {int(calls.calls_with_outcome[h]):,} calls "
+                   f"({float(lo):.0%}–{float(hi):.0%}).")

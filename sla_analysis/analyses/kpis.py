@@ -45,6 +45,7 @@ import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from sla_analysis.analyses.stats import mean_interval, rate_table, shrunk_rates, wilson_interval
+from sla_analysis.formats import money
 from sla_analysis.io.engine import CRM
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -873,16 +874,17 @@ _RATE_LABELS = {
 
 
 def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_sql: dict, sql_time: dict,
-             value: dict) -> pd.DataFrame:
+             value: dict, currency: str = "USD") -> pd.DataFrame:
     """The shared KPIs as one table for the page and ``summary.json``: ``key``, ``kpi`` (label),
     ``value`` with ``value_text``, ``n``, ``low``/``high`` with ``interval_text``, ``basis``
     (what was counted). Inputs are the outputs of :func:`lead_velocity_rate`, :func:`funnel_rates`,
-    :func:`contact_rates`, :func:`attempts_to_sql`, :func:`mql_to_sql_time` and :func:`sql_value`."""
+    :func:`contact_rates`, :func:`attempts_to_sql`, :func:`mql_to_sql_time` and :func:`sql_value`;
+    money in ``currency``."""
     rows = []
 
     def add(key, label, v, n, lo, hi, basis, fmt):
         def text(x):
-            return "–" if x is None or not np.isfinite(x) else fmt.format(x)
+            return "–" if x is None or not np.isfinite(x) else (fmt(x) if callable(fmt) else fmt.format(x))
         rows.append({"key": key, "kpi": label, "value": v, "value_text": text(v), "n": n, "low": lo, "high": hi,
                      "interval_text": "–" if lo is None or not (np.isfinite(lo) and np.isfinite(hi))
                      else f"{text(lo)} – {text(hi)}", "basis": basis})
@@ -901,13 +903,12 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
     add("attempts_to_sql", "Attempts to move an MQL to SQL (mean)", to_sql.get("mean"), int(to_sql.get("n", 0)),
         to_sql.get("mean_low"), to_sql.get("mean_high"), "the period's MQLs that became SQLs", "{:.2f}")
     add("mql_to_sql_days", "Days from MQL to SQL (median)", sql_time.get("km_median_days"), int(sql_time.get("mqls", 0)),
-        sql_time.get("km_low"), sql_time.get("km_high"), "the period's MQLs that become SQLs, those not yet SQL followed to the end of the data "
-        "(Kaplan-Meier)", "{:.1f}")
+        sql_time.get("km_low"), sql_time.get("km_high"), "the period's MQLs that become SQLs, those not yet SQL followed to the end of the data", "{:.1f}")
     add("sql_pipeline_value", "Dollar value of SQLs (their deals' amounts)", value.get("value"), int(value.get("sqls", 0)),
-        None, None, "the period's SQLs", "{:,.0f}")
+        None, None, "the period's SQLs", lambda x: money(x, currency))
     add("sql_expected_value", "Expected won value of SQLs", value.get("expected_value"), int(value.get("sqls", 0)),
         value.get("expected_value_low"), value.get("expected_value_high"),
-        "SQLs x won revenue per settled SQL", "{:,.0f}")
+        "SQLs x won revenue per settled SQL", lambda x: money(x, currency))
     out = pd.DataFrame(rows)
     out["value"] = pd.to_numeric(out["value"], errors="coerce")
     return out
@@ -944,7 +945,7 @@ def headcount_sentence(headcount: dict, sdr: Mapping[str, float], mqls_per_month
     if not np.isfinite(mqls_per_month):
         return (f"The team has {sdrs_with_leads} SDRs with leads. The MQLs a month, and so the headcount they need, are "
                 "not available: every event in the export has the same date.")
-    return (f"At **{mqls_per_month:,.0f} MQLs a month**, a {sdr['mql_conversion']:.0%} MQL-to-SQL rate and "
+    return (f"At **{mqls_per_month:,.0f} MQLs a month**, an MQL-to-SQL rate of {sdr['mql_conversion']:.0%} and "
             f"{sdr['sqls_per_month']:g} SQLs per SDR a month, the volume needs **{headcount['sdrs_by_sql_output']:.1f} SDRs**; "
             f"by workload ({headcount['active_mqls']:,.0f} active MQLs at {sdr['active_mqls_low']:g} to "
             f"{sdr['active_mqls_high']:g} each) it needs {headcount['sdrs_by_active_mqls_low']:.0f} to "

@@ -171,7 +171,7 @@ def delivered_value(monthly: pd.DataFrame, values: pd.DataFrame, months: list[st
     if "months_with_data" in monthly.attrs:
         outside = ~out.month.isin(monthly.attrs["months_with_data"])
         out.loc[outside, ["mqls", "value"]] = float("nan")
-    out["target"] = target
+    out["target_value"] = target
     out["share_of_target"] = out.value / target if target > 0 else float("nan")
     return out
 

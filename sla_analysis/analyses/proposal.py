@@ -42,7 +42,7 @@ from sla_analysis.analyses import lead_value as lv
 from sla_analysis.analyses import plateau as pl
 from sla_analysis.analyses import speed_value as sv
 from sla_analysis.config import SLAConfig
-from sla_analysis.formats import crm_text
+from sla_analysis.formats import crm_text, money
 from sla_analysis.io.engine import CRM
 
 PAGES = {"cost": "02 Cost per call", "cap": "03 Profitability plateau", "value": "04 Lead value targets",
@@ -416,7 +416,7 @@ def proposal_yaml(cfg: SLAConfig, proposal: dict) -> str:
 
 
 def _money(v, cur: str) -> str:
-    return "not available" if v is None or not np.isfinite(v) else f"{cur} {v:,.0f}"
+    return "not available" if v is None or not np.isfinite(v) else money(v, cur)
 
 
 def _hours(h: float) -> str:
@@ -495,9 +495,8 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
     L += ["", "## 6. What we review every month", "", "| Figure | Baseline (this period) | Owner |", "|---|---:|---|"]
     for k in p["kpis"]:
         b = k["baseline"]
-        txt = "not available" if b is None or not np.isfinite(b) else (f"{b:.1%}" if b <= 1 and "MQLs a month" not in k["kpi"]
-                                                                       and "Value" not in k["kpi"] and "Attempts" not in k["kpi"]
-                                                                       else f"{b:,.1f}")
+        txt = ("not available" if b is None or not np.isfinite(b) else money(b, cfg.currency) if "Value" in k["kpi"]
+               else f"{b:,.0f}" if "MQLs delivered" in k["kpi"] else f"{b:,.1f}" if "Attempts" in k["kpi"] else f"{b:.1%}")
         L.append(f"| {k['kpi']} | {txt} | {k['owner']} |")
     L += ["", "## 7. Review", ""]
     L.append((f"The current SLA's review was due on {r['current_review_due']}: this proposal is that review. " if r["due_now"] else "")

@@ -126,8 +126,9 @@ def conversion_by_band(counts: pd.DataFrame, confidence: float = 0.95, min_n: in
     g = counts.assign(conv=np.where(counts.converted, counts.leads, 0)).groupby("band")[["leads", "conv"]].sum()
     g = g.reindex(_order(g.index))
     ref = g.loc[[b for b in REFERENCE_BANDS if b in g.index]].sum()
-    rows = [{"band": REFERENCE, "mqls": int(ref.leads), "conversions": int(ref.conv)}]
-    rows = [{"band": b, "mqls": int(r.leads), "conversions": int(r.conv)} for b, r in g.iterrows()] + rows
+    rows = [{"band": b, "mqls": int(r.leads), "conversions": int(r.conv)} for b, r in g.iterrows()]
+    at = sum(b in REFERENCE_BANDS for b in g.index)  # "within 1 hour" follows the bands it pools
+    rows.insert(at, {"band": REFERENCE, "mqls": int(ref.leads), "conversions": int(ref.conv)})
     out = pd.DataFrame(rows)
     out["conversion"] = np.where(out.mqls > 0, out.conversions / out.mqls.where(out.mqls > 0, 1), np.nan)
     out["conversion_low"], out["conversion_high"] = wilson_interval(out.conversions, out.mqls, confidence)
@@ -385,8 +386,9 @@ def _adjusted(models: dict, value: float, months: float, confidence: float, n_bo
                       "extra_conversions_low": lo / months, "extra_conversions_high": hi / months,
                       "revenue_per_month": est[f"extra|{target}"] / months * value,
                       "revenue_low": lo / months * value, "revenue_high": hi / months * value})
-    notes = [f"{t}: no band inside the first hour has {min_n} contacted MQLs and {MIN_CONVERSIONS} conversions, so this tier is left "
-             "out of the comparison with answering within an hour" for t, m in models.items() if not _reference_of(m["bands"])]
+    notes = [f"{str(t).capitalize()} tier: no band inside the first hour has {min_n} contacted MQLs and {MIN_CONVERSIONS} "
+             "conversions, so this tier is left out of the comparison with answering within an hour."
+             for t, m in models.items() if not _reference_of(m["bands"])]
     return SpeedEffect(pd.DataFrame(overall), pd.DataFrame(by_tier), pd.DataFrame(gains), value, months,
                        len(boots), None, notes)
 
@@ -448,7 +450,11 @@ def gain_sentence(eff, currency: str = "USD") -> str:
     if REFERENCE not in g.index:
         return ""
     hour = g.loc[REFERENCE]
-    return (f"**Answering within the hour the {hour.mqls_moved_per_month:,.0f} MQLs a month now answered later would bring "
-            f"about {hour.extra_conversions_per_month:.1f} more opportunities a month** (interval {hour.extra_conversions_low:.1f} "
-            f"to {hour.extra_conversions_high:.1f}), worth {money(hour.revenue_per_month, currency)} a month at "
-            f"{money(eff.value_per_conversion, currency)} of won revenue per opportunity.")
+    moved = f"Answering within the hour the {hour.mqls_moved_per_month:,.0f} MQLs a month now answered later"
+    if not hour.extra_conversions_low > 0:  # the interval holds no gain (or a loss): no headline in bold
+        return (f"{moved} might bring about {hour.extra_conversions_per_month:.1f} more opportunities a month, but the "
+                f"interval ({hour.extra_conversions_low:.1f} to {hour.extra_conversions_high:.1f}) includes no gain: "
+                "this history cannot show that answering faster pays.")
+    return (f"**{moved} would bring about {hour.extra_conversions_per_month:.1f} more opportunities a month** (interval "
+            f"{hour.extra_conversions_low:.1f} to {hour.extra_conversions_high:.1f}), worth {money(hour.revenue_per_month, currency)} "
+            f"a month at {money(eff.value_per_conversion, currency)} of won revenue per opportunity.")

@@ -19,19 +19,37 @@ from sla_analysis.formats import money
 TIER_ORDER = ("high", "moderate", "low")
 
 
+_MINUTES = {"min": 1, "mins": 1, "minutes": 1, "h": 60, "hour": 60, "hours": 60, "day": 1440, "days": 1440}
+_QUANTITY = re.compile(r"^(below|under|<|within)?\s*(\d+(?:\.\d+)?)(?:\s*-\s*\d+(?:\.\d+)?)?\s*"
+                       r"(\+|and above|or more)?\s*(min|mins|minutes|h|hours?|days?)?(?:\s|$)")
+
+
 def natural_order(values) -> list[str]:
     """Labels in their natural order: ``1, 2, ..., 10, 20+`` (numbers by value, a ``+`` tail last),
-    known tiers in protocol order, then the rest alphabetically."""
-    labels = list(dict.fromkeys(str(v) for v in values))
+    bands by their lower edge in their unit (``below 30, 30-39, ..., 90 and above``; ``< 5 min,
+    5-60 min, within 1 hour, 1-4 h, 4-24 h, 1-3 days, later, never``), known tiers in protocol
+    order, then the rest alphabetically."""
+    return sorted(dict.fromkeys(str(v) for v in values), key=_natural_key)
 
-    def key(label: str):
-        m = re.match(r"^(\d+)(\+?)", label)
-        if m:
-            return (0, int(m.group(1)), m.group(2), label)
-        if label in TIER_ORDER:
-            return (1, TIER_ORDER.index(label), "", label)
-        return (2, 0, "", label.lower())
-    return sorted(labels, key=key)
+
+def _natural_key(label: str) -> tuple:
+    """(0, …) a quantity or band, (1, …) a known tier, (2, …) anything else (alphabetical)."""
+    low = label.strip().lower()
+    m = _QUANTITY.match(low)
+    if m:
+        value = float(m.group(2)) * _MINUTES.get(m.group(4) or "", 1)
+        return (0, value, -1 if m.group(1) else (1 if m.group(3) else 0), low)
+    if low in ("later", "never"):
+        return (0, np.inf, ("later", "never").index(low), low)
+    if label in TIER_ORDER:
+        return (1, TIER_ORDER.index(label), 0, label)
+    return (2, 0, 0, low)
+
+
+def is_ordinal(values) -> bool:
+    """Whether labels have an order of their own (attempts, bands, tiers), so a chart keeps it
+    rather than ranking the groups by their value."""
+    return all(_natural_key(str(v))[0] < 2 for v in values)
 
 
 def format_axis(axis, kind: str, currency: str = "USD") -> None:
@@ -47,8 +65,13 @@ def format_axis(axis, kind: str, currency: str = "USD") -> None:
 def interval_chart(frame: pd.DataFrame, label: str, value: str, low: str, high: str,
                    title: str, xlabel: str, reference: float | None = None,
                    reference_label: str = "", kind: str = "count", currency: str = "USD") -> plt.Figure:
-    """Horizontal point-and-interval chart, one row per group (e.g. MQL value per source)."""
-    data = frame.sort_values(value, ascending=True, na_position="first")
+    """Horizontal point-and-interval chart, one row per group (e.g. MQL value per source): groups
+    ranked by their value, or, when they have an order of their own (response-time bands, tiers),
+    in that order from the top."""
+    if is_ordinal(frame[label]):
+        data = frame.set_index(frame[label].astype(str)).loc[natural_order(frame[label])[::-1]].reset_index(drop=True)
+    else:
+        data = frame.sort_values(value, ascending=True, na_position="first")
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(data) + 1.5))
     y = np.arange(len(data))
     err = np.vstack([data[value] - data[low], data[high] - data[value]])
@@ -133,6 +156,8 @@ def rate_by_cohort_chart(frame: pd.DataFrame, x: str, rate: str, low: str, high:
                     color=sns.color_palette()[i % 10])
         step = max(1, len(labels) // (12 if cols == 1 else 6))
         ax.set_xticks(range(0, len(labels), step), labels[::step])
+        if max(len(lab) for lab in labels[::step]) * len(labels[::step]) > (60 if cols == 1 else 24):
+            ax.tick_params(axis="x", labelrotation=45)
         ax.set_xlabel(xlabel)
         if name is not None:
             ax.set_title(str(name), fontsize=11)
@@ -152,17 +177,17 @@ def plateau_chart(cohorts: pd.DataFrame, curve: pd.DataFrame, cohort_answer: int
     profit per contacted lead of capping at N attempts, with the recommended cap and its interval."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     left.plot(cohorts["attempts"], cohorts["profit_per_lead"], marker="o", color=sns.color_palette()[1])
-    left.axvline(cohort_answer, color="grey", linestyle="--", label=f"knee: {cohort_answer}")
+    left.axvline(cohort_answer, color="grey", linestyle="--", label=f"levels off at: {cohort_answer}")
     for ax in (left, right):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    left.set_title("Seeds' method: profit per lead by attempts received")
+    left.set_title("Rule of thumb: profit per lead by attempts received")
     left.set_xlabel("attempts received (cohort)")
     left.set_ylabel(f"{currency} per lead")
     left.legend()
     right.plot(curve["attempts"], curve["profit_per_lead"], marker="o", color=sns.color_palette()[0])
     right.axvspan(ci[0] - 0.4, ci[1] + 0.4, color=sns.color_palette()[0], alpha=0.12, label="interval")
     right.axvline(recommended, color=sns.color_palette()[3], linestyle="--", label=f"recommended: {recommended}")
-    right.set_title("Sound method: profit per lead of a cap of N attempts")
+    right.set_title("Recommended: profit per lead of a cap of N attempts")
     right.set_xlabel("attempt cap N")
     right.set_ylabel(f"{currency} per contacted lead")
     for ax in (left, right):

@@ -55,7 +55,7 @@ COLUMNS: dict[str, Column] = {
     "decided_bh": C("MQLs decided", "count"), "pipeline_deals": C("Deals created", "count"),
     "won_revenue_deals": C("Deals won", "count"), "session_gaps": C("Gaps in sessions", "count"),
     "first_touch_n": C("n", "count"), "active_hours": C("Active hours", "count"),
-    "target": C("Target", "count"), "actual": C("Actual", "count"), "gap": C("Gap", "signed_count"),
+    "target": C("Target", "count"), "target_value": C("Target", "money"), "actual": C("Actual", "count"), "gap": C("Gap", "signed_count"),
     "median_gap_s": C("Median gap (seconds)", "count"), "protocol_touches": C("Protocol touches", "count"),
     "median_touches": C("Median touches", "count"), "timeframe_days": C("Over days", "count"),
     # shares (every one with its n in the table and, where it has one, its interval)
@@ -134,6 +134,11 @@ def formatter(kind: str, currency: str = "USD"):
     return lambda v: "–" if missing(v) else fmt(v)
 
 
+def _lower(label: str) -> str:
+    """A label in lower case inside a sentence, acronyms kept (``Became SQL`` -> ``became SQL``)."""
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in label.split(" "))
+
+
 def readable(frame: pd.DataFrame, columns: list[str], currency: str = "USD", confidence: float = 0.95,
              labels: dict[str, str] | None = None, intervals: bool = True, min_n_flag: str = "few leads",
              limits: dict[str, str] | None = None) -> pd.DataFrame:
@@ -151,7 +156,7 @@ def readable(frame: pd.DataFrame, columns: list[str], currency: str = "USD", con
         write = formatter(col.kind, currency)
         out[label] = [write(v) for v in frame[c]]
         if c in with_interval:
-            name = f"{confidence:.0%} interval" + (f" ({label.lower()})" if len(with_interval) > 1 else "")
+            name = f"{confidence:.0%} interval" + (f" ({_lower(label)})" if len(with_interval) > 1 else "")
             out[name] = ["–" if write(lo) == "–" or write(hi) == "–" else f"{write(lo)} – {write(hi)}"
                          for lo, hi in zip(frame[f"{c}_low"], frame[f"{c}_high"])]
     if "small_sample" in frame and frame["small_sample"].any():

@@ -25,10 +25,12 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
+from sla_analysis.analyses.compliance import in_tier_order
 from sla_analysis.config import SLAConfig, load_config
 from sla_analysis.formats import attempts, crm_text, interval_text, money, number, pct, plural  # noqa: F401 (the pages' formatters)
 from sla_analysis.io.engine import CRM, open_crm
 from sla_analysis.periods import Period, parse_period
+from sla_analysis.report.charts import TIER_ORDER
 from sla_analysis.report.columns import column, readable, unsupported
 
 
@@ -173,6 +175,8 @@ def table(frame: pd.DataFrame, columns: list[str], labels: dict[str, str] | None
     ctx = _CURRENT.get("ctx")
     currency, confidence = (ctx.cfg.currency, ctx.cfg.confidence_level) if ctx else ("USD", 0.95)
     limits = ctx.crm.limits() if ctx else {}
+    if columns and columns[0] == "tier" and "tier" in frame:  # tiers in the protocol's order, not the alphabet's
+        frame = in_tier_order(frame, ctx.cfg.tier_protocols if ctx else dict.fromkeys(TIER_ORDER))
     if record and ctx:
         ctx.record_table(record, frame)
     show_table(readable(frame, columns, currency, confidence, labels, limits=limits))
