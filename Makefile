@@ -39,6 +39,7 @@ SPARK_STAMP := $(VENV)/.spark
 BROWSER_STAMP := $(VENV)/.browser
 CHROMIUM ?= /usr/bin/chromium
 POSTGRES_STAMP := $(VENV)/.postgres
+LAB_STAMP := $(VENV)/.lab
 
 .PHONY: help install install-spark install-browser install-postgres load-warehouse test-browser test-postgres screenshots lock report reports validate validate-real validate-methods sample lab test test-fast test-spark bench clean-reports
 
@@ -84,14 +85,22 @@ validate-methods: $(STAMP) ## Simulation study of the attempt-cap methods -> rep
 sample: $(STAMP) ## Write the sample CRM and its truth.json to OUT= (default data/processed/sample_export)
 	$(PY) -m sla_analysis sample --out $(if $(value OUT),$(call quote,OUT),data/processed/sample_export)
 
-lab: $(STAMP) ## Open the notebooks in JupyterLab (each runs as-is; set data_dir/profile in its first cell)
+# JupyterLab from its own lock (the dev lock plus the lab extra), installed on first use.
+$(LAB_STAMP): $(STAMP) requirements-lab.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-lab.lock
+	touch $(LAB_STAMP)
+
+lab: $(LAB_STAMP) ## Open the notebooks in JupyterLab (installed on first use; each notebook runs as-is; set data_dir/profile in its first cell)
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
-lock: ## Recompile requirements.lock (with hashes) and environment.yml from pyproject.toml (needs PyPI)
+lock: ## Recompile requirements.lock and requirements-lab.lock (with hashes) and environment.yml from pyproject.toml (needs PyPI)
 	$(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools
 	.venv-lock/bin/pip-compile --quiet --extra dev --generate-hashes --strip-extras --no-emit-index-url \
 	  --no-emit-find-links -o requirements.lock pyproject.toml
-	$(PYTHON) -m sla_analysis.tools.environment requirements.lock > environment.yml
+	test -f requirements-lab.lock || cp requirements.lock requirements-lab.lock  # the same pins, plus the lab's
+	.venv-lock/bin/pip-compile --quiet --extra dev --extra lab --generate-hashes --strip-extras --no-emit-index-url \
+	  --no-emit-find-links -o requirements-lab.lock pyproject.toml
+	$(PYTHON) -m sla_analysis.tools.environment requirements-lab.lock > environment.yml
 	rm -rf .venv-lock
 
 test: $(STAMP) $(BROWSER_STAMP) ## Run the whole test suite (unit, notebooks, end to end, pages in Chromium)
