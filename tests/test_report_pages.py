@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
-from sla_analysis.report.actions import what_to_do
-from sla_analysis.report.periods_index import published_periods, write_periods_index
 import nbformat
 
+from sla_analysis.report.actions import what_to_do
+from sla_analysis.report.periods_index import published_periods, write_periods_index
 from sla_analysis.report.publish import page_links, without_unsupported_notes
 
 
