@@ -209,4 +209,5 @@ def funnel_sentence(f: dict, currency: str, limits: dict[str, str]) -> str:
     if "revenue" in limits:
         return text + f"; {limits['revenue']}, so the dollars of lead value are not available."
     return (text + f" at an average deal of {money(f['avg_deal_value'], currency)}: **{money(f['lead_value'], currency)} of "
-            f"lead value a month**, or {money(f['value_per_lead'], currency)} per MQL.")
+            f"lead value a month**, or {money(f['value_per_lead'], currency)} per MQL at those MQLs' own mix of sources "
+            "(the value used for the target above weights the sources as the period's MQLs do).")

@@ -64,7 +64,7 @@ COLUMNS: dict[str, Column] = {
     "share": C("Share", "share"), "rate": C("Share of all MQLs", "share"), "leads_share": C("Share of leads", "share"),
     "share_within": C("Share within", "share"), "share_within_bh": C("Share within", "share"),
     "share_to_protocol": C("Worked to protocol", "share"), "share_converted_early": C("Converted before", "share"),
-    "share_abandoned_early": C("Abandoned early", "share"), "share_over_worked": C("Over-worked", "share"),
+    "share_abandoned_early": C("Abandoned early", "share"), "share_over_worked": C("Of them over-worked", "share"),
     "share_open": C("Still open", "share"), "share_of_goal": C("Share of goal", "share"),
     "share_of_target": C("Share of target", "share"), "rejection_rate": C("Rejection rate", "share"),
     "requalified_share": C("Share back", "share"), "pipeline_share": C("Share of pipeline", "share"),
@@ -90,7 +90,7 @@ COLUMNS: dict[str, Column] = {
     # pace and time
     "attempts_per_lead": C("Attempts per lead", "number1"), "attempts_per_active_hour": C("Attempts per active hour", "number2"),
     "calls_per_hour_dialling": C("Calls per hour dialling", "number1"), "sqls_per_month": C("SQLs a month", "number1"),
-    "conversions_per_100": C("Converted per 100 open", "number2"),
+    "conversions_per_100": C("Became opportunities per 100 still open", "number2"),
     "median_hours": C("Median", "hours"), "p25_hours": C("25% within", "hours"), "p75_hours": C("75% within", "hours"),
     "p90_hours": C("90% within", "hours"), "median_business_hours": C("Median business hours", "hours"),
     "p90_business_hours": C("90% within (business hours)", "hours"), "response_hours": C("Window", "hours"),
