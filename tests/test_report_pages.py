@@ -35,7 +35,7 @@ def test_what_to_do_puts_the_largest_shortfall_first_and_words_it_plainly():
     actions = what_to_do(SUMMARY)
     assert len(actions) == 3
     first = actions[0]
-    assert first.text.startswith("Speed to lead missed in every tier: sales contacted 66% of low-tier MQLs")
+    assert first.text.startswith("Speed to lead missed in every tier; furthest off, sales contacted 66% of low-tier MQLs")
     assert first.href == "05_sla_compliance.html"
     assert "follow-up cadence" not in first.text.lower()  # cadence missed by 2.5%: second, not first
     assert actions[1].text.startswith("Follow-up cadence missed in high tier")

@@ -47,7 +47,8 @@ def _missed_promises(promises: list[dict]) -> list[Action]:
         else:
             where = "in every tier" if len(missed) == total > 1 else (
                 "in " + ", ".join(p["promise"].split(", ", 1)[-1] for p in missed))
-            text = f"{kind.capitalize()} missed {where}: {worst['text'][:1].lower() + worst['text'][1:]}."
+            furthest = "; furthest off, " if len(missed) > 1 else ": "
+            text = f"{kind.capitalize()} missed {where}{furthest}{worst['text'][:1].lower() + worst['text'][1:]}."
             href = COMPLIANCE_PAGE
         actions.append(Action(text, href, gap))
     return actions
