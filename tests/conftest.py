@@ -3,6 +3,8 @@ their helpers are in ``tests/helpers.py``)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,16 @@ def big_sample_dir(tmp_path_factory) -> Path:
     """A larger sample (120,000 leads) for tests that check estimates against the truth."""
     from dataclasses import replace
     return write_sample(tmp_path_factory.mktemp("big"), replace(SampleParams(), n_leads=120_000, seed=7))
+
+
+@pytest.fixture(scope="session")
+def published_sample(tmp_path_factory, sample_dir) -> Path:
+    """The sample's full reports for 2024Q1 and 2024-02, published once per session by the CLI as a
+    scheduler runs it, and read (never written) by the end-to-end, browser and proposal tests."""
+    out = tmp_path_factory.mktemp("published")
+    for period in ("2024Q1", "2024-02"):
+        res = subprocess.run([sys.executable, "-m", "sla_analysis", "report", "--period", period, "--data", str(sample_dir),
+                              "--out", str(out)], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                             timeout=1800)
+        assert res.returncode == 0, res.stderr
+    return out

@@ -23,6 +23,7 @@ from typing import Callable
 
 import pytest
 
+from tests.cli_runner import run_cli
 from tests.helpers import ACTIVITIES, DEALS, LEADS, write_csv
 
 pytestmark = pytest.mark.slow  # about a minute of CLI runs
@@ -338,8 +339,10 @@ class Outcome:
 
 
 def _run(command: str, data: Path, out: Path, case: Case | None = None) -> tuple[int | None, str, str, float]:
+    """``sla-analysis <command>`` on the case's export, forked from a server that imported the CLI once
+    (:mod:`tests.cli_runner`: the same ``main``, a process of its own, a hang guard)."""
     import time
-    args = [sys.executable, "-m", "sla_analysis", command, "--data", str(data)]
+    args = [command, "--data", str(data)]
     if command == "report":
         args += ["--period", "2024-01", "--out", str(out), "--quiet"]
     if case is not None and case.profile:
@@ -347,11 +350,8 @@ def _run(command: str, data: Path, out: Path, case: Case | None = None) -> tuple
         args += ["--profile", str(mapping) if mapping.is_file() else case.profile]
     timeout = case.timeout if case is not None else TIMEOUT_S
     t0 = time.monotonic()
-    try:
-        res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, errors="replace", timeout=timeout)
-        return res.returncode, res.stdout, res.stderr, time.monotonic() - t0
-    except subprocess.TimeoutExpired as exc:
-        return None, str(exc.stdout or ""), f"HANG: no answer in {timeout} s", time.monotonic() - t0
+    res = run_cli(args, cwd=ROOT, timeout=timeout)
+    return res.returncode, res.stdout, res.stderr, time.monotonic() - t0
 
 
 #: the cases also run through ``report`` (the rest: ``validate`` only, which is what ``report`` calls

@@ -10,7 +10,6 @@ import pytest
 
 from sla_analysis import paths
 from sla_analysis.report.publish import page_title
-from sla_analysis.report.run import run_report
 
 browser_tools = pytest.importorskip("sla_analysis.tools.browser", reason="make install-browser")
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -20,24 +19,22 @@ MAX_PRINTED_PAGES = 10
 
 
 @pytest.fixture(scope="module")
-def published(sample_dir, tmp_path_factory) -> Path:
-    """A full report for 2024Q1 and a one-page report for 2024-03 (for the list of periods)."""
-    out = tmp_path_factory.mktemp("reports")
-    run_report("2024Q1", sample_dir, None, out, quiet=True)
-    run_report("2024-03", sample_dir, None, out, notebooks=("02_cost_per_call",), quiet=True)
-    return out
+def published(published_sample) -> Path:
+    """The full reports for 2024Q1 and 2024-02 (for the list of periods) the end-to-end tests read
+    too, published once per session (conftest)."""
+    return published_sample
 
 
 @pytest.fixture(scope="module")
 def seen(published) -> dict[str, "browser_tools.PageFacts"]:
     pages = [published / "index.html", *sorted((published / "2024Q1").glob("*.html")),
-             published / "2024-03" / "index.html"]
+             published / "2024-02" / "index.html"]
     with browser_tools.chromium() as browser:
         return {p.relative_to(published).as_posix(): browser_tools.inspect_page(browser, p) for p in pages}
 
 
 def test_every_page_of_the_report_was_opened(seen):
-    expected = {"index.html", "2024Q1/index.html", "2024-03/index.html",
+    expected = {"index.html", "2024Q1/index.html", "2024-02/index.html",
                 *(f"2024Q1/{n}.html" for n in paths.REPORT_NOTEBOOKS)}
     assert set(seen) == expected
 
@@ -84,7 +81,7 @@ def test_links_between_pages_and_periods_resolve(seen, published):
     assert not broken, broken
     home = seen["index.html"].links
     assert str((published / "2024Q1" / "index.html").resolve()) in home
-    assert str((published / "2024-03" / "index.html").resolve()) in home
+    assert str((published / "2024-02" / "index.html").resolve()) in home
     page = seen["2024Q1/03_profitability_plateau.html"].links
     assert str((published / "2024Q1" / "02_cost_per_call.html").resolve()) in page  # previous
     assert str((published / "2024Q1" / "04_lead_value_targets.html").resolve()) in page  # next

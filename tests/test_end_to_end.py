@@ -2,7 +2,6 @@
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from sla_analysis import paths
 from sla_analysis.errors import NotebookFailed
 from sla_analysis.report import run as report_run
+from tests.cli_runner import run_cli
 from tests.helpers import LEADS
 
 pytestmark = pytest.mark.slow
@@ -17,17 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "sla_analysis", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=900)
+    """``python -m sla_analysis *args``, forked from a server that imported the CLI once
+    (:mod:`tests.cli_runner`); the session's published reports are made by a real process (conftest)."""
+    return run_cli(list(args), cwd=cwd, timeout=900)
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory, sample_dir):
-    out = tmp_path_factory.mktemp("reports")
-    for period in ("2024Q1", "2024-02"):
-        res = cli("report", "--period", period, "--data", str(sample_dir), "--out", str(out))
-        assert res.returncode == 0, res.stderr
-    return out
+def published(published_sample):
+    """The sample's 2024Q1 and 2024-02, published by the CLI once per session (conftest)."""
+    return published_sample
 
 
 def test_pages_exist_and_summary_matches_truth(published, sample_truth):
