@@ -63,9 +63,6 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     if plateau.get("recommended_attempts") is not None:
         rows.append(("Attempt cap to write into the SLA (profit per lead is highest there)",
                      f"{_count(plateau['recommended_attempts'], 'attempt')} (interval {plateau['ci_low']}-{plateau['ci_high']})"))
-        if plateau.get("cohort_method_attempts") is not None:
-            rows.append(("The rule of thumb from finished leads would say (biased: see the plateau page)",
-                         _count(plateau['cohort_method_attempts'], 'attempt')))
     elif plateau.get("reason"):
         rows.append(("Attempt cap", f"not available: {plateau['reason']}"))
     return rows
