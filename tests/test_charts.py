@@ -66,3 +66,11 @@ def test_money_puts_a_loss_sign_before_the_currency_sign():
     assert money(-31.4) == "-$31" and money(1600) == "$1,600" and money(-1.36, digits=2) == "-$1.36"
     assert money(-0.4) == "$0"  # rounds to nothing: no "-$0"
     assert money(-1600, "EUR") == "-1,600 EUR" and money(float("nan")) == "–"
+
+
+def test_ratios_are_written_as_multiples_not_bare_fractions():
+    from sla_analysis.report.columns import readable
+    shown = readable(pd.DataFrame({"band": ["4-24 h"], "relative_to_within_1h": [0.734],
+                                   "relative_to_within_1h_low": [0.5], "relative_to_within_1h_high": [1.09]}),
+                     ["band", "relative_to_within_1h"])
+    assert shown.iloc[0].tolist() == ["4-24 h", "0.73×", "0.50× – 1.09×"]

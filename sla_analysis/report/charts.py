@@ -53,8 +53,10 @@ def is_ordinal(values) -> bool:
 
 
 def format_axis(axis, kind: str, currency: str = "USD") -> None:
-    """``kind``: ``share`` (0.25 -> 25%), ``money`` ($1,600 / 1,600 EUR), ``count`` (1,600)."""
-    if kind == "share":
+    """``kind``: ``share`` (0.25 -> 25%), ``money`` ($1,600 / 1,600 EUR), ``ratio`` (1.2×), ``count`` (1,600)."""
+    if kind == "ratio":
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    elif kind == "share":
         axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     elif kind == "money":
         axis.set_major_formatter(FuncFormatter(lambda v, _: money(v, currency)))

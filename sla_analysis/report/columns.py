@@ -3,7 +3,7 @@ values are written. A page shows a table with one call (:func:`sla_analysis.repo
 and the workbook uses the same labels, so a figure is named the same everywhere.
 
 Kinds: ``count`` (1,234), ``share`` (12.3%), ``money`` ($1,234 or 1,234 EUR), ``money2`` ($5.03),
-``number1`` (4.5), ``number2`` (0.87), ``hours`` (3.5 h), ``days`` (2.1 days), ``signed_share``
+``number1`` (4.5), ``number2`` (0.87), ``ratio`` (0.87×: so many times the reference), ``hours`` (3.5 h), ``days`` (2.1 days), ``signed_share``
 (+7%), ``signed_count`` (+120), ``text``. An interval column is made from ``<col>_low`` and
 ``<col>_high`` in the kind of ``<col>``.
 """
@@ -71,8 +71,8 @@ COLUMNS: dict[str, Column] = {
     "won_share": C("Share won", "share"), "won_revenue_share": C("Share of won revenue", "share"),
     "mql_to_sql": C("MQL to SQL", "share"), "covered": C("Data covers", "share"),
     "first_touch_within_window": C("Within window", "share"), "drift": C("Drift", "signed_share"),
-    "relative_conversion": C("Converts relative to within 1 hour", "number2"),
-    "relative_to_within_1h": C("Against within the hour", "number2"), "conversion": C("Share", "share"),
+    "relative_conversion": C("Converts relative to within 1 hour", "ratio"),
+    "relative_to_within_1h": C("Against within the hour", "ratio"), "conversion": C("Share", "share"),
     "conversions": C("Conversions", "count"),
     # money
     "revenue": C("Revenue", "money"), "attempts_cost": C("Attempts cost", "money"), "cost": C("Cost", "money"),
@@ -128,6 +128,7 @@ def formatter(kind: str, currency: str = "USD"):
         "money2": lambda v: money(v, currency, 2),
         "number1": lambda v: f"{v:,.1f}",
         "number2": lambda v: f"{v:,.2f}",
+        "ratio": lambda v: f"{v:,.2f}×",
         "hours": lambda v: f"{v:,.1f} h",
         "days": lambda v: f"{v:,.1f} days",
     }.get(kind, str)

@@ -32,7 +32,7 @@ _FIXED_TIME = datetime(2000, 1, 1)
 
 #: Excel number formats by column kind (see sla_analysis.report.columns)
 NUMBER_FORMATS = {"count": "#,##0", "share": "0.0%", "signed_share": "+0%;-0%;0%", "signed_count": "+#,##0;-#,##0;0",
-                  "number1": "#,##0.0", "number2": "#,##0.00", "hours": "#,##0.0", "days": "#,##0.0"}
+                  "number1": "#,##0.0", "number2": "#,##0.00", "ratio": '#,##0.00"×"', "hours": "#,##0.0", "days": "#,##0.0"}
 
 
 def number_format(kind: str, currency: str = "USD") -> str | None:
