@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 
@@ -101,7 +102,13 @@ def test_an_interrupt_stops_scheduling_notebooks():
             _thread.interrupt_main()  # as if Ctrl-C reached the run while notebook a runs
         time.sleep(0.5)
 
-    with pytest.raises(KeyboardInterrupt):
-        run_notebooks(("a", "b", "c", "d"), run_one, jobs=1)
-    time.sleep(0.8)  # a's worker finishes its sleep: it must not pick up b
+    # Ctrl-C as a plain Python process has it: interrupt_main() does nothing while SIGINT is ignored or
+    # left to the system, and a test run earlier in the session may have left it so (seen once in CI)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_notebooks(("a", "b", "c", "d"), run_one, jobs=1)
+        time.sleep(0.8)  # a's worker finishes its sleep: it must not pick up b
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert started == ["a"]

@@ -52,6 +52,20 @@ def test_adjusted_effect_without_enough_leads_says_why():
     assert eff.reason and "30 contacted MQLs" in eff.reason and eff.overall.empty
 
 
+def test_no_band_inside_the_hour_is_said_not_shown_as_an_empty_comparison():
+    """A tier answered only after the first hour (SDRs who work office hours, a small export): its
+    slower bands can still be compared with its fastest, but nothing can be held against answering
+    within the hour, and the effect says why (the page then says "not available", not a crash)."""
+    c = _counts([("1-4 h", "moderate", True, 20, 2000.0), ("1-4 h", "moderate", False, 80, 0.0),
+                 ("4-24 h", "moderate", True, 10, 1000.0), ("4-24 h", "moderate", False, 190, 0.0)])
+    eff = sv.adjusted_effect(c, 3.0, min_n=30, n_boot=20)
+    assert eff.reason and "within the hour" in eff.reason
+    assert eff.overall.empty and "band" in eff.overall.columns  # the page can still filter it
+    assert set(eff.by_tier.band) == {"1-4 h", "4-24 h"}  # the tier's own comparison, for its window
+    assert eff.notes == ["Moderate tier: no band inside the first hour has 30 contacted MQLs and 10 conversions, so this "
+                         "tier is left out of the comparison with answering within an hour."]
+
+
 def test_response_window_keeps_the_current_one_when_the_bands_cannot_be_told_apart():
     by_tier = pd.DataFrame([
         {"tier": "high", "band": "within 1 hour", "relative_to_fastest": 1.0, "relative_low": 1.0, "relative_high": 1.0, "loss_share": 0.0},

@@ -262,10 +262,7 @@ def _summaries(fit: dict, models: dict) -> dict[str, float]:
             vals[f"ra|{t}|{b}"] = vals[f"p|{t}|{b}"] / anchor if anchor > 0 else np.nan
     all_bands = _order({b for m in models.values() for b in m["bands"]})
     for b in all_bands + [REFERENCE]:
-        # a band inside the hour is compared with the hour only where the hour holds another band
-        # too (where it is the hour's only band, the ratio is 1 by construction, not a finding)
-        tiers = [t for t in fit if f"p|{t}|{REFERENCE}" in vals and f"p|{t}|{b}" in vals
-                 and not (b in REFERENCE_BANDS and _reference_of(models[t]["bands"]) == [b])]
+        tiers = _compared_tiers(vals, models, b)
         if tiers:
             num = sum(vals[f"p|{t}|{b}"] * fit[t]["n"] for t in tiers)
             den = sum(vals[f"p|{t}|{REFERENCE}"] * fit[t]["n"] for t in tiers)
@@ -291,6 +288,14 @@ def _summaries(fit: dict, models: dict) -> dict[str, float]:
         if moved > 0:
             vals[f"extra|{target}"], vals[f"moved|{target}"] = extra, moved
     return vals
+
+
+def _compared_tiers(vals: dict, models: dict, band: str) -> list:
+    """The tiers whose ``band`` is compared with their hour: both fitted, and, for a band inside the
+    hour, the hour holding another band too (where it is the hour's only band, the ratio is 1 by
+    construction, not a finding)."""
+    return [t for t in models if f"p|{t}|{REFERENCE}" in vals and f"p|{t}|{band}" in vals
+            and not (band in REFERENCE_BANDS and _reference_of(models[t]["bands"]) == [band])]
 
 
 def _window_bands(bands: list[str]) -> list[str]:
@@ -361,7 +366,7 @@ def _adjusted(models: dict, value: float, months: float, confidence: float, n_bo
     for b in all_bands + [REFERENCE]:
         if f"rr|{b}" not in est:
             continue
-        tiers = [t for t in point if f"p|{t}|{REFERENCE}" in est and f"p|{t}|{b}" in est]
+        tiers = _compared_tiers(est, models, b)
         lo, hi = ci(f"rr|{b}")
         overall.append({"band": b, "tiers": ", ".join(tiers), "conversion": est[f"p|{b}"],
                         "relative_to_within_1h": est[f"rr|{b}"], "relative_low": lo, "relative_high": hi})
@@ -389,8 +394,14 @@ def _adjusted(models: dict, value: float, months: float, confidence: float, n_bo
     notes = [f"{str(t).capitalize()} tier: no band inside the first hour has {min_n} contacted MQLs and {MIN_CONVERSIONS} "
              "conversions, so this tier is left out of the comparison with answering within an hour."
              for t, m in models.items() if not _reference_of(m["bands"])]
-    return SpeedEffect(pd.DataFrame(overall), pd.DataFrame(by_tier), pd.DataFrame(gains), value, months,
-                       len(boots), None, notes)
+    reason = None
+    if not any(r["band"] != REFERENCE for r in overall):  # nothing to hold against the hour
+        reason = (f"no tier has a band inside the first hour and a slower one with at least {min_n} contacted MQLs "
+                  f"and {MIN_CONVERSIONS} conversions each, so answering faster cannot be compared with answering "
+                  "within the hour")
+    return SpeedEffect(pd.DataFrame(overall, columns=["band", "tiers", "conversion", "relative_to_within_1h",
+                                                      "relative_low", "relative_high"]),
+                       pd.DataFrame(by_tier), pd.DataFrame(gains), value, months, len(boots), reason, notes)
 
 
 def response_window(by_tier: pd.DataFrame, tier: str, current_hours: float,
