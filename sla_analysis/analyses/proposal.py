@@ -493,10 +493,11 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
     else:
         L.append(f"Capacity: not available ({c['reason']}).")
     L += ["", "## 6. What we review every month", "", "| Figure | Baseline (this period) | Owner |", "|---|---:|---|"]
+    written = {"MQLs delivered a month": "{:,.0f}".format, "Value of an MQL (current mix)": lambda v: money(v, cfg.currency),
+               "Attempts per contacted MQL": "{:,.1f}".format}  # the rest are shares
     for k in p["kpis"]:
         b = k["baseline"]
-        txt = ("not available" if b is None or not np.isfinite(b) else money(b, cfg.currency) if "Value" in k["kpi"]
-               else f"{b:,.0f}" if "MQLs delivered" in k["kpi"] else f"{b:,.1f}" if "Attempts" in k["kpi"] else f"{b:.1%}")
+        txt = "not available" if b is None or not np.isfinite(b) else written.get(k["kpi"], "{:.1%}".format)(b)
         L.append(f"| {k['kpi']} | {txt} | {k['owner']} |")
     L += ["", "## 7. Review", ""]
     L.append((f"The current SLA's review was due on {r['current_review_due']}: this proposal is that review. " if r["due_now"] else "")

@@ -674,22 +674,21 @@ def _into_working_hours(occurred: np.ndarray, lead_idx: np.ndarray, first: np.nd
 
     An attempt drawn outside them moves to the next working day: a first attempt into the first
     hour of the morning (the overnight backlog, uniform in it), a later one to a uniform time of
-    that day (of a uniform day of the next week when it fell at the weekend). An attempt inside working hours stays where it is. Each lead's times are then put
-    back in order, so attempt k is still the k-th in time. From a random stream of its own
-    (``seed + 10``), so every other column is the same as without it.
+    that day (of a uniform day of the next week when it fell at the weekend). An attempt inside
+    working hours stays where it is. Each lead's times are then put back in order, so attempt k is
+    still the k-th in time. From a random stream of its own (``seed + 10``), so every other column
+    is the same as without it.
     """
     rng = np.random.default_rng(p.seed + 10)
     start_s, end_s = p.work_hours[0] * 3600, p.work_hours[1] * 3600
     day = occurred.astype("datetime64[D]")
     sec = (occurred - day).astype("timedelta64[s]").astype(np.int64)
-    weekday = (day.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    inside = (weekday < 5) & (sec >= start_s) & (sec < end_s)
-    nxt = np.where((weekday < 5) & (sec < start_s), day, day + np.timedelta64(1, "D"))
-    nxt_wd = (nxt.astype(np.int64) + 3) % 7
-    nxt = nxt + np.where(nxt_wd == 5, 2, np.where(nxt_wd == 6, 1, 0)).astype("timedelta64[D]")
+    weekday = np.is_busday(day)
+    inside = weekday & (sec >= start_s) & (sec < end_s)
+    nxt = np.busday_offset(np.where(weekday & (sec < start_s), day, day + np.timedelta64(1, "D")), 0, roll="forward")
     u, spread = rng.random(len(occurred)), rng.integers(0, 5, len(occurred))
     # a follow-up due at the weekend is booked on a day of the next week, not all on Monday
-    nxt = nxt + np.where(~first & (weekday >= 5), spread, 0).astype("timedelta64[D]")
+    nxt = np.busday_offset(nxt, np.where(~first & ~weekday, spread, 0))
     offset = np.where(first, start_s + u * 3600.0, start_s + u * (end_s - start_s))
     moved = nxt.astype("datetime64[s]") + offset.astype(np.int64).astype("timedelta64[s]")
     out = np.where(inside, occurred, moved)

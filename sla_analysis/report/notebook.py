@@ -134,12 +134,16 @@ def say(text: str) -> None:
         display(Markdown(text.replace("$", r"\$")))
 
 
+#: what every "not available" note says after its title (publishing recognises a note by it)
+NOT_AVAILABLE_MARK = "not available in this data."
+
+
 def not_available(what: str, why: str) -> None:
     """The plain note a section shows when the export lacks what it needs (``why`` is a sentence:
     its first letter is capitalised and it ends with a full stop)."""
     why = why.strip()
     why = why[:1].upper() + why[1:] + ("" if why.endswith((".", "!", "?")) else ".")
-    say(f"**{esc(what)}: not available in this data.** {esc(why)}")
+    say(f"**{esc(what)}: {NOT_AVAILABLE_MARK}** {esc(why)}")
 
 
 _TABLE_IDS = itertools.count(1)

@@ -24,6 +24,7 @@ from sla_analysis import __version__, paths
 from sla_analysis.config import SLAConfig
 from sla_analysis.console import log as _log
 from sla_analysis.periods import Period
+from sla_analysis.report.notebook import NOT_AVAILABLE_MARK
 from sla_analysis.report.workbook import write_tables
 
 SUMMARY_SCHEMA_VERSION = "1"
@@ -81,9 +82,6 @@ def export_html(notebook: Path, target: Path, footer: str, title: str = "", prev
     body, _ = exporter.from_notebook_node(nb, resources={"sla_footer": footer,
                                                          "sla_nav": {"previous": previous, "next": next}})
     target.write_text(body, encoding="utf-8")
-
-
-NOT_AVAILABLE_MARK = "not available in this data."
 
 
 def without_unsupported_notes(cells: list) -> list:
