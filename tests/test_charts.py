@@ -74,3 +74,19 @@ def test_ratios_are_written_as_multiples_not_bare_fractions():
                                    "relative_to_within_1h_low": [0.5], "relative_to_within_1h_high": [1.09]}),
                      ["band", "relative_to_within_1h"])
     assert shown.iloc[0].tolist() == ["4-24 h", "0.73×", "0.50× – 1.09×"]
+
+
+def test_weekday_hour_heatmap_shows_the_hours_worked_not_the_empty_night():
+    rows = [{"weekday": d, "weekday_name": n, "hour": h, "attempts": (5 if 8 <= h < 18 and d < 5 else 0)}
+            for d, n in enumerate(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]) for h in range(24)]
+    fig = charts.weekday_hour_heatmap(pd.DataFrame(rows), "attempts", "t")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"{h:02d}:00" for h in range(8, 18)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]  # every day stays
+
+
+def test_words_read_left_aligned_and_numbers_right_aligned_in_tables():
+    from sla_analysis.report.notebook import is_text_column
+    assert is_text_column(pd.Series(["high", "moderate"])) and is_text_column(pd.Series(["< 5 min", "1-4 h"]))
+    assert not is_text_column(pd.Series(["4.0 h", "–"])) and not is_text_column(pd.Series(["$1,200", "-$31", "+7.6%"]))
+    assert not is_text_column(pd.Series(["23.9% – 30.8%", "0.73×"]))

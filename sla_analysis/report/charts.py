@@ -240,9 +240,15 @@ def survival_chart(curve: pd.DataFrame, windows: dict[str, float], hue: str = "t
 
 
 def weekday_hour_heatmap(grid: pd.DataFrame, value: str, title: str, fmt: str = "d") -> plt.Figure:
-    """Weekday x hour-of-day heatmap of ``value`` from a 7 x 24 long frame (weekday_name, hour)."""
+    """Weekday x hour-of-day heatmap of ``value`` from a 7 x 24 long frame (weekday_name, hour).
+    Hours before the first and after the last with any ``value`` are left out (a team working
+    08:00-18:00 gets ten columns, not 24 mostly empty); every weekday stays, empty or not."""
     order = list(dict.fromkeys(grid.sort_values("weekday")["weekday_name"]))
     table = grid.pivot(index="weekday_name", columns="hour", values=value).reindex(order)
+    used = [h for h in table.columns if table[h].fillna(0).to_numpy().any()]
+    if used:
+        table = table.loc[:, min(used):max(used)]
+    table.columns = [f"{int(h):02d}:00" for h in table.columns]
     fig, ax = plt.subplots(figsize=(10, 3.4))
     sns.heatmap(table, ax=ax, cmap="Blues", cbar_kws={"label": value.replace("_", " ")})
     ax.set_xlabel("hour of day")

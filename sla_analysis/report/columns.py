@@ -50,7 +50,7 @@ COLUMNS: dict[str, Column] = {
     "n": C("n", "count"), "won": C("Won", "count"), "closed": C("Closed", "count"), "lost": C("Lost", "count"), "late": C("Late", "count"), "within": C("Within window", "count"),
     "within_bh": C("Within", "count"), "pending": C("Window still open", "count"),
     "never_contacted": C("Never contacted", "count"), "gaps": C("Gaps", "count"), "rejected": C("Rejected", "count"),
-    "requalified": C("Back as MQLs", "count"), "open_leads": C("Open leads", "count"),
+    "requalified": C("Back as MQLs", "count"), "open_leads_flag": C("Open leads band"), "active_mqls_flag": C("Active MQLs band"), "sqls_flag": C("SQLs band"), "open_leads": C("Open leads", "count"),
     "active_mqls": C("Active MQLs", "count"), "at_risk": C("Leads reaching it", "count"),
     "decided_bh": C("MQLs decided", "count"), "pipeline_deals": C("Deals created", "count"),
     "won_revenue_deals": C("Deals won", "count"), "session_gaps": C("Gaps in sessions", "count"),
@@ -60,11 +60,11 @@ COLUMNS: dict[str, Column] = {
     "median_touches": C("Median touches", "count"), "timeframe_days": C("Over days", "count"),
     # shares (every one with its n in the table and, where it has one, its interval)
     "conversion_rate": C("Converted", "share"), "close_rate": C("Close rate", "share"),
-    "win_rate": C("Win rate", "share"), "sql_rate": C("Became SQL", "share"), "contact_rate": C("Contact rate", "share"),
+    "win_rate": C("Win rate", "share"), "win_rate_shrunk": C("Adjusted for group size", "share"), "sql_rate": C("Became SQL", "share"), "contact_rate": C("Contact rate", "share"),
     "share": C("Share", "share"), "rate": C("Share of all MQLs", "share"), "leads_share": C("Share of leads", "share"),
     "share_within": C("Share within", "share"), "share_within_bh": C("Share within", "share"),
-    "share_to_protocol": C("Worked to protocol", "share"), "share_converted_early": C("Converted before", "share"),
-    "share_abandoned_early": C("Abandoned early", "share"), "share_over_worked": C("Of them over-worked", "share"),
+    "share_to_protocol": C("Worked to protocol or beyond", "share"), "share_to_protocol_only": C("Worked to protocol", "share"), "share_converted_early": C("Converted before it was done", "share"),
+    "share_abandoned_early": C("Abandoned early", "share"), "share_over_worked": C("Worked beyond it", "share"),
     "share_open": C("Still open", "share"), "share_of_goal": C("Share of goal", "share"),
     "share_of_target": C("Share of target", "share"), "rejection_rate": C("Rejection rate", "share"),
     "requalified_share": C("Share back", "share"), "pipeline_share": C("Share of pipeline", "share"),
@@ -137,16 +137,17 @@ def formatter(kind: str, currency: str = "USD"):
 
 def _lower(label: str) -> str:
     """A label in lower case inside a sentence, acronyms kept (``Became SQL`` -> ``became SQL``)."""
-    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in label.split(" "))
+    return " ".join(w if sum(ch.isupper() for ch in w) > 1 else w.lower() for w in label.split(" "))
 
 
 def readable(frame: pd.DataFrame, columns: list[str], currency: str = "USD", confidence: float = 0.95,
              labels: dict[str, str] | None = None, intervals: bool = True, min_n_flag: str = "few leads",
-             limits: dict[str, str] | None = None) -> pd.DataFrame:
+             limits: dict[str, str] | None = None, inline: bool = False) -> pd.DataFrame:
     """``frame``'s ``columns`` as text, each labelled from the registry (``labels`` override), with
-    an interval column after every column that has ``<col>_low`` and ``<col>_high``, and, where the
-    frame marks ``small_sample``, a last column saying the group is too small to compare. Columns
-    the export cannot support (``limits``) are left out: never shown as zeros."""
+    an interval column after every column that has ``<col>_low`` and ``<col>_high`` (``inline``: the
+    interval in brackets in the same cell, for a table of several rates side by side), and, where
+    the frame marks ``small_sample``, a last column saying the group is too small to compare.
+    Columns the export cannot support (``limits``) are left out: never shown as zeros."""
     labels = labels or {}
     columns = [c for c in columns if c not in unsupported(columns, limits or {})]
     with_interval = [c for c in columns if intervals and f"{c}_low" in frame and f"{c}_high" in frame]
@@ -156,7 +157,10 @@ def readable(frame: pd.DataFrame, columns: list[str], currency: str = "USD", con
         label = labels.get(c, col.label)
         write = formatter(col.kind, currency)
         out[label] = [write(v) for v in frame[c]]
-        if c in with_interval:
+        if c in with_interval and inline:
+            out[label] = [v if write(lo) == "–" or write(hi) == "–" else f"{v} ({write(lo)} – {write(hi)})"
+                          for v, lo, hi in zip(out[label], frame[f"{c}_low"], frame[f"{c}_high"])]
+        elif c in with_interval:
             name = f"{confidence:.0%} interval" + (f" ({_lower(label)})" if len(with_interval) > 1 else "")
             out[name] = ["–" if write(lo) == "–" or write(hi) == "–" else f"{write(lo)} – {write(hi)}"
                          for lo, hi in zip(frame[f"{c}_low"], frame[f"{c}_high"])]

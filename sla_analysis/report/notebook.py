@@ -13,6 +13,7 @@ import base64
 import io
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -157,7 +158,18 @@ def show_table(frame: pd.DataFrame, formats: dict[str, str] | None = None,
     styler = frame.style.hide(axis="index").format(formats, na_rep="–", escape="html")
     styler = styler.set_uuid(f"t{next(_TABLE_IDS)}")  # not random: the same inputs give the same page
     styler = styler.format_index(escape="html", axis=1)
+    left = [i for i, c in enumerate(frame.columns) if i == 0 or is_text_column(frame[c])]
+    styler = styler.set_table_styles([{"selector": f"td.col{i}, th.col{i}", "props": "text-align: left;"} for i in left])
     display(HTML(styler.to_html()))
+
+
+_NUMBER_LIKE = re.compile(r"^[-+]?[$€£]?\d")
+
+
+def is_text_column(values: pd.Series) -> bool:
+    """A column of words (tiers, sources, outcomes), read left-aligned; numbers, shares, money and
+    intervals stay right-aligned. Text when any value neither starts like a number nor is empty."""
+    return any(not (str(v) in ("", "–", "nan") or _NUMBER_LIKE.match(str(v))) for v in values)
 
 
 def figure_description(fig: plt.Figure) -> str:
@@ -172,10 +184,11 @@ def figure_description(fig: plt.Figure) -> str:
 
 
 def table(frame: pd.DataFrame, columns: list[str], labels: dict[str, str] | None = None,
-          record: str | None = None) -> None:
+          record: str | None = None, small: str = "few leads", inline: bool = False) -> None:
     """Show ``frame``'s ``columns`` the way the column registry writes them (labels, money with the
-    currency, shares in per cent, intervals, the small-group flag); ``record`` also puts the frame
-    in tables.xlsx under that sheet name."""
+    currency, shares in per cent, intervals (``inline``: in brackets in the rate's cell), the
+    small-group flag worded ``small``); ``record`` also puts the frame in tables.xlsx under that
+    sheet name."""
     ctx = _CURRENT.get("ctx")
     currency, confidence = (ctx.cfg.currency, ctx.cfg.confidence_level) if ctx else ("USD", 0.95)
     limits = ctx.crm.limits() if ctx else {}
@@ -183,7 +196,7 @@ def table(frame: pd.DataFrame, columns: list[str], labels: dict[str, str] | None
         frame = in_tier_order(frame, ctx.cfg.tier_protocols if ctx else dict.fromkeys(TIER_ORDER))
     if record and ctx:
         ctx.record_table(record, frame)
-    show_table(readable(frame, columns, currency, confidence, labels, limits=limits))
+    show_table(readable(frame, columns, currency, confidence, labels, min_n_flag=small, limits=limits, inline=inline))
     missing = unsupported(columns, limits)
     for why in dict.fromkeys(missing.values()):
         names = ", ".join(column(c).label.lower() for c, w in missing.items() if w == why)
