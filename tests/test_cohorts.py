@@ -7,6 +7,7 @@ import pytest
 
 from sla_analysis.analyses import cohorts as co
 from sla_analysis.analyses.plateau import cohort_table, recommend_cap
+from sla_analysis.analyses.stats import wilson_interval
 from sla_analysis.config import load_config
 from sla_analysis.io.engine import open_crm
 from sla_analysis.io.ingest import prepare_inputs
@@ -175,3 +176,23 @@ def test_never_contacted_sentence_mentions_pooling_only_when_there_is_a_pooled_b
     assert never_contacted_sentence(pooled) == "**25 stale leads (25.0%)** were never contacted; the last bar (≥2) pools the rare long groups."
     whole = pooled.assign(cohort=["0", "1", "2"])
     assert never_contacted_sentence(whole) == "**25 stale leads (25.0%)** were never contacted."
+
+
+def test_the_sentence_under_a_group_chart_names_the_extremes_and_whether_they_differ():
+    groups = pd.DataFrame({"source": ["webinar", "contact sales", "tradeshow", "white paper"],
+                           "leads": [1000, 400, 20, 900], "customers": [20, 40, 10, 15]})
+    groups["conversion_rate"] = groups.customers / groups.leads
+    lows, highs = zip(*(wilson_interval(c, n) for c, n in zip(groups.customers, groups.leads)))
+    groups["conversion_rate_low"], groups["conversion_rate_high"] = [float(x) for x in lows], [float(x) for x in highs]
+    groups["small_sample"] = groups.leads < 30
+    text = co.group_sentence(groups, "source")
+    # tradeshow (10 of 20) is too small to rank; contact sales (10%) first, white paper (1.7%) last, apart
+    assert text.startswith("Of the sources, **contact sales** leads became customers most often (10.0% of 400 leads")
+    assert "**white paper** least often (1.7% of 900 leads" in text and "the data separates the two" in text
+    close = groups.assign(customers=[20, 9, 10, 17])
+    close["conversion_rate"] = close.customers / close.leads
+    lows, highs = zip(*(wilson_interval(c, n) for c, n in zip(close.customers, close.leads)))
+    close["conversion_rate_low"], close["conversion_rate_high"] = [float(x) for x in lows], [float(x) for x in highs]
+    alike = co.group_sentence(close, "source")
+    assert alike.startswith("The sources became customers alike, from 1.9% to 2.2% of their leads") and "**" not in alike
+    assert co.group_sentence(groups[groups.source == "webinar"], "source") == ""  # nothing to compare

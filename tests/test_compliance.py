@@ -277,6 +277,13 @@ def test_cadence_by_hand(cadence_crm):
     calls = c.cadence_table(cadence_crm, CADENCE_TIERS, datetime(2024, 1, 1), datetime(2024, 2, 1),
                             datetime(2024, 2, 1), touch_types=["call"]).iloc[0]
     assert (calls.to_protocol, calls.over_worked) == (3, 0)
+    # the page's four outcomes add up to the tier's 7 leads: 2 to protocol, 1 beyond it, 1 converted, 3 abandoned
+    assert (high.to_protocol_only, high.share_to_protocol_only) == (2, pytest.approx(2 / 7))
+    shares = ["share_to_protocol_only", "share_over_worked", "share_converted_early", "share_abandoned_early"]
+    assert sum(high[s] for s in shares) == pytest.approx(1.0)
+    from sla_analysis.report.columns import readable
+    shown = readable(out.reset_index(), ["tier", *shares], inline=True).iloc[0]
+    assert shown["Abandoned early"] == f"42.9% ({lo:.1%} – {hi:.1%})" and list(shown.index)[-1] == ""  # few leads flag
 
 
 def test_cadence_leaves_out_open_timeframes(cadence_crm):
@@ -308,11 +315,75 @@ def test_attempts_by_hour_weekday(crm_dir, tmp_path):
     utc = c.attempts_by_hour_weekday(crm, datetime(2024, 1, 1), datetime(2024, 2, 1))
     assert utc[(utc.weekday == 1) & (utc.hour == 23)].attempts.iloc[0] == 4
     assert np.isnan(out.connect_rate.iloc[0])
+    # A1 is the lead's first attempt in the whole export: one first attempt in the grid
+    assert out.first_attempts.sum() == 1 and cell.first_attempts == 1
+
+
+def _grid(cells: dict[tuple[int, int], tuple[int, int]]) -> pd.DataFrame:
+    """A 7 x 24 grid with {(weekday, hour): (attempts, first_attempts)}, other cells empty."""
+    rows = [{"weekday": d, "hour": h, "attempts": cells.get((d, h), (0, 0))[0],
+             "first_attempts": cells.get((d, h), (0, 0))[1]} for d in range(7) for h in range(24)]
+    return pd.DataFrame(rows)
+
+
+def test_working_hours_and_the_busiest_hour_by_hand():
+    # Monday to Friday 09:00-17:00, 10 attempts an hour, 1 of them a first; Monday 09:00 has 60,
+    # 45 of them first attempts; one stray Saturday attempt and one at 22:00 are below a tenth
+    cells = {(d, h): (10, 1) for d in range(5) for h in range(9, 17)}
+    cells[(0, 9)] = (60, 45)
+    cells[(5, 11)] = (1, 0)
+    cells[(2, 22)] = (1, 0)
+    grid = _grid(cells)
+    wh = c.working_hours(grid)
+    total = 39 * 10 + 60 + 2
+    assert (wh["days"], wh["start"], wh["end"]) == ([0, 1, 2, 3, 4], 9, 17)
+    assert wh["share"] == pytest.approx((total - 2) / total)
+    text = c.working_hours_sentence(grid, wh, "Europe/Berlin")
+    average = (39 * 10 + 60) / 40
+    assert "Monday to Friday, 09:00 to 17:00 (Europe/Berlin time)" in text
+    assert f"Monday 09:00 (60 attempts, {60 / average:.1f} times an average working hour)" in text
+    assert "75% of its attempts were a lead's first, against 10% in the other working hours" in text
+    assert "first working hour after the days off" in text
+    # the same peak on a Wednesday afternoon follows no days off: no such claim
+    cells[(0, 9)], cells[(2, 14)] = (10, 1), (60, 45)
+    assert "days off" not in c.working_hours_sentence(_grid(cells), c.working_hours(_grid(cells)))
+    # around the clock, every day: no working hours; nothing at all: None and no sentence
+    flat = _grid({(d, h): (5, 1) for d in range(7) for h in range(24)})
+    assert c.working_hours(flat) is None
+    assert "no working hours stand out" in c.working_hours_sentence(flat, None)
+    assert c.working_hours(_grid({})) is None and c.working_hours_sentence(_grid({}), None) == ""
+
+
+def test_mqls_outside_working_hours_and_the_clock_hours_sentence(crm_dir, tmp_path):
+    # Mon 2024-01-01 10:00 (inside), Mon 20:00 (outside), Sat 10:00 (outside), Tue 07:59 (outside)
+    leads = [{"lead_id": f"L{i}", "created_at": t, "source": "webinar", "mql_at": t}
+             for i, t in enumerate(["2024-01-01 10:00:00", "2024-01-01 20:00:00", "2024-01-06 10:00:00",
+                                    "2024-01-02 07:59:00"])]
+    crm = _open(crm_dir, tmp_path, leads, [{"activity_id": "A1", "lead_id": "L0", "occurred_at": "2024-01-01 11:00:00",
+                                            "type": "call"}])
+    hours = {"days": [0, 1, 2, 3, 4], "start": 8, "end": 18, "share": 1.0}
+    assert c.mqls_outside_hours(crm, datetime(2024, 1, 1), datetime(2024, 2, 1), hours) == (3, 4)
+    # 10:00 UTC is 11:00 in Berlin, 20:00 is 21:00, 07:59 is 08:59 (now inside)
+    assert c.mqls_outside_hours(crm, datetime(2024, 1, 1), datetime(2024, 2, 1), hours, "Europe/Berlin") == (2, 4)
+    text = c.clock_hours_sentence(hours, 3, 4)
+    assert "clock hours" in text and "75% of the period's MQLs (3 of 4)" in text
+    assert c.clock_hours_sentence(None, 3, 4) == "" and c.clock_hours_sentence(hours, 0, 0) == ""
 
 
 # --------------------------------------------------------------------------- the sample
 
 ALL = (datetime(2000, 1, 1), datetime(2030, 1, 1))
+
+
+def test_the_sample_floor_works_its_hours(sample_crm):
+    """The generator's SDRs work Monday to Friday, 08:00-18:00 (SampleParams.work_hours): read back
+    from when the attempts were made, and Monday 08:00 carries the weekend's first calls."""
+    from sla_analysis.io.sample import SampleParams
+    grid = c.attempts_by_hour_weekday(sample_crm, *ALL)
+    wh = c.working_hours(grid)
+    assert (wh["days"], (wh["start"], wh["end"])) == ([0, 1, 2, 3, 4], SampleParams().work_hours)
+    assert wh["share"] == 1.0
+    assert "Monday 08:00" in c.working_hours_sentence(grid, wh) and "after the days off" in c.working_hours_sentence(grid, wh)
 
 
 def test_share_within_window_is_the_truth(sample_crm, sample_truth):

@@ -50,7 +50,7 @@ def test_pages_exist_and_summary_matches_truth(published, sample_truth):
     assert "Each dot is the share of a group" in (report / "01_stale_lead_cohorts.html").read_text()
     assert "Days from one attempt to the next" in (report / "01_stale_lead_cohorts.html").read_text()
     compliance = (report / "05_sla_compliance.html").read_text()
-    assert "In the chart each line is the share" in compliance and "by what they got" in compliance
+    assert "In the chart each line is the share" in compliance and "in four outcomes that add up" in compliance
     from openpyxl import load_workbook
     wb = load_workbook(report / "tables.xlsx")
     assert wb.sheetnames[0] == "About" and {"stale cohorts", "profit by attempt cap", "MQL value by source"} <= set(wb.sheetnames)

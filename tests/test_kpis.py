@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sla_analysis.analyses import kpis as k
-from sla_analysis.analyses.stats import mean_interval, wilson_interval
+from sla_analysis.analyses.stats import mean_interval, shrunk_rates, wilson_interval
 from sla_analysis.io.sample import SOURCES
 from tests.helpers import only_required_columns, open_export
 
@@ -545,3 +545,38 @@ def test_mql_to_sql_days_interval_covers_the_truth(shape, as_of_day):
         assert out["km_low"] <= out["km_median_days"] <= out["km_high"]
         covered += out["km_low"] <= truth <= out["km_high"]
     assert covered >= 34, covered
+
+
+def test_win_rates_the_data_cannot_separate_are_listed_by_name_not_ranked():
+    # the sample's eight reps in 2024Q1 (8/32 won ... 13/25): their rates differ by chance only, so
+    # they pool completely toward the overall rate (the method of moments finds no spread beyond
+    # the binomial's) and nothing is ranked
+    won, closed = np.array([8, 13, 8, 9, 7, 4, 7, 6]), np.array([32, 25, 19, 23, 20, 14, 23, 28])
+    frame = pd.DataFrame({"owner_id": [f"sdr-{i}" for i in "hgfedcba"], "won": won, "closed": closed,
+                          "win_rate": won / closed, "small_sample": closed < 30})
+    frame["win_rate_shrunk"] = shrunk_rates(won, closed)
+    out = k.ranked_win_rates(frame, "owner_id")
+    assert out.attrs["not_separated"] and out.owner_id.tolist() == [f"sdr-{i}" for i in "abcdefgh"]
+    note = k.win_rate_note(out, "rep")
+    assert note.startswith("With 14 to 32 closed deals each, the differences between reps (21% to 52%) are within chance")
+    assert f"every rep comes to {out.win_rate_shrunk.iloc[0]:.1%}, so they are listed by name" in note
+    assert "win_rate_shrunk" not in k.win_rate_columns(out)  # a column of one figure is not shown
+    # rates that do differ (1/20 against 60/100) are ranked on the adjusted rate, with no note
+    apart = pd.DataFrame({"owner_id": ["x", "y"], "won": [1, 60], "closed": [20, 100], "small_sample": [False, False]})
+    apart["win_rate"] = apart.won / apart.closed
+    apart["win_rate_shrunk"] = shrunk_rates(apart.won, apart.closed)
+    ranked = k.ranked_win_rates(apart, "owner_id")
+    assert not ranked.attrs["not_separated"] and ranked.owner_id.tolist() == ["y", "x"]
+    assert k.win_rate_note(ranked, "rep").startswith("Ranked on the win rate *adjusted for group size*")
+    assert k.win_rate_columns(ranked)[-1] == "win_rate_shrunk"
+
+
+def test_headcount_sentence_says_what_each_count_answers():
+    sdr = {"mql_conversion": 0.08, "sqls_per_month": 15, "active_mqls_low": 150, "active_mqls_high": 200}
+    h = k.sdr_headcount_needed(864, 0.08, 15, active_mqls=2375, active_mqls_band=(150, 200))
+    text = k.headcount_sentence(h, sdr, 864, 8)
+    assert f"need **{864 * 0.08 / 15:.1f} SDRs**" in text and "need **12 to 16**" in text
+    assert "*By what they must produce:*" in text and "*By what they must keep track of:*" in text
+    assert "Proposed SLA page adds a third count" in text and "The team has **8 SDRs**" in text
+    assert "Of these two, **workload binds** against a team of 8." in text
+    assert "not available" in k.headcount_sentence(h, sdr, float("nan"), 8)

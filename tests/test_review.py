@@ -67,12 +67,10 @@ def test_review_without_baseline_says_nothing_was_compared():
     assert s["figures"]["close_rate:webinar"]["assumed"] is None
 
 
-def test_review_note_names_the_config_passed(tmp_path):
-    path = tmp_path / "other.yml"
-    path.write_text("review_tolerance: 0.3\n")
-    cfg = load_config(path)
-    note = rv.review_method_note(cfg.source_file, cfg.review_tolerance, cfg.confidence_level)
-    assert "(other.yml)" in note and "sla.yml" not in note and "30%" in note and "Holm" not in note
+def test_review_note_speaks_without_file_names_or_method_names():
+    note = rv.review_method_note(0.3, 0.95)
+    assert "30%" in note and "5% of periods" in note
+    assert not any(w in note for w in ("sla.yml", ".yml", "Holm", "tolerance"))
 
 
 # Seed 000's table: close rate and revenue per customer by source; the sample's SLA baseline.
@@ -119,7 +117,12 @@ def test_review_false_alarms_and_power_on_simulated_counts():
 def test_review_due_reasons():
     t = pd.DataFrame({"figure": ["attempt_cap"], "flagged": [True]})
     due, why = rv.review_due(t, datetime(2024, 4, 1), datetime(2024, 1, 1), 6)
-    assert due and why == "1 figure drifted beyond the tolerance (attempt cap)"  # figures named in words
+    assert due and why == "1 figure drifted beyond the tolerance and beyond chance (attempt cap)"  # figures named in words
+    both = pd.DataFrame({"figure": ["attempt_cap", "close_rate:tradeshow"], "flagged": [True, False],
+                         "beyond_tolerance": [True, True]})
+    assert rv.review_due(both, datetime(2024, 4, 1), datetime(2024, 1, 1), 6)[1] == (
+        "1 figure drifted beyond the tolerance and beyond chance (attempt cap); 1 more moved as far but within chance "
+        "(tradeshow close rate)")
     due, why = rv.review_due(t.assign(flagged=False), datetime(2024, 4, 1), datetime(2023, 7, 1), 6)
     assert due and "written 9 months before" in why
     assert rv.review_due(t.assign(flagged=False), datetime(2024, 4, 1), datetime(2024, 1, 1), 6) == (False, "")

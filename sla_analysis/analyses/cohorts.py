@@ -30,8 +30,9 @@ import pandas as pd
 
 from sla_analysis.analyses import cost
 from sla_analysis.analyses.lead_value import settled_window
-from sla_analysis.analyses.stats import rate_table
+from sla_analysis.analyses.stats import rate_table, shrunk_rates
 from sla_analysis.config import SLAConfig
+from sla_analysis.formats import crm_text, pct
 from sla_analysis.io.engine import CRM
 
 _GROUP_COLUMNS = ("source", "segment", "tier")
@@ -248,6 +249,11 @@ def types_summary(types: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("attempts", ascending=False).reset_index(drop=True)
 
 
+#: the columns page 01 shows per group (after the group's own column)
+GROUP_COLUMNS = ["leads", "attempts_per_lead", "customers", "conversion_rate", "revenue_per_lead", "cost_per_lead",
+                 "profit_per_lead"]
+
+
 def group_summary(cohorts: pd.DataFrame, by: str, confidence: float = 0.95, min_n: int = 30) -> pd.DataFrame:
     """Per ``by`` group, totals over a :func:`stale_cohorts` ``by=`` table: leads, attempts per
     lead, customers, conversion rate (Wilson interval, ``small_sample`` flag), revenue per lead,
@@ -259,6 +265,31 @@ def group_summary(cohorts: pd.DataFrame, by: str, confidence: float = 0.95, min_
     g["cost_per_lead"] = g.attempts_cost / g.leads
     g["profit_per_lead"] = g.revenue_per_lead - g.cost_per_lead
     return g
+
+
+def group_sentence(summary: pd.DataFrame, by: str, label: str | None = None) -> str:
+    """The sentence under a per-group chart (:func:`group_summary`): the groups that converted most
+    and least often, ranked on rates shrunk toward the overall rate (small groups left out), and
+    whether their intervals separate them (the lower bound of the first above the upper bound of the
+    last). Empty when fewer than two groups are large enough to compare."""
+    label = label or by
+    ranked = summary[~summary.small_sample.astype(bool) & (summary.leads > 0)].copy()
+    if len(ranked) < 2:
+        return ""
+    ranked["_shrunk"] = shrunk_rates(ranked.customers.to_numpy(), ranked.leads.to_numpy())
+    ranked = ranked.sort_values(["_shrunk", by], ascending=[False, True])
+    top, low = ranked.iloc[0], ranked.iloc[-1]
+    apart = bool(top.conversion_rate_low > low.conversion_rate_high)
+    say = lambda r: (f"{pct(r.conversion_rate)} of {int(r.leads):,} leads, "  # noqa: E731
+                     f"interval {pct(r.conversion_rate_low)}–{pct(r.conversion_rate_high)}")
+    panels = (f" Each panel of the chart is one {label}, by attempts received; like the chart above, it describes which "
+              "leads got more calls, not what more calls did.")
+    if not apart:
+        return (f"The {label}s became customers alike, from {pct(ranked.conversion_rate.min())} to "
+                f"{pct(ranked.conversion_rate.max())} of their leads: their intervals overlap, so the data does not tell "
+                f"them apart." + panels)
+    return (f"Of the {label}s, **{crm_text(top[by])}** leads became customers most often ({say(top)}) and "
+            f"**{crm_text(low[by])}** least often ({say(low)}): the data separates the two." + panels)
 
 
 def plateau_history(crm: CRM, cfg: SLAConfig, as_of: datetime) -> tuple[pd.DataFrame, list[str], float, datetime]:

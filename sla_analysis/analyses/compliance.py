@@ -567,8 +567,10 @@ def cadence_table(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     (:func:`cadence_leads`, with ``ended_from``): ``leads`` (n), ``mqls_in_period`` (all MQLs of the period, ended or not),
     ``median_touches`` (exact, linear interpolation), ``mean_touches``, ``never_touched``; counts and
     shares of ``leads`` (Wilson intervals) for ``to_protocol`` (``touches >= protocol_touches``,
-    over-worked included), ``over_worked`` (``> protocol + breakup``), ``converted_early`` and
-    ``abandoned_early`` (``to_protocol + converted_early + abandoned_early = leads``); and the
+    over-worked included), ``over_worked`` (``> protocol + breakup``), ``to_protocol_only``
+    (``to_protocol - over_worked``), ``converted_early`` and ``abandoned_early``
+    (``to_protocol + converted_early + abandoned_early = leads``: four outcomes with
+    ``to_protocol_only`` and ``over_worked``); and the
     protocol (``protocol_touches``, ``timeframe_days``) when the group has a single one. Without
     contact attempts in the export the touch figures are NaN (:func:`without_attempts`)."""
     keys = _as_list(by)
@@ -602,7 +604,8 @@ def cadence_table(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     out["timeframe_days"] = out.timeframe_days.where(out.timeframe_days == out._tf_min)
     out = out.drop(columns=["_pt_min", "_tf_min"])
     out["breakup_touches"] = breakup_touches
-    for name in ("to_protocol", "over_worked", "converted_early", "abandoned_early"):
+    out["to_protocol_only"] = out.to_protocol - out.over_worked
+    for name in ("to_protocol", "to_protocol_only", "over_worked", "converted_early", "abandoned_early"):
         _add_share(out, name, "leads", f"share_{name}", confidence)
     out["small_sample"] = out.leads < min_n
     return without_attempts(out, crm, [*keys, "leads", "mqls_in_period", "protocol_touches", "timeframe_days",
@@ -615,11 +618,13 @@ def attempts_by_hour_weekday(crm: CRM, start: datetime, stop: datetime, timezone
                              confidence: float = 0.95) -> pd.DataFrame:
     """Attempts with ``occurred_at`` in ``[start, stop)`` per local weekday (0 = Monday) and hour
     of day in ``timezone``: the full 7 x 24 grid (empty cells 0). ``attempts`` (all types),
-    ``calls``, ``calls_with_outcome`` (calls with a recorded outcome), ``connected``
+    ``first_attempts`` (attempts that were their lead's first in the whole export), ``calls``, ``calls_with_outcome`` (calls with a recorded outcome), ``connected``
     (calls with ``outcome == 'connected'``), ``connect_rate = connected / calls_with_outcome`` with
     a Wilson interval (NaN where no call has an outcome, or the export has no ``outcome``)."""
     a = crm.activities
+    first = a.group_by("lead_id").aggregate(_first_at=a.occurred_at.min())
     a = a.filter((a.occurred_at >= _naive(start)) & (a.occurred_at < _naive(stop)))
+    a = a.left_join(first, "lead_id")
     wall = local_time(a.occurred_at, timezone)
     is_call = a.type == "call"
     if crm.has("activities", "outcome"):
@@ -628,13 +633,13 @@ def attempts_by_hour_weekday(crm: CRM, start: datetime, stop: datetime, timezone
     else:
         with_outcome = connected = ibis.literal(False)
     a = a.mutate(weekday=wall.day_of_week.index(), hour=wall.hour(), _call=is_call,
-                 _with_outcome=with_outcome, _connected=connected)
+                 _with_outcome=with_outcome, _connected=connected, _first=(a.occurred_at == a._first_at))
     agg = a.group_by(["weekday", "hour"]).aggregate(
-        attempts=a.count(), calls=a._call.sum(), calls_with_outcome=a._with_outcome.sum(),
-        connected=a._connected.sum()).to_pandas()
+        attempts=a.count(), first_attempts=a._first.sum(), calls=a._call.sum(),
+        calls_with_outcome=a._with_outcome.sum(), connected=a._connected.sum()).to_pandas()
     grid = pd.MultiIndex.from_product([range(7), range(24)], names=["weekday", "hour"]).to_frame(index=False)
     out = grid.merge(agg, on=["weekday", "hour"], how="left").fillna(0)
-    counts = ["attempts", "calls", "calls_with_outcome", "connected"]
+    counts = ["attempts", "first_attempts", "calls", "calls_with_outcome", "connected"]
     out[counts] = out[counts].astype(int)
     out.insert(1, "weekday_name", [WEEKDAYS[d] for d in out.weekday])
     _add_share(out, "connected", "calls_with_outcome", "connect_rate", confidence)
@@ -672,3 +677,114 @@ def best_hour_sentence(grid: pd.DataFrame, min_calls: int, limits: Mapping[str, 
         return text + "; no hour of the day stands out from the others."
     return text + (f"; the best hour was {h}:00: {best.max():.0%} of its {int(calls.calls_with_outcome[h]):,} calls "
                    f"({float(lo):.0%}–{float(hi):.0%}).")
+
+
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def working_hours(grid: pd.DataFrame, quiet_share: float = 0.1, min_share: float = 0.9) -> dict | None:
+    """The weekdays and hours the team worked, read from when attempts were made
+    (:func:`attempts_by_hour_weekday`): a day is worked when it holds at least ``quiet_share`` of the
+    busiest day's attempts; the hours run from the first to the last hour of the day holding at
+    least ``quiet_share`` of the busiest hour's. ``{"days": [0..6], "start": h, "end": h + 1,
+    "share": attempts inside / all}``; ``None`` when there are no attempts, when the team worked
+    around the clock every day, or when the hours found hold less than ``min_share`` of the attempts
+    (no clear working hours)."""
+    total = float(grid.attempts.sum())
+    if total <= 0:
+        return None
+    by_day = grid.groupby("weekday").attempts.sum()
+    by_hour = grid.groupby("hour").attempts.sum()
+    days = [int(d) for d in by_day.index if by_day[d] >= quiet_share * by_day.max()]
+    busy = [int(h) for h in by_hour.index if by_hour[h] >= quiet_share * by_hour.max()]
+    start, end = min(busy), max(busy) + 1
+    if len(days) == 7 and (start, end) == (0, 24):
+        return None
+    inside = grid[grid.weekday.isin(days) & (grid.hour >= start) & (grid.hour < end)].attempts.sum()
+    share = float(inside) / total
+    return None if share < min_share else {"days": days, "start": start, "end": end, "share": share}
+
+
+def day_span(days: Sequence[int]) -> str:
+    """[0, 1, 2, 3, 4] -> "Monday to Friday"; other sets are listed."""
+    days = sorted(days)
+    if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+        return f"{DAY_NAMES[days[0]]} to {DAY_NAMES[days[-1]]}"
+    return ", ".join(DAY_NAMES[d] for d in days)
+
+
+def working_hours_sentence(grid: pd.DataFrame, hours: dict | None, timezone: str = "UTC") -> str:
+    """When the team worked (:func:`working_hours`) and the busiest hour of the week, with the
+    share of its attempts that were a lead's first against the other working hours'. The busiest
+    hour is said to follow the days off only when it is the first working hour after them."""
+    if hours is None:
+        return ("Attempts were spread over the day and the week: no working hours stand out."
+                if grid.attempts.sum() > 0 else "")
+    text = (f"SDRs made {hours['share']:.0%} of their attempts {day_span(hours['days'])}, "
+            f"{hours['start']:02d}:00 to {hours['end']:02d}:00 ({timezone} time): these working hours are read from when "
+            "the attempts were made.")
+    work = grid[grid.weekday.isin(hours["days"]) & (grid.hour >= hours["start"]) & (grid.hour < hours["end"])]
+    top = work.loc[work.attempts.idxmax()]
+    rest = work.drop(index=top.name)
+    average = work.attempts.mean()
+    if not len(rest) or average <= 0 or top.attempts < 1.5 * average:
+        return text + " No working hour was much busier than the others."
+    first_share = top.first_attempts / top.attempts
+    rest_share = rest.first_attempts.sum() / max(rest.attempts.sum(), 1)
+    text += (f" The busiest hour was {DAY_NAMES[int(top.weekday)]} {int(top.hour):02d}:00 ({int(top.attempts):,} attempts, "
+             f"{top.attempts / average:.1f} times an average working hour); {first_share:.0%} of its attempts were a lead's "
+             f"first, against {rest_share:.0%} in the other working hours")
+    day = int(top.weekday)
+    after_days_off = int(top.hour) == hours["start"] and (day - 1) % 7 not in hours["days"]
+    if after_days_off:
+        text += (": it is the first working hour after the days off, when the MQLs that arrived while nobody worked "
+                 "get their first call")
+    first_everyday = all(int(work[work.weekday == d].sort_values("attempts").hour.iloc[-1]) == hours["start"]
+                         for d in hours["days"] if (work.weekday == d).any())
+    if first_everyday:
+        text += f". {hours['start']:02d}:00 is also the busiest hour of every other working day, after each night"
+    return text + "."
+
+
+def mqls_outside_hours(crm: CRM, start: datetime, stop: datetime, hours: dict, timezone: str = "UTC") -> tuple[int, int]:
+    """``(outside, mqls)``: of the MQLs with ``mql_at`` in ``[start, stop)``, those that arrived
+    outside the working ``hours`` (:func:`working_hours`), local time in ``timezone``."""
+    m = mql_leads(crm, start, stop)
+    wall = local_time(m.mql_at, timezone)
+    inside = (wall.day_of_week.index().isin(list(hours["days"])) & (wall.hour() >= int(hours["start"]))
+              & (wall.hour() < int(hours["end"])))
+    row = m.aggregate(mqls=m.count(), inside=inside.cast("int64").sum()).to_pandas().iloc[0]
+    mqls = int(row.mqls)
+    return mqls - int(0 if pd.isna(row.inside) else row.inside), mqls
+
+
+def clock_hours_sentence(hours: dict | None, outside: int, mqls: int, timezone: str = "UTC") -> str:
+    """Under the speed-to-lead table when the windows are counted in clock hours and the team
+    worked office hours: what that means for MQLs arriving after hours. Empty when the team worked
+    around the clock (``hours`` None) or no MQL arrived."""
+    if hours is None or mqls <= 0:
+        return ""
+    return (f"The windows are counted in clock hours, nights and weekends included, while SDRs worked "
+            f"{day_span(hours['days'])}, {hours['start']:02d}:00 to {hours['end']:02d}:00 ({timezone} time): "
+            f"{outside / mqls:.0%} of the period's MQLs ({outside:,} of {mqls:,}) arrived outside those hours and waited "
+            "for the next working morning. The SLA can count its windows in working hours instead, as the Proposed SLA "
+            "page does.")
+
+
+def when_attempts_were_made(crm: CRM, start: datetime, stop: datetime, business_hours: Mapping | None,
+                            confidence: float = 0.95) -> tuple[pd.DataFrame, dict | None, str]:
+    """``(grid, worked, zone)`` for a page: the weekday-hour grid (:func:`attempts_by_hour_weekday`)
+    in the zone of ``business_hours`` (UTC without it), the working hours read from it
+    (:func:`working_hours`; None when the export's attempt times are placeholders) and the zone."""
+    zone = (business_hours or {}).get("timezone", "UTC")
+    grid = attempts_by_hour_weekday(crm, start, stop, timezone=zone, confidence=confidence)
+    return grid, (None if crm.limits().get("attempt_time") else working_hours(grid)), zone
+
+
+def clock_hours_note(crm: CRM, start: datetime, stop: datetime, business_hours: Mapping | None,
+                     worked: dict | None, zone: str = "UTC") -> str:
+    """:func:`clock_hours_sentence` for the period's MQLs, or nothing when the SLA already counts
+    business hours or the team works around the clock."""
+    if business_hours or not worked:
+        return ""
+    return clock_hours_sentence(worked, *mqls_outside_hours(crm, start, stop, worked, zone), zone)

@@ -738,8 +738,8 @@ def threshold_sentence(comparison: dict, sides: pd.DataFrame) -> str:
                    f"{pct(comparison['sql_rate_below'])} ({comparison['mqls_below']:,}): a difference of "
                    f"{100 * comparison['sql_rate_difference']:+.1f} points (interval {100 * lo:+.1f} to {100 * hi:+.1f}). "
                    + ("**The threshold separates better leads from worse ones.**" if comparison["separates"] else
-                      "**The data cannot tell the two sides apart**: the line itself does not separate better leads "
-                      "from worse ones."))
+                      "**The data cannot tell the bands either side of the line apart**: moving the line by a band makes "
+                      "little difference, even where MQLs well above it convert more often than those well below."))
 
 
 def best_threshold_sentence(best: dict, bands: pd.DataFrame, currency: str = "USD") -> str:
@@ -752,7 +752,10 @@ def best_threshold_sentence(best: dict, bands: pd.DataFrame, currency: str = "US
             f"{cost} an MQL on average). The highest bar says: **pass {threshold_words(best['threshold'])}**"
             + (f"; anything from {threshold_words(low)} to {threshold_words(high)} is within what the data can tell apart."
                if low != high else ".")
-            + (" Every band is worth more than it costs to work: on these figures sales should take every MQL." if best["all_pay"] else ""))
+            + (" Every band is worth more than it costs to work: on these figures sales should take every MQL." if best["all_pay"] else "")
+            + " This counts value only, as if the team had the time to work every MQL it is passed; when it has not, a "
+              "higher threshold sends it the better MQLs first (the Proposed SLA page weighs the threshold against the "
+              "team's hours).")
 
 
 def ranked_sentence(table: pd.DataFrame, col: str, label: str, currency: str = "USD") -> str:

@@ -642,8 +642,43 @@ def win_rate_by(crm: CRM, by: str, start, stop, as_of, confidence: float = 0.95,
     agg["lost"] = agg.closed - agg.won
     out = rate_table(agg, "won", "closed", confidence, min_n, prefix="win_rate")
     out["win_rate_shrunk"] = shrunk_rates(out.won, out.closed)
-    return out.sort_values(["small_sample", "win_rate_shrunk", by], ascending=[True, False, True],
-                           na_position="last").reset_index(drop=True)[cols]
+    return ranked_win_rates(out, by)[cols]
+
+
+def ranked_win_rates(out: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Rows ordered large groups first, then by the adjusted rate (``win_rate_shrunk``, high to
+    low); when the adjusted rates all lie within :data:`TIED_SPREAD` the data separates no group, so
+    the rows are listed by name alone and ``attrs["not_separated"]`` is set."""
+    shrunk = out.win_rate_shrunk.dropna()
+    tied = len(shrunk) > 1 and float(shrunk.max() - shrunk.min()) < TIED_SPREAD
+    out = (out.sort_values(by) if tied else
+           out.sort_values(["small_sample", "win_rate_shrunk", by], ascending=[True, False, True], na_position="last"))
+    out = out.reset_index(drop=True)
+    out.attrs["not_separated"] = tied
+    return out
+
+
+#: adjusted rates closer than this (a tenth of a point) rank nothing: the groups are listed by name
+TIED_SPREAD = 0.001
+
+
+def win_rate_columns(table: pd.DataFrame) -> list[str]:
+    """What page 05 shows of a win-rate table: the adjusted rate only when it ranks something."""
+    return [table.columns[0], "closed", "won", "win_rate", *([] if table.attrs.get("not_separated") else ["win_rate_shrunk"])]
+
+
+def win_rate_note(table: pd.DataFrame, label: str, min_n: int = 30) -> str:
+    """Under a win-rate table: how its rows are ordered. Ranked on the adjusted rate; or, when every
+    adjusted rate comes to the same figure (``attrs["not_separated"]``), listed by name because the
+    differences are within chance."""
+    if not len(table):
+        return ""
+    if table.attrs.get("not_separated"):
+        return (f"With {int(table.closed.min()):,} to {int(table.closed.max()):,} closed deals each, the differences between "
+                f"{label}s ({table.win_rate.min():.0%} to {table.win_rate.max():.0%}) are within chance: adjusted for group "
+                f"size every {label} comes to {table.win_rate_shrunk.iloc[0]:.1%}, so they are listed by name, not ranked.")
+    return (f"Ranked on the win rate *adjusted for group size*, which pulls a rate from few closed deals toward the "
+            f"overall rate; {label}s with fewer than {min_n} closed deals are marked and listed after the others.")
 
 
 # --------------------------------------------------------------------------- value of SQLs
@@ -941,15 +976,27 @@ def sdr_summary(headcount: dict, capacity: pd.DataFrame, mqls_per_month: float) 
 
 
 def headcount_sentence(headcount: dict, sdr: Mapping[str, float], mqls_per_month: float, sdrs_with_leads: int) -> str:
-    """The SDR headcount the volume needs, two ways, in words (low to high)."""
+    """The SDR headcount the volume needs, two ways, in words (low to high), each with the question
+    it answers, and a pointer to the third way (page 07: the hours the proposed touches take)."""
     if not np.isfinite(mqls_per_month):
         return (f"The team has {sdrs_with_leads} SDRs with leads. The MQLs a month, and so the headcount they need, are "
                 "not available: every event in the export has the same date.")
-    return (f"At **{mqls_per_month:,.0f} MQLs a month**, an MQL-to-SQL rate of {sdr['mql_conversion']:.0%} and "
-            f"{sdr['sqls_per_month']:g} SQLs per SDR a month, the volume needs **{headcount['sdrs_by_sql_output']:.1f} SDRs**; "
-            f"by workload ({headcount['active_mqls']:,.0f} active MQLs at {sdr['active_mqls_low']:g} to "
-            f"{sdr['active_mqls_high']:g} each) it needs {headcount['sdrs_by_active_mqls_low']:.0f} to "
-            f"{headcount['sdrs_by_active_mqls_high']:.0f}. The team has {sdrs_with_leads} SDRs with leads.")
+    return (f"The team has **{sdrs_with_leads} SDRs** with leads. How many the volume needs depends on what limits them. "
+            f"*By what they must produce:* {mqls_per_month:,.0f} MQLs a month, of which the SLA's planning rule expects "
+            f"{sdr['mql_conversion']:.0%} to become SQLs, at {sdr['sqls_per_month']:g} SQLs per SDR a month, need "
+            f"**{headcount['sdrs_by_sql_output']:.1f} SDRs**. *By what they must keep track of:* "
+            f"{headcount['active_mqls']:,.0f} active MQLs at {sdr['active_mqls_low']:g} to {sdr['active_mqls_high']:g} per "
+            f"SDR need **{headcount['sdrs_by_active_mqls_low']:.0f} to {headcount['sdrs_by_active_mqls_high']:.0f}**. "
+            + _binding(headcount, sdrs_with_leads)
+            + "The Proposed SLA page adds a third count, the hours its touches take at today's calling pace.")
+
+
+def _binding(headcount: dict, team: int) -> str:
+    """Which of the two counts binds (the larger), when both are known."""
+    out, work = headcount["sdrs_by_sql_output"], headcount["sdrs_by_active_mqls_low"]
+    if not (np.isfinite(out) and np.isfinite(work)):
+        return ""
+    return f"Of these two, **{'workload' if work >= out else 'output'} binds** against a team of {team}. "
 
 
 def sdr_plan(crm: CRM, sdr: Mapping[str, float], start, stop, as_of, progress: float):
@@ -966,3 +1013,14 @@ def sdr_plan(crm: CRM, sdr: Mapping[str, float], start, stop, as_of, progress: f
                                      active_mqls=float(cap.active_mqls.sum()),
                                      active_mqls_band=(sdr["active_mqls_low"], sdr["active_mqls_high"]))
     return cap, monthly, per_month, headcount
+
+
+def period_kpis(crm: CRM, cfg, monthly: pd.DataFrame, start: datetime, end: datetime, as_of: datetime,
+                data_end: datetime, settled: tuple[datetime, datetime]) -> pd.DataFrame:
+    """Page 05's KPI table (:func:`kpi_rows`): lead velocity rate, the funnel rates of the period's
+    and the ``settled`` MQLs, contact rates, attempts to SQL, days from MQL to SQL and SQL value."""
+    return kpi_rows(lead_velocity_rate(monthly, confidence=cfg.confidence_level, data_end=data_end),
+                    funnel_rates(crm, start, end, as_of, cfg.confidence_level, *settled, cfg.min_group_size),
+                    contact_rates(crm, start, end, cfg.confidence_level, min_n=cfg.min_group_size),
+                    attempts_to_sql(crm, start, end, as_of), mql_to_sql_time(crm, start, end, as_of),
+                    sql_value(crm, start, end, as_of, *settled), cfg.currency)

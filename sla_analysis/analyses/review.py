@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -242,9 +241,13 @@ def review_due(review: pd.DataFrame, period_end: datetime, sla_written: datetime
     ``every_months`` since the SLA was written (``sla_written``)."""
     reasons = []
     flagged = review[review.flagged].figure.tolist() if len(review) else []
+    moved = (review[review.beyond_tolerance.astype(bool) & ~review.flagged.astype(bool)].figure.tolist()
+             if len(review) and "beyond_tolerance" in review else [])
     if flagged:
         reasons.append(f"{len(flagged)} figure{'s' if len(flagged) != 1 else ''} drifted beyond the tolerance "
-                       f"({', '.join(figure_words(f) for f in flagged)})")
+                       f"and beyond chance ({', '.join(figure_words(f) for f in flagged)})"
+                       + (f"; {len(moved)} more moved as far but within chance ({', '.join(figure_words(f) for f in moved)})"
+                          if moved else ""))
     if sla_written is not None:
         months = (period_end.year - sla_written.year) * 12 + period_end.month - sla_written.month
         if months >= every_months:
@@ -266,11 +269,10 @@ def review_verdict(due: bool, why: str, tolerance: float, compared: int) -> str:
             f"assumptions drifted by more than {tolerance:.0%} beyond what chance explains.")
 
 
-def review_method_note(config_file: str, tolerance: float, confidence: float) -> str:
-    """How the review decides, in a leader's words, naming the SLA file the assumptions came from
-    (the method's name is in the page's "How this is computed" note)."""
-    name = Path(config_file).name if config_file else "the default SLA file, sla.yml"
-    return (f"The figures the SLA was written with ({name}) against what the data measures now. A figure is "
+def review_method_note(tolerance: float, confidence: float) -> str:
+    """How the review decides, in a leader's words (the method's name and the settings file are in
+    the page's "How this is computed" note)."""
+    return ("The figures the SLA was written with against what the data measures now. A figure is "
             f"marked *review* when it drifted by more than {tolerance:.0%} and the data rules out chance even "
             f"after allowing for the number of figures checked at once, so with every assumption still "
             f"true the review raises a false alarm in at most {1 - confidence:.0%} of periods.")

@@ -24,6 +24,13 @@ def period_progress(start: datetime, end: datetime, data_end: datetime, data_sta
     return float(np.clip(covered / span, 0.0, 1.0)) if span > 0 else 1.0
 
 
+def period_sentence(label: str, start: datetime, end: datetime, data_end: datetime, progress: float, mqls: int) -> str:
+    """The line that opens page 05: the period, how much of it the data covers, its MQLs."""
+    covered = (f"The data covers **{progress:.0%} of it** (up to {data_end:%d %b %Y}): figures are as of then, targets "
+               "pro rata. " if progress < 1 else "The data covers all of it. ")
+    return f"{label} runs from {start:%d %b %Y} to {end:%d %b %Y}. {covered}**{mqls:,} leads became MQLs** in the period."
+
+
 def not_available(side: str, promise: str, why: str) -> dict:
     """A promise the data cannot judge at all (e.g. no attempts logged, no deal amounts)."""
     return {"side": side, "promise": promise, "text": f"{promise[0].upper()}{promise[1:]}: not available ({why})",
