@@ -89,6 +89,53 @@ def test_proposal_yml_is_a_config_next_period_can_use():
     assert new.sla_written == "2024-04-01" and new.quota == cfg.quota and new.review_baseline == cfg.review_baseline
 
 
+def test_windows_in_working_hours_for_a_team_working_office_hours():
+    worked = {"days": [0, 1, 2, 3, 4], "start": 8, "end": 18, "share": 0.99}
+    # up to a working day: as many working hours; longer: a working day (10 h) per 24 clock hours
+    assert [pr.working_window(h, worked) for h in (1, 4, 10, 12, 24, 48, 72)] == [1, 4, 10, 10, 10, 20, 30]
+    grid = np.linspace(0.5, 200, 400)
+    assert np.all(np.diff([pr.working_window(h, worked) for h in grid]) >= 0)  # never shorter for a longer window
+    cfg = SLAConfig()
+    windows = pr.in_working_hours({"high": {"hours": 4.0, "source": "data"}, "low": {"hours": 48.0, "source": "current"}}, worked)
+    assert windows["low"] == {"hours": 20.0, "source": "current", "clock_hours": 48.0, "working_hours": True, "working_day": 10.0}
+    assert pr._window({"value": 20.0, **windows["low"]}) == "2 working days"
+    assert pr._window({"value": 4.0, **windows["high"]}) == "4 working hours" and pr._window({"value": 48.0}) == "2 days"
+    assert pr.in_working_hours(windows, None) is windows  # around the clock or set in the SLA: unchanged
+    p = _proposal(cfg)
+    p["sales"]["tiers"]["moderate"]["response_hours"] = {"value": 4.0, "source": "data", "working_hours": True, "clock_hours": 4.0}
+    p["business_hours"] = pr.business_hours_block(worked, "Europe/Berlin")
+    new = config_from_dict(yaml.safe_load(pr.proposal_yaml(cfg, p)))
+    assert new.business_hours == {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": ["08:00", "18:00"],
+                                  "timezone": "Europe/Berlin"}
+    assert new.tiers["moderate"].response_hours == 4.0
+    # an SLA that sets its own business hours keeps them
+    own = replace(cfg, business_hours={"days": "mon-sat", "hours": ["07:00", "19:00"], "timezone": "UTC"})
+    assert config_from_dict(yaml.safe_load(pr.proposal_yaml(own, p))).business_hours["days"] == "mon-sat"
+
+
+def test_a_lower_score_threshold_waits_for_the_hours_to_work_it():
+    hand = {"threshold": {"value": 30.0, "ci": [None, 30.0], "source": "data"}, "current_threshold": 60}
+    short = {"available": True, "flag": True}
+    kept = pr.within_capacity(hand, short, 60)["threshold"]
+    assert kept["value"] == 60 and kept["source"] == "current" and kept["data_value"] == 30.0
+    assert "cannot work today's volume" in kept["reason"]
+    assert pr.within_capacity(hand, {"available": True, "flag": False}, 60) is hand  # the team has the hours
+    assert pr.within_capacity(hand, short, 20) is hand  # a higher threshold passes fewer MQLs: no reason to wait
+    assert pr.within_capacity(hand, {"available": False, "reason": "x"}, 60) is hand
+    # when half the MQLs already score below 60, 60 is not what decides the volume: the data's 30 stands
+    assert pr.within_capacity(hand, short, 60, below_current=0.52) is hand
+    assert pr.within_capacity(hand, short, 60, below_current=0.02)["threshold"]["value"] == 60
+    bands = pd.DataFrame({"band": ["below 30", "30-59", "60 and above"], "low": [np.nan, 30, 60], "high": [30, 60, np.nan],
+                          "mqls": [10, 40, 50]})
+    assert pr.share_below(bands, 60) == 0.5 and pr.share_below(bands, 30) == 0.1 and pr.share_below(None, 60) is None
+
+
+def test_page_07_shows_the_speed_evidence_once():
+    md = "# Title\n\n## 1. Shared goal\n\ngoal\n\n## What answering faster is worth\n\nspeed\n\n## Parts this data could not fill\n\n- none\n"
+    page = pr.agreement_for_page(md)
+    assert page.startswith("## 1. Shared goal") and "speed" not in page and "## Parts this data could not fill" in page
+
+
 @pytest.fixture
 def crm_without_attempts(tmp_path):
     """Settled MQLs of 2023 with deals but no attempt logged on any of them (the one activity is on
@@ -151,6 +198,10 @@ def test_page_07_publishes_the_proposal_and_its_config(published_sample):
     new = load_config(report / "proposal.yml")
     for t, row in s["proposal"]["sales"]["tiers"].items():
         assert new.tiers[t].touches == row["touches"]["value"]
+    # the sample's SDRs work Monday to Friday, 08:00-18:00: the windows are in working hours
+    assert new.business_hours == {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": ["08:00", "18:00"], "timezone": "UTC"}
+    assert all(row["response_hours"]["working_hours"] for row in s["proposal"]["sales"]["tiers"].values())
     md = (report / "sla_proposal.md").read_text()
+    assert "working hours" in md
     assert md.startswith("# Sales & marketing service level agreement") and "Signed:" in md
     assert "not available" not in (report / "07_proposed_sla.html").read_text().split("What answering faster")[1][:2000]

@@ -74,11 +74,27 @@ def test_response_window_keeps_the_current_one_when_the_bands_cannot_be_told_apa
         {"tier": "low", "band": "4-24 h", "relative_to_fastest": 1.0, "relative_low": 1.0, "relative_high": 1.0, "loss_share": 0.0},
         {"tier": "low", "band": "1-3 days", "relative_to_fastest": 0.9, "relative_low": 0.7, "relative_high": 1.2, "loss_share": 0.1},
     ])
-    high = sv.response_window(by_tier, "high", 4)
+    # high: 4-24 h loses 30% and its interval excludes no loss: answer within 4 h (tightened from 8 h)
+    high = sv.response_window(by_tier, "high", 8)
     assert high["hours"] == 4 and high["source"] == "data" and high["band"] == "1-4 h"
+    # ... but never longer than today's window: with 2 h today the data gives no reason to wait 4 h
+    assert sv.response_window(by_tier, "high", 2) == {
+        "hours": 2, "source": "current", "reason": "the first band shown to lose 10% or more of a lead's value starts "
+                                                   "after 4 h, beyond the current window"}
     low = sv.response_window(by_tier, "low", 48)
-    assert low == {"hours": 48, "source": "current", "reason": "the data cannot tell the response-time bands apart for this tier"}
+    assert low == {"hours": 48, "source": "current",
+                   "reason": "no slower band is shown to lose 10% or more of a lead's value for this tier"}
     assert sv.response_window(by_tier, "moderate", 24)["source"] == "current"
+    # one rule for every tier: a 29% point loss whose interval holds no loss (0.54-1.04) is not a loss,
+    # even when a later band's is (the sample's moderate tier was tightened to 4 h on this)
+    moderate = pd.DataFrame([
+        {"tier": "moderate", "band": "1-4 h", "relative_high": 1.0, "loss_share": 0.0},
+        {"tier": "moderate", "band": "4-24 h", "relative_high": 1.04, "loss_share": 0.29},
+        {"tier": "moderate", "band": "1-3 days", "relative_high": 0.9, "loss_share": 0.35},
+    ])
+    assert sv.response_window(moderate, "moderate", 24)["source"] == "current"
+    assert sv.response_window(moderate, "moderate", 48) == {"hours": 24, "source": "data", "band": "4-24 h",
+                                                           "reason": "answering after 24 h loses 10% or more of a lead's value"}
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +149,7 @@ def test_gain_sentence_makes_no_bold_claim_when_the_interval_holds_no_gain():
     assert sure.startswith("**Answering within the hour the 143 MQLs") and "$187,458 a month" in sure
     unsure = sv.gain_sentence(eff(-4.5))
     assert "**" not in unsure and "includes no gain" in unsure and "-4.5 to 15.6" in unsure
+    # when a tier is left out of the comparison, the sentence says which tiers' MQLs it moves
+    one = eff(1.2)
+    one.gains["tiers"], one.notes = "high", ["Low tier: no band inside the first hour ..."]
+    assert "the 143 high-tier MQLs a month" in sv.gain_sentence(one)

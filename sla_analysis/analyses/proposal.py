@@ -41,7 +41,7 @@ from sla_analysis.analyses import handoff as hd
 from sla_analysis.analyses import lead_value as lv
 from sla_analysis.analyses import plateau as pl
 from sla_analysis.analyses import speed_value as sv
-from sla_analysis.config import SLAConfig
+from sla_analysis.config import WEEKDAYS, SLAConfig
 from sla_analysis.formats import crm_text, money
 from sla_analysis.io.engine import CRM
 
@@ -141,6 +141,8 @@ def sales_promise(cfg: SLAConfig, caps: dict[str, pl.CapRecommendation | str], w
                               "plateau": int(cap.plateau_attempts), "profit_per_lead": cap.expected_profit_per_lead,
                               "source": "data", "page": PAGES["cap"], "note": cap.note}
         row["response_hours"] = {"value": w["hours"], "source": w["source"], "reason": w.get("reason"), "page": PAGES["speed"]}
+        if w.get("working_hours"):
+            row["response_hours"].update(working_hours=True, clock_hours=w["clock_hours"], working_day=w["working_day"])
         if t in tf.index and tf.loc[t, "conversions"] >= min_conversions:
             row["timeframe_days"] = {"value": int(tf.loc[t, "days"]), "source": "data", "conversions": int(tf.loc[t, "conversions"]),
                                      "page": PAGES["proposal"]}
@@ -181,6 +183,36 @@ def handoff_and_return(cfg: SLAConfig, best: dict | None, why_score: str | None,
                            "requalified_share": float(r.requalified_share) if pd.notna(r.requalified_share) else None,
                            "won_revenue": float(r.won_revenue)}
     return out
+
+
+def share_below(bands: pd.DataFrame | None, threshold: float | None) -> float | None:
+    """The share of the settled MQLs (page 06's score bands) that scored below ``threshold``: how
+    far the written threshold is from what decides today which leads reach sales."""
+    if bands is None or threshold is None or not len(bands) or not bands.mqls.sum():
+        return None
+    return float(bands.mqls[bands.high.notna() & (bands.high <= float(threshold))].sum() / bands.mqls.sum())
+
+
+#: a written threshold that this share of MQLs scores below is not the one applied
+NOT_APPLIED_SHARE = 0.1
+
+
+def within_capacity(hand: dict, cap: dict, current: float, below_current: float | None = None) -> dict:
+    """Page 06's best threshold weighs value only. A threshold below the current one passes more
+    MQLs when the current one is applied; when the team cannot work today's volume with the proposed
+    touches (``cap["flag"]``) the current threshold is then kept and the reason said: value per MQL
+    cannot be earned without the hours to work it. When at least :data:`NOT_APPLIED_SHARE` of the
+    MQLs already score below the current threshold it is not what decides the volume, and the data's
+    threshold stands."""
+    th = hand["threshold"]
+    applied = below_current is None or below_current < NOT_APPLIED_SHARE
+    if (th["source"] == "data" and applied and cap.get("available") and cap.get("flag")
+            and th["value"] < float(current)):
+        hand = {**hand, "threshold": {"value": current, "source": "current", "data_value": th["value"],
+                                      "reason": f"a lower threshold ({th['value']:g}) would pass more MQLs, and the team "
+                                                "cannot work today's volume with the proposed touches (section 5 Capacity); "
+                                                "lower it once the team can"}}
+    return hand
 
 
 def expected_attempts(cap: pl.CapRecommendation | str) -> float:
@@ -277,6 +309,9 @@ class Inputs:
     settled_window: tuple = ()
     why_speed: str | None = None     # why speed to lead cannot be measured on this export
     why_timeline: str | None = None  # why MQLs a month are unknown (every event dated the same day)
+    working_hours: dict | None = None  # when the team worked, read from attempts (no business_hours set)
+    timezone: str = "UTC"
+    below_threshold_share: float | None = None  # settled MQLs scoring below the current threshold
 
 
 def response_windows(x: Inputs) -> dict[str, dict]:
@@ -286,6 +321,36 @@ def response_windows(x: Inputs) -> dict[str, dict]:
         return {t: {"hours": x.cfg.tiers[t].response_hours, "source": "current", "reason": x.why_speed}
                 for t in x.cfg.tiers}
     return {t: sv.response_window(x.speed_effect.by_tier, t, x.cfg.tiers[t].response_hours) for t in x.cfg.tiers}
+
+
+def working_window(clock_hours: float, worked: dict) -> float:
+    """A clock-hour window stated in working hours for a team working ``worked["start"]`` to
+    ``worked["end"]`` (:func:`sla_analysis.analyses.compliance.working_hours`), length ``day``: a
+    window up to ``day`` hours stays that many working hours (an MQL arriving in working hours is due
+    as many hours later); a longer one counts one working day per 24 clock hours,
+    ``max(day, day x clock_hours / 24)`` (an MQL due 24 clock hours after 10:00 on Tuesday is due at
+    10:00 on Wednesday, one working day on). Monotone in ``clock_hours``."""
+    day = float(worked["end"] - worked["start"])
+    return float(clock_hours) if clock_hours <= day else max(day, day * float(clock_hours) / 24)
+
+
+def in_working_hours(windows: dict[str, dict], worked: dict | None) -> dict[str, dict]:
+    """The response windows (clock hours, from the evidence) in working hours (:func:`working_window`)
+    when the team works office hours; unchanged when it works around the clock or the SLA already
+    sets its business hours."""
+    if not worked:
+        return windows
+    day = float(worked["end"] - worked["start"])
+    return {t: {**w, "clock_hours": w["hours"], "hours": working_window(w["hours"], worked), "working_hours": True,
+                "working_day": day} for t, w in windows.items()}
+
+
+def business_hours_block(worked: dict | None, zone: str) -> dict | None:
+    """The working hours read from the attempts, in the config's ``business_hours`` shape."""
+    if not worked:
+        return None
+    return {"days": [WEEKDAYS[d] for d in worked["days"]], "hours": [f"{worked['start']:02d}:00", f"{worked['end']:02d}:00"],
+            "timezone": zone, "share_of_attempts": float(worked["share"]), "source": "when attempts were made"}
 
 
 def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
@@ -313,7 +378,7 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     effect = (sv.SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), float("nan"), months, 0, why_speed) if why_speed
               else sv.adjusted_effect(counts, months, cfg.confidence_level, cfg.min_group_size, n_boot, cfg.random_seed % 2**32))
     why_score = hd.unavailable(crm, "score")
-    best = None
+    best, bands = None, None
     if not why_score:
         bands = hd.score_bands(crm, cfg, s_from, s_to, end)
         best = hd.best_threshold(bands, seed=cfg.random_seed, confidence=cfg.confidence_level)
@@ -329,25 +394,32 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     a = a.filter((a.occurred_at >= start_p) & (a.occurred_at < end))
     logged = int(a.count().execute())
     sdrs = int(a.rep_id.nunique().execute()) if crm.has("activities", "rep_id") else 0
+    zone = (cfg.business_hours or {}).get("timezone", "UTC")
+    limits = crm.limits()
+    worked = (None if cfg.business_hours or limits.get("attempt_time") or "attempts" in limits
+              else cp.working_hours(cp.attempts_by_hour_weekday(crm, start_p, end, zone)))
     return Inputs(cfg, period.label, (end - timedelta(days=1)).date() if isinstance(end, datetime) else end, len(period.months),
                   values.set_index("source").mql_value if len(values) else pd.Series(dtype=float), mix, types, why_types,
                   work_cost, cost, caps, timeframes, counts, crude, effect, best, why_score, back, why_return, mqls,
-                  tier_share, contacted_share, logged, sdrs, (s_from, s_to), why_speed, crm.limits().get("timeline"))
+                  tier_share, contacted_share, logged, sdrs, (s_from, s_to), why_speed, crm.limits().get("timeline"),
+                  worked, zone, share_below(bands, cfg.mql_score_threshold))
 
 
 def assemble(x: Inputs) -> dict:
     """``summary.json["proposal"]``: every component, with what it could not fill."""
     cfg = x.cfg
-    windows = response_windows(x)
+    windows = in_working_hours(response_windows(x), x.working_hours)
     sales = sales_promise(cfg, x.caps, windows, x.timeframes)
     touches = {t: r["touches"]["value"] for t, r in sales["tiers"].items()}
     mkt = marketing_promise(cfg, x.mql_values, x.mix, x.types, x.work_cost, x.why_types)
-    hand = handoff_and_return(cfg, x.best_threshold, x.why_score, x.return_path, x.why_return, touches)
     per_lead = {t: expected_attempts(c) for t, c in x.caps.items()}
     hours_per_attempt = x.cost_per_attempt / cfg.rep_hourly_cost if np.isfinite(x.cost_per_attempt) else float("nan")
     mqls_month = x.mqls_in_period / x.months if x.months and not x.why_timeline else float("nan")
     cap = capacity(cfg, mqls_month, x.tier_share, x.contacted_share, per_lead, hours_per_attempt,
                    x.logged_attempts / x.months if x.months else float("nan"), x.sdrs)
+    hand = within_capacity(handoff_and_return(cfg, x.best_threshold, x.why_score, x.return_path, x.why_return, touches),
+                           cap, cfg.mql_score_threshold, x.below_threshold_share)
+    hand["below_current_share"] = x.below_threshold_share
     weights = {t: x.tier_share.get(t, 0.0) for t in per_lead if np.isfinite(per_lead[t])}
     avg_attempts = (sum(per_lead[t] * w for t, w in weights.items()) / sum(weights.values())) if weights and sum(weights.values()) else float("nan")
     cannot = []
@@ -360,7 +432,7 @@ def assemble(x: Inputs) -> dict:
             cannot.append(f"{name}: {comp.get('reason')}")
     if mkt.get("mql_types", {}).get("available") is False:
         cannot.append(f"MQL types to send: {mkt['mql_types']['reason']}")
-    if hand["threshold"]["source"] == "current":
+    if hand["threshold"]["source"] == "current" and "data_value" not in hand["threshold"]:
         cannot.append(f"score threshold: {hand['threshold']['reason']}")
     if x.speed_effect.reason:
         cannot.append(f"what answering faster is worth: {x.speed_effect.reason}")
@@ -370,7 +442,8 @@ def assemble(x: Inputs) -> dict:
                          f"(at least {cfg.stale_after_days} days before the end of the period), so the reasons below "
                          "follow from that")
     return {"period": x.period_label, "shared_goal": shared_goal(cfg), "marketing": mkt, "sales": sales,
-            "handoff": hand, "capacity": cap,
+            "handoff": hand, "capacity": cap, "business_hours": business_hours_block(x.working_hours, x.timezone),
+            "baseline_window": [f"{d:%Y-%m-%d}" for d in x.settled_window] if x.settled_window else None,
             "kpis": kpis(mqls_month, mkt["blended_mql_value"], None if x.why_speed else x.speed_crude, windows, avg_attempts, hand["recycled"]),
             "review": review_dates(cfg, x.period_end), "not_filled": cannot}
 
@@ -402,6 +475,9 @@ def proposal_config(cfg: SLAConfig, proposal: dict) -> dict:
            "review_every_months": cfg.review_every_months, "review_baseline": dict(cfg.review_baseline)}
     raw["tiers"] = {t: {"response_hours": float(r["response_hours"]["value"]), "touches": int(r["touches"]["value"]),
                         "timeframe_days": int(r["timeframe_days"]["value"])} for t, r in proposal["sales"]["tiers"].items()}
+    wh = proposal.get("business_hours")
+    if wh and not cfg.business_hours:  # the windows above are in working hours: count them that way
+        raw["business_hours"] = {k: wh[k] for k in ("days", "hours", "timezone")}
     thr = proposal["handoff"]["threshold"]["value"]
     raw["mql_score_threshold"] = None if thr is None else float(thr)
     raw["sla_written"] = proposal["review"]["agreed_on"]
@@ -417,6 +493,36 @@ def proposal_yaml(cfg: SLAConfig, proposal: dict) -> str:
 
 def _money(v, cur: str) -> str:
     return "not available" if v is None or not np.isfinite(v) else money(v, cur)
+
+
+def _window(r: dict) -> str:
+    """A proposed response window: clock hours, or working hours when the team works office hours."""
+    if not r.get("working_hours"):
+        return _hours(r["value"])
+    days = r["value"] / r["working_day"] if r.get("working_day") else 0.0
+    if days >= 1 and float(days).is_integer():
+        return f"{days:g} working day" + ("s" if days != 1 else "")
+    return f"{round(r['value'], 1):g} working hours"
+
+
+def _days(days: list[str]) -> str:
+    return cp.day_span([WEEKDAYS.index(d) for d in days])
+
+
+def _last_day(wh: dict) -> int:
+    """The last working weekday of ``wh`` (config shape), as 0 = Monday."""
+    return max(WEEKDAYS.index(d) for d in wh["days"])
+
+
+def _due_example(wh: dict) -> str:
+    """When an MQL arriving after hours on the last working day is due under a 4-working-hour window."""
+    days = sorted(WEEKDAYS.index(d) for d in wh["days"])
+    start = int(wh["hours"][0][:2])
+    return f"on {cp.DAY_NAMES[days[0]]} at {start + 4:02d}:00 under a 4-working-hour window"
+
+
+def _score(v) -> str:
+    return "not set" if v is None else f"{float(v):g}"
 
 
 def _hours(h: float) -> str:
@@ -455,13 +561,21 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
         cu = v["current"]
         tc = v["touches"]
         ci = f", interval {tc['ci'][0]}–{tc['ci'][1]}" if "ci" in tc else ""
-        L.append(f"| {t} | {_hours(v['response_hours']['value'])} ({_hours(cu['response_hours'])}) | {tc['value']}{ci} "
+        L.append(f"| {t} | {_window(v['response_hours'])} ({_hours(cu['response_hours'])}) | {tc['value']}{ci} "
                  f"({cu['touches']}) | {v['timeframe_days']['value']} days ({cu['timeframe_days']} days) | touch {v['breakup_touch']} |")
     L += ["", "Where they come from: the touches are each tier's most profitable attempt cap (page "
-          f"{PAGES['cap']}, the method on each tier's leads); the window is the slowest response that loses less than "
-          f"{speed['max_loss_share']:.0%} of a lead's value against the tier's fastest answer (page {PAGES['speed']}); the "
+          f"{PAGES['cap']}, the method on each tier's leads); the window is the last response band before the first one shown to "
+          f"lose {speed['max_loss_share']:.0%} or more of a lead's value against the tier's fastest answer (page {PAGES['speed']}); the "
           f"timeframe holds {TIMEFRAME_SHARE:.0%} of the tier's conversions in this history. The last touch is the break-up "
           "message that tells the lead it goes back to marketing.", ""]
+    wh = p.get("business_hours")
+    if wh:
+        L += [f"The windows count **working hours**: SDRs made {wh['share_of_attempts']:.0%} of their attempts "
+              f"{_days(wh['days'])}, {wh['hours'][0]} to {wh['hours'][1]} ({wh['timezone']} time), and a clock window shorter "
+              "than a night cannot be kept for an MQL that arrives after hours. A window up to a working day is as many "
+              "working hours; a longer one is a working day for each 24 hours of the clock-hour evidence. Next period's "
+              "settings count the windows this way. This changes today's windows for MQLs that arrive after hours: "
+              f"one arriving on {cp.DAY_NAMES[_last_day(wh)]} at 19:00 is due {_due_example(wh)} instead of 4 clock hours later.", ""]
     for t, v in s["tiers"].items():
         for k in ("touches", "response_hours", "timeframe_days"):
             if v[k]["source"] == "current":
@@ -469,11 +583,15 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
     L += ["", "## 4. Handoff and return path", ""]
     th = h["threshold"]
     if th["source"] == "data":
-        lo, hi = (("no lower limit" if v is None else f"{v:g}") for v in th["ci"])
-        L.append(f"Marketing passes a lead to sales at a **lead score of {th['value']:g}** or more (interval "
-                 f"{lo} to {hi}; current: {h['current_threshold']}; page {h['page']}).")
+        lo, hi = (("every MQL" if v is None else f"a score of {v:g}") for v in th["ci"])
+        L.append(f"Marketing passes a lead to sales at a **lead score of {th['value']:g}** or more (the data cannot tell "
+                 f"apart anything from {lo} to {hi}; current: {_score(h['current_threshold'])}; page {h['page']}).")
+    below = h.get("below_current_share")
+    if below is not None and below >= NOT_APPLIED_SHARE:
+        L.append(f"{below:.0%} of the settled MQLs scored below today's threshold of {_score(h['current_threshold'])}: "
+                 "the written threshold is not what decides today which leads reach sales.")
     else:
-        L.append(f"Score threshold: current value kept ({h['current_threshold']}) — {th['reason']}.")
+        L.append(f"Score threshold: current value kept (a lead score of {_score(h['current_threshold'])}) — {th['reason']}.")
     L.append("An MQL worked to its tier's touches without an opportunity goes back to marketing for nurturing: "
              + "; ".join(f"{t}: {rule}" for t, rule in h["return_rule"].items()) + ".")
     if h["recycled"]["available"]:
@@ -489,16 +607,23 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
                  f"attempts, {c['hours_per_month']:,.0f} SDR hours a month**; this period the team of {c['today_sdrs']} logged "
                  f"{c['today_hours_per_month']:,.0f} hours of attempts a month, so the protocol needs about "
                  f"**{c['sdrs_needed']:.1f} SDRs** at today's pace."
-                 + (" **The promise cannot be kept with today's team**: add SDRs or lower the touches." if c["flag"] else ""))
+                 + (" **The promise cannot be kept with today's team**: add SDRs or lower the touches." if c["flag"] else "")
+                 + " This counts the hours the proposed touches take; the SLA compliance page sizes the team two other "
+                 "ways, by the SQLs it must produce and by the active MQLs each SDR can keep track of.")
     else:
         L.append(f"Capacity: not available ({c['reason']}).")
-    L += ["", "## 6. What we review every month", "", "| Figure | Baseline (this period) | Owner |", "|---|---:|---|"]
+    L += ["", "## 6. What we review every month", "", "| Figure | Baseline | Owner |", "|---|---:|---|"]
     written = {"MQLs delivered a month": "{:,.0f}".format, "Value of an MQL (current mix)": lambda v: money(v, cfg.currency),
                "Attempts per contacted MQL": "{:,.1f}".format}  # the rest are shares
     for k in p["kpis"]:
         b = k["baseline"]
         txt = "not available" if b is None or not np.isfinite(b) else written.get(k["kpi"], "{:.1%}".format)(b)
         L.append(f"| {k['kpi']} | {txt} | {k['owner']} |")
+    if p.get("baseline_window"):
+        a, b = p["baseline_window"]
+        L += ["", f"Baselines: MQLs a month and the value of an MQL from {p['period']}; the shares from the MQLs created "
+                  f"{a} to {b}, whose outcome is known (as page 07's first table); attempts per contacted MQL is what the "
+                  "proposed touches imply."]
     L += ["", "## 7. Review", ""]
     L.append((f"The current SLA's review was due on {r['current_review_due']}: this proposal is that review. " if r["due_now"] else "")
              + f"Next review: **{r['next_review']}** (every {r['every_months']} months, or sooner when a monthly figure drifts "
@@ -508,9 +633,17 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
         g = {x["target"]: x for x in speed["revenue_gained"]}
         if sv.REFERENCE in g:
             x = g[sv.REFERENCE]
-            L.append(f"Answering every MQL now answered later than an hour within the hour would bring about "
-                     f"{x['extra_conversions_per_month']:.1f} more opportunities a month (interval {x['extra_conversions_low']:.1f}–"
-                     f"{x['extra_conversions_high']:.1f}), worth {_money(x['revenue_per_month'], cur)} a month.")
+            who = f"{x['tiers']}-tier " if speed.get("notes") and x.get("tiers") else ""
+            if x["extra_conversions_low"] > 0:
+                L.append(f"Answering every {who}MQL now answered later than an hour within the hour would bring about "
+                         f"{x['extra_conversions_per_month']:.1f} more opportunities a month (interval "
+                         f"{x['extra_conversions_low']:.1f}–{x['extra_conversions_high']:.1f}), worth "
+                         f"{_money(x['revenue_per_month'], cur)} a month.")
+            else:
+                L.append(f"Answering every {who}MQL now answered later than an hour within the hour might bring about "
+                         f"{x['extra_conversions_per_month']:.1f} more opportunities a month, but the interval "
+                         f"({x['extra_conversions_low']:.1f} to {x['extra_conversions_high']:.1f}) includes no gain: this "
+                         "history cannot show that answering faster pays.")
         L.append(sv.observational_note() + " " + sv.comparison_with_published(pd.DataFrame(speed["adjusted"])))
     else:
         L.append(f"Not available: {speed['reason']}.")
@@ -518,6 +651,14 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
     L += [f"- {x}" for x in p["not_filled"]] or ["- none"]
     L += ["", "Signed: ______________________ (head of sales)      ______________________ (head of marketing)", ""]
     return "\n".join(L)
+
+
+def agreement_for_page(text: str) -> str:
+    """:func:`proposal_markdown` as page 07 shows it: without its title, and without the section on
+    what answering faster is worth, which the page shows above it in full."""
+    body = text.split("\n", 2)[2]
+    head, sep, rest = body.partition("## What answering faster is worth")
+    return head + rest[rest.index("## Parts this data could not fill"):] if sep else body
 
 
 def protocol_table(proposal: dict) -> pd.DataFrame:

@@ -382,11 +382,13 @@ def _adjusted(models: dict, value: float, months: float, confidence: float, n_bo
                             "relative_to_fastest": ra, "relative_low": lo, "relative_high": hi,
                             "fastest_band": wb[0], "loss_share": 1 - ra, "loss_share_high": 1 - lo})
     gains = []
+    with_hour = [str(t) for t, m in models.items() if _reference_of(m["bands"])]  # the tiers moved into the hour
     for target in [REFERENCE] + all_bands:
         if est.get(f"moved|{target}", 0) <= 0:
             continue
         lo, hi = ci(f"extra|{target}")
-        gains.append({"target": target, "mqls_moved_per_month": est[f"moved|{target}"] / months,
+        gains.append({"target": target, "tiers": ", ".join(with_hour) if target == REFERENCE else "",
+                      "mqls_moved_per_month": est[f"moved|{target}"] / months,
                       "extra_conversions_per_month": est[f"extra|{target}"] / months,
                       "extra_conversions_low": lo / months, "extra_conversions_high": hi / months,
                       "revenue_per_month": est[f"extra|{target}"] / months * value,
@@ -406,27 +408,30 @@ def _adjusted(models: dict, value: float, months: float, confidence: float, n_bo
 
 def response_window(by_tier: pd.DataFrame, tier: str, current_hours: float,
                     max_loss_share: float = MAX_LOSS_SHARE) -> dict:
-    """The tier's proposed response window: the upper edge of the slowest band such that it and
-    every faster band lose less than ``max_loss_share`` of a lead's value against the tier's fastest
-    band (loss = 1 - relative conversion). When no band's interval excludes "no loss" (the data
-    cannot separate the bands) the current window is kept, and said."""
+    """The tier's proposed response window, one rule for every tier. A band *loses* when its point
+    loss against the tier's fastest band (``1 - relative``) is at least ``max_loss_share`` **and**
+    its interval excludes no loss (``relative_high < 1``). The window is the upper edge of the band
+    before the first losing one, never longer than the current window (a loss not shown is no reason
+    to wait longer). When no band loses, the data cannot say and the current window is kept."""
     d = by_tier[by_tier.tier == tier] if len(by_tier) else by_tier
     if not len(d):
         return {"hours": current_hours, "source": "current", "reason": "too few contacted MQLs of this tier in "
                 "two bands of response time to compare them"}
-    d = d.sort_values("band", key=lambda s: s.map(_rank), kind="stable")
-    separated = bool((d.relative_high.iloc[1:] < 1).any())
-    if not separated:
+    d = d.sort_values("band", key=lambda s: s.map(_rank), kind="stable").reset_index(drop=True)
+    loses = (d.loss_share >= max_loss_share) & (d.relative_high < 1)
+    loses.iloc[0] = False  # the fastest band is the reference
+    if not loses.any():
         return {"hours": current_hours, "source": "current",
-                "reason": "the data cannot tell the response-time bands apart for this tier"}
-    ok = d.loss_share < max_loss_share
-    last_ok = d.band.iloc[0]
-    for b, good in zip(d.band, ok):
-        if not good:
-            break
-        last_ok = b
-    return {"hours": band_upper_hours(last_ok), "source": "data", "band": last_ok,
-            "reason": f"answering after {band_upper_hours(last_ok):g} h loses {max_loss_share:.0%} or more of a lead's value"}
+                "reason": f"no slower band is shown to lose {max_loss_share:.0%} or more of a lead's value for this tier"}
+    first = int(np.flatnonzero(loses.to_numpy())[0])
+    band = d.band.iloc[first - 1]
+    edge = band_upper_hours(band)
+    if edge >= current_hours:
+        return {"hours": current_hours, "source": "current",
+                "reason": f"the first band shown to lose {max_loss_share:.0%} or more of a lead's value starts after "
+                          f"{edge:g} h, beyond the current window"}
+    return {"hours": edge, "source": "data", "band": band,
+            "reason": f"answering after {edge:g} h loses {max_loss_share:.0%} or more of a lead's value"}
 
 
 def observational_note() -> str:
@@ -455,13 +460,23 @@ def comparison_with_published(overall: pd.DataFrame) -> str:
             "opportunities), so they include the effect of who got the fast answer.")
 
 
+def effect_text(eff, currency: str = "USD") -> str:
+    """Under the like-for-like chart, as separate paragraphs: what answering faster would bring
+    (:func:`gain_sentence`), the tiers left out (a list), the observational caveat and the
+    comparison with the published studies."""
+    notes = "\n".join(f"- {note}" for note in eff.notes)
+    parts = [gain_sentence(eff, currency), notes, observational_note(), comparison_with_published(eff.overall)]
+    return "\n\n".join(p for p in parts if p)
+
+
 def gain_sentence(eff, currency: str = "USD") -> str:
     """What answering the late MQLs within the hour would bring a month, in words (empty without it)."""
     g = eff.gains.set_index("target")
     if REFERENCE not in g.index:
         return ""
     hour = g.loc[REFERENCE]
-    moved = f"Answering within the hour the {hour.mqls_moved_per_month:,.0f} MQLs a month now answered later"
+    who = f"{hour.tiers}-tier " if eff.notes and hour.get("tiers") else ""  # some tiers left out: say which are in
+    moved = f"Answering within the hour the {hour.mqls_moved_per_month:,.0f} {who}MQLs a month now answered later"
     if not hour.extra_conversions_low > 0:  # the interval holds no gain (or a loss): no headline in bold
         return (f"{moved} might bring about {hour.extra_conversions_per_month:.1f} more opportunities a month, but the "
                 f"interval ({hour.extra_conversions_low:.1f} to {hour.extra_conversions_high:.1f}) includes no gain: "
