@@ -93,8 +93,12 @@ def _report(data: Path, out: Path, profile: str | None = None) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("export", ["salesforce", "hubspot display headers"])
+@pytest.mark.parametrize("export", ["salesforce"])
 def test_a_vendor_export_gives_the_same_report_as_the_canonical_crm(tables, tmp_path, export):
+    """Two full reports, one through the profile and one from the same tables in the contract, give
+    the same summary.json. One vendor is enough for the report's path (--profile through the
+    orchestrator to every page); every profile's reading is checked table by table above, and a
+    HubSpot round trip cost three minutes of `make test` for no path the Salesforce one misses."""
     expected = EXPORTS[export](tables, tmp_path / "export")
     canonical = tmp_path / "canonical"
     canonical.mkdir()
