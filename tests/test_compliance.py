@@ -384,6 +384,14 @@ def test_the_sample_floor_works_its_hours(sample_crm):
     assert (wh["days"], (wh["start"], wh["end"])) == ([0, 1, 2, 3, 4], SampleParams().work_hours)
     assert wh["share"] == 1.0
     assert "Monday 08:00" in c.working_hours_sentence(grid, wh) and "after the days off" in c.working_hours_sentence(grid, wh)
+    # what page 05 records: the hours and the MQLs arriving outside them, only while the windows count clock hours
+    times = c.when_attempts_were_made(sample_crm, *ALL, None)
+    summary = times.summary()
+    assert summary["days"] == ["mon", "tue", "wed", "thu", "fri"] and summary["hours"] == [8, 18]
+    assert summary["mqls_outside_share"] == pytest.approx(times.outside / times.mqls) and 0.5 < times.outside / times.mqls < 0.8
+    assert "clock hours" in c.clock_hours_note(times)
+    office = c.when_attempts_were_made(sample_crm, *ALL, {"days": "mon-fri", "hours": [8, 18], "timezone": "UTC"})
+    assert office.outside is None and c.clock_hours_note(office) == "" and office.summary()["mqls_outside_share"] is None
 
 
 def test_share_within_window_is_the_truth(sample_crm, sample_truth):

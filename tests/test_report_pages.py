@@ -43,6 +43,15 @@ def test_what_to_do_puts_the_largest_shortfall_first_and_words_it_plainly():
     assert "webinar" not in actions[2].text  # not flagged: not an action
 
 
+def test_a_missed_speed_to_lead_says_when_most_mqls_arrive_after_hours():
+    after_hours = {**SUMMARY, "compliance": {**SUMMARY["compliance"], "working_hours": {"mqls_outside_share": 0.69}}}
+    assert what_to_do(after_hours)[0].text.endswith(
+        "69% of the MQLs arrived outside the team's working hours, and the windows count clock hours: the Proposed SLA "
+        "counts them in working hours.")
+    few = {**SUMMARY, "compliance": {**SUMMARY["compliance"], "working_hours": {"mqls_outside_share": 0.1}}}
+    assert "working hours" not in what_to_do(few)[0].text and "working hours" not in what_to_do(SUMMARY)[0].text
+
+
 def test_what_to_do_is_empty_when_everything_is_kept():
     kept = {"compliance": {"promises": [promise("speed to lead", "high", 0.95, 0.9, "met")]},
             "sla_review": {"figures": {}}, "plateau": {}}

@@ -25,6 +25,7 @@ bin, or per hour x weekday cell) is turned into pandas.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Iterable, Mapping, Sequence
 
@@ -771,20 +772,46 @@ def clock_hours_sentence(hours: dict | None, outside: int, mqls: int, timezone: 
             "page does.")
 
 
+@dataclass
+class AttemptTimes:
+    """When attempts were made in a period, for a page: the weekday-hour ``grid``
+    (:func:`attempts_by_hour_weekday`), the working hours read from it (``worked``,
+    :func:`working_hours`), the ``zone``, and, when the SLA counts clock hours, how many of the
+    period's MQLs arrived outside the working hours (``outside`` of ``mqls``)."""
+
+    grid: pd.DataFrame
+    worked: dict | None
+    zone: str
+    outside: int | None = None
+    mqls: int | None = None
+
+    def summary(self) -> dict | None:
+        """``summary.json["compliance"]["working_hours"]``: the hours read from the attempts and the
+        share of MQLs arriving outside them (None when no working hours stand out)."""
+        if not self.worked:
+            return None
+        return {"days": [WEEKDAYS[d] for d in self.worked["days"]], "hours": [self.worked["start"], self.worked["end"]],
+                "timezone": self.zone, "share_of_attempts": self.worked["share"],
+                "mqls_outside_share": self.outside / self.mqls if self.mqls else None}
+
+
 def when_attempts_were_made(crm: CRM, start: datetime, stop: datetime, business_hours: Mapping | None,
-                            confidence: float = 0.95) -> tuple[pd.DataFrame, dict | None, str]:
-    """``(grid, worked, zone)`` for a page: the weekday-hour grid (:func:`attempts_by_hour_weekday`)
-    in the zone of ``business_hours`` (UTC without it), the working hours read from it
-    (:func:`working_hours`; None when the export's attempt times are placeholders) and the zone."""
+                            confidence: float = 0.95) -> AttemptTimes:
+    """:class:`AttemptTimes` for ``[start, stop)`` in the zone of ``business_hours`` (UTC without
+    it); no working hours when the export's attempt times are placeholders (``limits.attempt_time``);
+    MQLs outside them counted only when the SLA sets no business hours (its windows are clock hours)."""
     zone = (business_hours or {}).get("timezone", "UTC")
     grid = attempts_by_hour_weekday(crm, start, stop, timezone=zone, confidence=confidence)
-    return grid, (None if crm.limits().get("attempt_time") else working_hours(grid)), zone
+    worked = None if crm.limits().get("attempt_time") else working_hours(grid)
+    times = AttemptTimes(grid, worked, zone)
+    if worked and not business_hours:
+        times.outside, times.mqls = mqls_outside_hours(crm, start, stop, worked, zone)
+    return times
 
 
-def clock_hours_note(crm: CRM, start: datetime, stop: datetime, business_hours: Mapping | None,
-                     worked: dict | None, zone: str = "UTC") -> str:
+def clock_hours_note(times: AttemptTimes) -> str:
     """:func:`clock_hours_sentence` for the period's MQLs, or nothing when the SLA already counts
     business hours or the team works around the clock."""
-    if business_hours or not worked:
+    if times.outside is None:
         return ""
-    return clock_hours_sentence(worked, *mqls_outside_hours(crm, start, stop, worked, zone), zone)
+    return clock_hours_sentence(times.worked, times.outside, times.mqls, times.zone)

@@ -96,11 +96,12 @@ def sales_promises(stl: pd.DataFrame, cad: pd.DataFrame, speed_target: float, ca
 
 
 def compliance_summary(stl: pd.DataFrame, cad: pd.DataFrame, marketing: dict, promises: list[dict],
-                       as_of: datetime, progress: float) -> dict:
+                       as_of: datetime, progress: float, working_hours: dict | None = None) -> dict:
     """``summary.json["compliance"]``: as of when, how much of the period the data covers, MQLs,
     the share first touched within the window per tier, speed to lead per tier (counts, interval,
     median and 90th percentile hours), cadence to protocol per tier, marketing's delivered value and
-    what was due, and every promise."""
+    what was due, every promise, and the working hours read from the attempts with the share of MQLs
+    arriving outside them (``working_hours``, when the windows are clock hours)."""
     return {"as_of": f"{as_of:%Y-%m-%d %H:%M}", "period_progress": progress,
             "mqls": int(stl.loc[stl.tier == "all", "mqls"].sum()),
             "first_touch_within_window": {r.tier: r.share_within for r in stl[(stl.tier != "all") & (stl.decided > 0)].itertuples()},
@@ -109,4 +110,5 @@ def compliance_summary(stl: pd.DataFrame, cad: pd.DataFrame, marketing: dict, pr
                                        "share_within_ci": [r.share_within_low, r.share_within_high],
                                        "median_hours": r.median_hours, "p90_hours": r.p90_hours} for r in stl.itertuples()},
             "cadence_to_protocol": {r.tier: r.share_to_protocol for r in cad[cad.leads > 0].itertuples()},
-            "marketing_delivered": marketing["actual"], "marketing_due": marketing["target"], "promises": promises}
+            "marketing_delivered": marketing["actual"], "marketing_due": marketing["target"], "promises": promises,
+            "working_hours": working_hours}

@@ -30,8 +30,14 @@ class Action:
     weight: float
 
 
-def _missed_promises(promises: list[dict]) -> list[Action]:
-    """Missed promises grouped by kind ("speed to lead", "follow-up cadence", "MQL value delivered")."""
+#: MQLs arriving after hours, as a share, from which a missed speed to lead says so
+AFTER_HOURS_SHARE = 0.25
+
+
+def _missed_promises(promises: list[dict], working: dict | None = None) -> list[Action]:
+    """Missed promises grouped by kind ("speed to lead", "follow-up cadence", "MQL value delivered").
+    A missed speed to lead says so when many MQLs arrive outside the hours the team works
+    (``working``: ``compliance.working_hours``) and the windows count clock hours."""
     groups: dict[str, list[dict]] = {}
     for p in promises:
         if p.get("status") == "missed" and p.get("target"):
@@ -49,6 +55,10 @@ def _missed_promises(promises: list[dict]) -> list[Action]:
                 "in " + ", ".join(p["promise"].split(", ", 1)[-1] for p in missed))
             furthest = "; furthest off, " if len(missed) > 1 else ": "
             text = f"{kind.capitalize()} missed {where}{furthest}{worst['text'][:1].lower() + worst['text'][1:]}."
+            outside = (working or {}).get("mqls_outside_share")
+            if kind == "speed to lead" and outside is not None and outside >= AFTER_HOURS_SHARE:
+                text += (f" {outside:.0%} of the MQLs arrived outside the team's working hours, and the windows count clock "
+                         "hours: the Proposed SLA counts them in working hours.")
             href = COMPLIANCE_PAGE
         actions.append(Action(text, href, gap))
     return actions
@@ -116,6 +126,7 @@ def what_to_do(summary: dict) -> list[Action]:
     currency = summary.get("currency", "USD")
     review = summary.get("sla_review") or {}
     promises = (summary.get("compliance") or {}).get("promises") or []
-    missed = sorted(_missed_promises(promises), key=lambda a: -a.weight)
+    missed = sorted(_missed_promises(promises, (summary.get("compliance") or {}).get("working_hours")),
+                    key=lambda a: -a.weight)
     others = _drifted_assumptions(review, currency) + _attempt_cap(summary.get("plateau") or {}, review)
     return (missed[:2] + others)[:MAX_ACTIONS] if others else missed[:MAX_ACTIONS]
