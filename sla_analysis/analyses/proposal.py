@@ -538,7 +538,7 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
          "the current SLA's value. Parts the data cannot support keep the current value and are listed at the end.", "",
          "## 1. Shared goal", "",
          f"Sales' revenue goal is **{_money(p['shared_goal']['quota_per_month'], cur)} a month**; marketing is responsible for "
-         f"**{p['shared_goal']['marketing_share']:.0%}** of it (config).", "",
+         f"**{p['shared_goal']['marketing_share']:.0%}** of it (as the SLA sets them today).", "",
          "## 2. Marketing's promise", ""]
     if m["available"]:
         L.append(f"Marketing delivers **{_money(m['lead_value_per_month'], cur)} of lead value a month**: at the current source "
