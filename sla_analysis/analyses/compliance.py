@@ -754,7 +754,7 @@ def mqls_outside_hours(crm: CRM, start: datetime, stop: datetime, hours: dict, t
     wall = local_time(m.mql_at, timezone)
     inside = (wall.day_of_week.index().isin(list(hours["days"])) & (wall.hour() >= int(hours["start"]))
               & (wall.hour() < int(hours["end"])))
-    row = m.aggregate(mqls=m.count(), inside=inside.cast("int64").sum()).to_pandas().iloc[0]
+    row = m.aggregate(mqls=m.count(), inside=inside.sum()).to_pandas().iloc[0]
     mqls = int(row.mqls)
     return mqls - int(0 if pd.isna(row.inside) else row.inside), mqls
 
