@@ -107,6 +107,11 @@ def test_period_before_the_data_says_so(published):
     assert s["stale_cohorts"]["leads"] == 0
     page = (published / "2023Q1" / "01_stale_lead_cohorts.html").read_text()
     assert "not available in this data" in page
+    # no MQL is old enough to show what an MQL is worth: marketing is not judged on a $0
+    marketing = next(p for p in s["compliance"]["promises"] if p["side"] == "marketing")
+    assert marketing["status"] == "not available" and marketing["actual"] is None and "old enough" in marketing["reason"]
+    index = (published / "2023Q1" / "index.html").read_text()
+    assert "delivered $0" not in index and "the deals have no amounts" not in index
 
 
 def test_period_with_no_data_is_refused(tmp_path, sample_dir):

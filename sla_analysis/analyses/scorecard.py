@@ -34,7 +34,7 @@ def period_sentence(label: str, start: datetime, end: datetime, data_end: dateti
 def not_available(side: str, promise: str, why: str) -> dict:
     """A promise the data cannot judge at all (e.g. no attempts logged, no deal amounts)."""
     return {"side": side, "promise": promise, "text": f"{promise[0].upper()}{promise[1:]}: not available ({why})",
-            "actual": None, "target": None, "status": "not available"}
+            "actual": None, "target": None, "status": "not available", "reason": why}
 
 
 def _status(actual: float, target: float, n: int | None, min_n: int) -> str:
@@ -56,6 +56,21 @@ def marketing_promise(delivered_value: float, monthly_target: float, months: int
             f"{money(due, currency)} due" + ("" if progress >= 1 else f" so far ({progress:.0%} of the period)"))
     return {"side": "marketing", "promise": "MQL value delivered", "text": text, "actual": delivered_value,
             "target": due, "status": _status(delivered_value / due if due > 0 else np.nan, 1.0, None, 0)}
+
+
+def marketing_judgement(delivered: pd.DataFrame, monthly_target: float, months: int, progress: float, currency: str,
+                        limits: dict, settled: tuple[datetime, datetime]) -> dict:
+    """Marketing's promise for page 05 and the index: not available when the export has no deal
+    amounts (``limits.revenue``) or when no MQL of the settled window (``settled``) shows what an MQL
+    is worth (every month's value NaN: the period comes before any settled MQL); otherwise
+    :func:`marketing_promise` on the months' summed value. Never a $0 judged as a miss."""
+    if "revenue" in limits:
+        return not_available("marketing", "MQL value delivered", limits["revenue"])
+    if len(delivered) and delivered.value.isna().all():
+        return not_available("marketing", "MQL value delivered",
+                             f"no MQL created from {settled[0]:%d %b %Y} to {settled[1]:%d %b %Y} is old enough to show "
+                             "what an MQL is worth")
+    return marketing_promise(float(delivered.value.sum()), monthly_target, months, progress, currency)
 
 
 def speed_to_lead_promises(table: pd.DataFrame, target_share: float, min_n: int) -> list[dict]:

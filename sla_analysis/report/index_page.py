@@ -17,6 +17,7 @@ h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 28
 .sub { color: #666; margin-top: 0; }
 table { border-collapse: collapse; width: 100%; } td, th { padding: 5px 8px; border-bottom: 1px solid #eee; }
 td.num, th.num { text-align: right; white-space: nowrap; } th { text-align: left; }
+@media (max-width: 600px) { td.num { white-space: normal; } }
 .met { color: #1a7f37; font-weight: 600; } .missed { color: #c62828; font-weight: 600; }
 .notjudged { color: #777; }
 .todo { background: #f3f7fc; border: 1px solid #b9cde6; border-radius: 6px; padding: 4px 16px 8px; margin-top: 24px; }
@@ -43,11 +44,11 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     delivered = (summary.get("lead_value") or {}).get("delivered_by_month") or {}
     marketing = next((p for p in (summary.get("compliance") or {}).get("promises") or []
                       if p.get("side") == "marketing"), None)
-    if delivered and None in delivered.values():
-        rows.append(("MQL value marketing delivered", "not available: the deals have no amounts"))
-    elif marketing and marketing.get("status") in ("not judged", "not available"):
+    if marketing and marketing.get("status") in ("not judged", "not available"):
         # the scorecard could not judge it: a figure beside "cannot be judged" would read as a zero
-        rows.append(("MQL value marketing delivered", f"not available: {marketing.get('text', '')}"))
+        rows.append(("MQL value marketing delivered", f"not available: {marketing.get('reason') or marketing.get('text', '')}"))
+    elif delivered and None in delivered.values():
+        rows.append(("MQL value marketing delivered", "not available: no month of the period has a known MQL value"))
     elif delivered and summary.get("lead_value_target"):
         avg = sum(delivered.values()) / len(delivered)
         rows.append(("MQL value marketing delivered, per month of the period",
