@@ -58,3 +58,16 @@ def crm_text(text: object) -> str:
     otherwise be clickable or fetched from the network; ``|`` cannot split a table cell."""
     return (html.escape(str(text)).replace("[", "&#91;").replace("]", "&#93;").replace("://", "&#58;//")
             .replace("|", "&#124;"))
+
+
+def weeks_in_words(weeks: int | None) -> str:
+    """A length of time in weeks, in words: "about 21 weeks" up to a year, "more than a year", "about 3 years",
+    then "more than ten years" (a test that long is not worth quoting to the week)."""
+    if weeks is None:
+        return ""
+    if weeks <= 52:
+        return f"about {weeks} weeks"
+    years = round(weeks / 52.0)
+    if years < 2:
+        return "more than a year"
+    return f"about {years} years" if years <= 10 else "more than ten years"

@@ -353,6 +353,20 @@ def test_experiment_plan_by_hand():
     # if conversion held at attempt 4 would not pay for the extra attempts, no test is sized
     dear = experiment_plan(curve, 4, 25.0, 500.0, 1000.0)
     assert dear["leads_needed"] is None and "rises again" in dear["reason"]
+    assert plan["feasible"] is True and "reason" not in plan
+    # the same test on a thin flow of leads would run for years: sized, but not proposed
+    thin = experiment_plan(curve, 4, 5.0, 500.0, leads_per_week=plan["leads_needed"] / 60)
+    assert thin["weeks_needed"] == 60 and thin["feasible"] is False
+    assert thin["reason"].endswith("would take more than a year to tell that gain from chance")
+    assert experiment_plan(curve, 4, 5.0, 500.0, None)["feasible"] is None      # no rate: unknown
+
+
+def test_weeks_in_words():
+    from sla_analysis.formats import weeks_in_words
+    assert weeks_in_words(21) == "about 21 weeks" and weeks_in_words(52) == "about 52 weeks"
+    assert weeks_in_words(60) == "more than a year" and weeks_in_words(160) == "about 3 years"
+    assert weeks_in_words(63958934) == "more than ten years"
+    assert weeks_in_words(None) == ""
 
 
 def test_cap_for_review_refuses_what_the_history_cannot_judge():
@@ -409,5 +423,11 @@ def test_tier_table_and_sentences_from_the_summary():
     assert "not a confirmation of 6" in words["verdict"]
     assert "50% of new leads" in words["experiment"] and "5,200 leads" in words["experiment"]
     assert "21 weeks" in words["experiment"] and "41.50 EUR" in words["experiment"]
+    too_long = {**cannot, "experiment": {**cannot["experiment"], "leads_needed": 1765925926, "weeks_needed": 63958934,
+                                         "feasible": False, "reason": "at today's 28 contacted leads a week it "
+                                         "would take more than ten years to tell that gain from chance"}}
+    words = cap_sentences(too_long)
+    assert words["experiment"].startswith("A fair test of 9 attempts is not worth running now")
+    assert "more than ten years" in words["experiment"] and "63958934" not in words["experiment"]
     assert cap_sentences({"recommended_attempts": None, "reason": "nobody was contacted"})["verdict"] == (
         "Attempt cap: not available: nobody was contacted.")

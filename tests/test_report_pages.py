@@ -66,6 +66,21 @@ def test_the_cap_action_comes_when_the_review_flags_it():
     assert action.href == "03_profitability_plateau.html"
 
 
+def test_the_cap_experiment_action_is_proposed_only_when_it_can_finish():
+    plateau = {"recommended_attempts": 13, "cannot_judge_above": 13,
+               "experiment": {"test_cap": 19, "share": 0.5, "leads_needed": 5200, "weeks_needed": 21, "feasible": True}}
+    quiet = {**SUMMARY, "compliance": {"promises": []}, "sla_review": {"figures": {}}}
+    (action,) = what_to_do({**quiet, "plateau": plateau})
+    assert action.text == ("The history cannot judge an attempt cap above 13: test 19 attempts on 50% of new leads "
+                           "for about 21 weeks.")
+    # 2023Q1 on the sample: 28 contacted leads a week, 1.8 billion leads needed
+    endless = {**plateau, "experiment": {**plateau["experiment"], "leads_needed": 1765925926,
+                                         "weeks_needed": 63958934, "feasible": False}}
+    (action,) = what_to_do({**quiet, "plateau": endless})
+    assert action.text.startswith("Keep the attempt cap at 13 for now: the history cannot judge a higher one")
+    assert "more than ten years" in action.text and "63958934" not in action.text
+
+
 def test_periods_index_lists_every_published_period_newest_first(tmp_path):
     for label, actual in (("2024Q1", 0.74), ("2023Q4", 0.8), ("2024-02", 0.7)):
         d = tmp_path / label

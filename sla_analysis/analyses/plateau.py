@@ -47,7 +47,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, DomainWarning, PerfectSeparationWarning
 
-from sla_analysis.formats import money
+from sla_analysis.formats import money, weeks_in_words
 from sla_analysis.results import Result
 
 REQUIRED_COLUMNS = ("attempts", "converted", "revenue", "censored", "weight")
@@ -708,6 +708,8 @@ def _plateau(profit: np.ndarray, share: float) -> int:
 EXPERIMENT_SHARE = 0.5
 EXPERIMENT_POWER = 0.8
 EXPERIMENT_ALPHA = 0.05
+#: a test that needs more weeks of new leads than this is not proposed (``feasible`` false)
+MAX_EXPERIMENT_WEEKS = 52
 
 
 def experiment_plan(curve: pd.DataFrame, cap: int, cost: float, profit_sd: float,
@@ -722,6 +724,9 @@ def experiment_plan(curve: pd.DataFrame, cap: int, cost: float, profit_sd: float
     ``share`` of the leads on the test cap, ``statsmodels`` ``NormalIndPower``;
     ``weeks_needed = leads_needed / leads_per_week`` (None without a rate). When that gain is not
     positive, more attempts would pay only if conversion rose after attempt ``cap``: no test sized.
+    ``feasible`` is false when the test would run longer than ``MAX_EXPERIMENT_WEEKS`` at today's
+    pace of new contacted leads (None without a rate): the gain is too small, or the flow of leads
+    too thin, to tell from chance within a year.
     """
     k_extra = max(2, cap // 2)
     row = curve.iloc[cap - 1]
@@ -730,7 +735,7 @@ def experiment_plan(curve: pd.DataFrame, cap: int, cost: float, profit_sd: float
     s_next = float(row["share_open"]) * (1 - h)
     gain = s_next * float(np.sum((1 - h) ** np.arange(k_extra))) * (h * v - cost)
     out = {"test_cap": int(cap + k_extra), "share": float(share), "expected_gain_per_lead": float(gain),
-           "leads_needed": None, "weeks_needed": None, "power": float(power)}
+           "leads_needed": None, "weeks_needed": None, "power": float(power), "feasible": None}
     if gain <= 0 or not np.isfinite(profit_sd) or profit_sd <= 0:
         out["reason"] = (f"even if conversion stayed at attempt {cap}'s level, attempts beyond {cap} would cost "
                          "more than they earn; a higher cap pays only if conversion rises again")
@@ -740,8 +745,14 @@ def experiment_plan(curve: pd.DataFrame, cap: int, cost: float, profit_sd: float
     leads = int(np.ceil(n_control) + np.ceil(n_control * share / (1 - share)))
     out["leads_needed"] = leads
     if leads_per_week and leads_per_week > 0:
-        out["weeks_needed"] = int(np.ceil(leads / leads_per_week))
+        out["weeks_needed"] = weeks = int(np.ceil(leads / leads_per_week))
+        out["feasible"] = weeks <= MAX_EXPERIMENT_WEEKS
+        if not out["feasible"]:
+            out["reason"] = (f"at today's {leads_per_week:,.0f} contacted leads a week it would take "
+                             f"{weeks_in_words(weeks)} to tell that gain from chance")
     return out
+
+
 
 
 def _profit_sd(leads: _Leads, cost: float, gross_margin: float) -> float:
@@ -1142,8 +1153,13 @@ def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
         out["value_by_attempt"] = f"Deal value by attempt: {rba['note']}."
     exp = plateau.get("experiment")
     if exp:
-        if exp.get("leads_needed"):
-            weeks = f", about {exp['weeks_needed']} weeks of new leads" if exp.get("weeks_needed") else ""
+        if exp.get("leads_needed") and exp.get("feasible") is False:
+            out["experiment"] = (f"A fair test of {exp['test_cap']} attempts is not worth running now: it would need "
+                                 f"{exp['leads_needed']:,} leads to see a gain of "
+                                 f"{money(exp['expected_gain_per_lead'], currency, 2)} per lead, and {exp['reason']}. "
+                                 f"Look at the cap again when more of the contacted leads have closed.")
+        elif exp.get("leads_needed"):
+            weeks = f", {weeks_in_words(exp['weeks_needed'])} of new leads" if exp.get("weeks_needed") else ""
             out["experiment"] = (f"To find out, give {exp['share']:.0%} of new leads, chosen at random, up to "
                                  f"{exp['test_cap']} attempts and compare profit per lead: {exp['leads_needed']:,} "
                                  f"leads in all{weeks}, to see a gain of {money(exp['expected_gain_per_lead'], currency, 2)} "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sla_analysis.formats import money, pct
+from sla_analysis.formats import money, pct, weeks_in_words
 
 COMPLIANCE_PAGE = "05_sla_compliance.html"
 VALUE_PAGE = "04_lead_value_targets.html"
@@ -106,11 +106,17 @@ def _assumed(name: str, value: float | None, currency: str) -> str:
 
 def _attempt_cap(plateau: dict, review: dict) -> list[Action]:
     experiment = plateau.get("experiment") or None
+    judge = plateau.get("cannot_judge_above") or plateau.get("recommended_attempts")
+    if experiment and experiment.get("test_cap") and experiment.get("feasible") is False:
+        text = (f"Keep the attempt cap at {judge} for now: the history cannot judge a higher one, and a fair test "
+                f"of {experiment['test_cap']} attempts would take {weeks_in_words(experiment.get('weeks_needed'))} "
+                "of new leads. Look at it again next period.")
+        return [Action(text, CAP_PAGE, 0.1)]
     if experiment and experiment.get("test_cap"):
         weeks = experiment.get("weeks_needed")
-        text = (f"The history cannot judge an attempt cap above {plateau.get('cannot_judge_above') or plateau.get('recommended_attempts')}: "
+        text = (f"The history cannot judge an attempt cap above {judge}: "
                 f"test {experiment['test_cap']} attempts on {pct(experiment.get('share'), 0)} of new leads"
-                + (f" for about {weeks:.0f} weeks" if weeks else "") + ".")
+                + (f" for {weeks_in_words(weeks)}" if weeks else "") + ".")
         return [Action(text, CAP_PAGE, 0.5)]
     cap = (review.get("figures") or {}).get("attempt_cap") or {}
     if cap.get("flagged") and plateau.get("recommended_attempts") is not None:
