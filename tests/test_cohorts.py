@@ -196,3 +196,28 @@ def test_the_sentence_under_a_group_chart_names_the_extremes_and_whether_they_di
     alike = co.group_sentence(close, "source")
     assert alike.startswith("The sources became customers alike, from 1.9% to 2.2% of their leads") and "**" not in alike
     assert co.group_sentence(groups[groups.source == "webinar"], "source") == ""  # nothing to compare
+
+
+OUTCOMES = {"L1-0": "connected", "L1-1": "sent", "L1-2": "connected", "L2-0": "no_answer", "L2-1": "Connected",
+            "L2-2": "no_answer", "L2-3": "connected", "L3-0": "voicemail", "L4-0": "connected", "L5-0": "no_answer",
+            "L5-1": "connected", "L7-0": "connected"}
+
+
+def test_connected_at_counts_attempts_up_to_the_first_call_that_reached_the_lead(crm_dir, tmp_path):
+    acts = [{**a, "outcome": OUTCOMES[a["activity_id"]]} for a in ACTIVITIES]
+    crm = open_crm(prepare_inputs(crm_dir(leads=LEADS, activities=acts, deals=DEALS), as_of=datetime(2024, 7, 1),
+                                  cache_root=tmp_path / "cache"))
+    assert co.reached_recorded(crm)
+    prof = co.lead_profiles(crm, datetime(2023, 1, 1), AS_OF, AS_OF, 120, ["tier"], reached=True)
+    rows = {(r.attempts, r.converted, r.censored, r.connected_at) for r in prof.itertuples()}
+    # L1 reached at its 1st call, L2 ("Connected" is read as connected) at its 2nd, L3 never, L4 at its
+    # only attempt, L5 only by a call after the data end (not counted), L6 never contacted
+    assert rows == {(2, True, False, 1), (4, False, False, 2), (1, False, True, 0), (1, True, True, 1),
+                    (1, False, False, 0), (0, False, False, 0)}
+    assert prof.weight.sum() == 6
+    # without outcomes the profiles have no such column and the cap reads one state
+    assert "connected_at" not in co.lead_profiles(crm, datetime(2023, 1, 1), AS_OF, AS_OF, 120, ["tier"]).columns
+
+
+def test_no_reached_column_without_call_outcomes(hand_crm):
+    assert not co.reached_recorded(hand_crm)

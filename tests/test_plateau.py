@@ -266,7 +266,8 @@ def test_bootstrap_is_deterministic_and_brackets_the_estimate():
                       "plateau_attempts", "support_max_attempts", "at_support_edge",
                       "cost_per_attempt", "gross_margin", "profit_definition", "hazard_model",
                       "revenue_by_attempt", "enforced_cap", "cannot_judge_above", "experiment", "by_tier",
-                      "stopping_sensitivity", "hazard_shape"}
+                      "stopping_sensitivity", "reached", "hazard_shape"}
+    assert s["reached"] is None                          # no call outcomes: one state
     assert json.loads(json.dumps(s)) == s                # plain JSON types only
     assert s["enforced_cap"] is None and s["cannot_judge_above"] is None and s["experiment"] is None
 
@@ -431,3 +432,62 @@ def test_tier_table_and_sentences_from_the_summary():
     assert "more than ten years" in words["experiment"] and "63958934" not in words["experiment"]
     assert cap_sentences({"recommended_attempts": None, "reason": "nobody was contacted"})["verdict"] == (
         "Attempt cap: not available: nobody was contacted.")
+
+
+# ------------------------------------------------------------------ two states: before and after a call reached the lead
+
+def test_state_counts_by_hand():
+    from sla_analysis.analyses.plateau import _prepare, _state_counts
+    prof = pd.DataFrame({"attempts": [4, 3, 2, 5], "converted": [True, False, True, False],
+                         "revenue": [100.0, 0.0, 50.0, 0.0], "censored": False, "weight": [1, 2, 1, 1],
+                         "connected_at": [2, 0, 2, 5]})
+    st = _state_counts(_prepare(prof), None, 5)
+    # lead 1 (reached at 2, converted at 4): reached at attempts 3 and 4; lead 3 (reached at its
+    # converting attempt 2) and lead 4 (reached at its last attempt 5) are never "reached before"
+    np.testing.assert_array_equal(st["at_risk_reached"][0], [0, 0, 1, 1, 0])
+    np.testing.assert_array_equal(st["events_reached"][0], [0, 0, 0, 1, 0])
+    np.testing.assert_array_equal(st["revenue_reached"][0], [0, 0, 0, 100, 0])
+    # first reached and still open after: lead 1 at 2, lead 4 at 5 (lead 3 converted at 2)
+    np.testing.assert_array_equal(st["connects"][0], [0, 1, 0, 0, 1])
+
+
+def test_reach_rates_pool_thin_cells():
+    from sla_analysis.analyses.plateau import reach_rates
+    o = np.array([[100.0, 50.0, 10.0, 25.0, 0.0], [100.0, 20.0, 10.0, 0.0, 0.0]])
+    c = np.array([[20.0, 5.0, 1.0, 5.0, 0.0], [10.0, 4.0, 3.0, 0.0, 0.0]])
+    g = reach_rates(o, c, min_risk=30)
+    np.testing.assert_allclose(g[:, 0], [0.2, 0.1])                     # own rates
+    np.testing.assert_allclose(g[:, 1], [0.1, 9 / 70])                   # group 2 too thin: both groups' rate
+    np.testing.assert_allclose(g[:, 2], [0.2, 0.2])                      # 20 at risk in all: pooled with the tail (9 / 45)
+    np.testing.assert_allclose(g[:, 3:], 0.2)                            # the tail too thin, then nobody: the last rate
+
+
+def test_two_states_change_nothing_when_reaching_does_not_matter():
+    # reaching a lead neither changes its conversion nor whether it is called again: the two-state
+    # model must land where the plain one does
+    sc = mc.Scenario(h1=(0.1, 0.07), decay=0.85, win_prob=0.4, mean_amount=(5000.0, 4000.0), share_a=0.5,
+                     cost=60.0, cap_max=(20, 18), reach_prob=0.2)
+    prof = mc.simulate_profiles(np.random.default_rng(11), 20_000, sc)
+    two = recommend_cap(prof, sc.cost, ["source"], n_boot=0)
+    keys = [c for c in prof.columns if c not in ("connected_at", "weight")]
+    one = recommend_cap(prof.groupby(keys, as_index=False)["weight"].sum(), sc.cost, ["source"], n_boot=0)
+    assert two.reached is not None and one.reached is None
+    assert abs(two.recommended_attempts - one.recommended_attempts) <= 1
+    np.testing.assert_allclose(two.curve.profit_per_lead, one.curve.profit_per_lead,
+                               atol=0.03 * one.curve.profit_per_lead.max())
+    r = two.reached                                  # reps called reached and unreached leads alike
+    assert abs(r["history_share"] - r["all_leads_share"]) < 0.1 and "reached" not in cap_sentences(two.to_summary())
+
+
+def test_reached_sentence_only_when_reps_kept_the_reached_leads():
+    s = {"recommended_attempts": 8, "ci_low": 7, "ci_high": 9, "expected_profit_per_lead": 900.0,
+         "gross_margin": 1.0, "cannot_judge_above": None,
+         "reached": {"at_attempt": 11, "history_share": 1.0, "all_leads_share": 0.79, "odds_ratio": 5.5},
+         "stopping_sensitivity": {"from_attempt": 3, "recommended_attempts": 6}}
+    words = cap_sentences(s)
+    assert words["reached"].startswith("Reps kept calling the leads that answered: 100% of the leads still being "
+                                       "called at attempt 11 had already been reached by a call, where 79% would")
+    assert "in ways a call's outcome does not show" in words["stopping"]
+    alike = {**s, "reached": {**s["reached"], "history_share": 0.82}}
+    assert "reached" not in cap_sentences(alike)
+    assert "call's outcome" not in cap_sentences({**s, "reached": None})["stopping"]

@@ -126,17 +126,42 @@ def _lead_table(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stal
     )
 
 
+def reached_recorded(crm: CRM) -> bool:
+    """Whether the export says, call by call and in time order, which calls reached the lead (call
+    outcomes and attempt times recorded, events not all dated one day)."""
+    return crm.has("activities", "outcome") and not {"attempts", "outcomes", "attempt_time", "timeline"} & set(crm.limits())
+
+
+def _connected_at(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
+    """Per lead reached by a call: ``connected_at`` = the number of counted attempts up to and
+    including its first call with outcome ``connected`` (the attempt at which it was first reached)."""
+    a = _attempts_that_count(crm, start, stop, as_of)
+    first = (a.filter(a.outcome == "connected").group_by("lead_id")
+             .aggregate(first_connected=ibis._.occurred_at.min()))
+    j = a.inner_join(first, "lead_id")
+    j = j.filter(j.occurred_at <= j.first_connected)
+    return j.group_by("lead_id").aggregate(connected_at=j.count())
+
+
 def lead_profiles(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale_after_days: int,
-                  covariates: list[str] | None = None) -> pd.DataFrame:
+                  covariates: list[str] | None = None, reached: bool = False) -> pd.DataFrame:
     """The attempt-cap analysis's input (see :mod:`sla_analysis.analyses.plateau`), aggregated in the engine:
     one row per distinct ``(attempts, converted, won, revenue, censored, stale, *covariates)`` with
     its ``weight`` (number of leads). ``converted`` means a deal was created after the lead's last
     counted attempt; ``won`` that a deal was won by ``as_of`` (a customer, as on the stale-cohort
-    page); ``revenue`` is what it won (0 if lost)."""
+    page); ``revenue`` is what it won (0 if lost). With ``reached``, also ``connected_at``
+    (:func:`_connected_at`; 0 for a lead no call reached), a key of the rows."""
     covariates = list(covariates or [])
     t = lead_table(crm, start, stop, as_of, stale_after_days)
     keys = ["attempts", "converted", "won", "revenue", "censored", "stale", *covariates]
+    if reached:
+        c = _connected_at(crm, start, stop, as_of)
+        t = t.left_join(c, "lead_id").drop("lead_id_right")
+        t = t.mutate(connected_at=t.connected_at.fill_null(0))
+        keys.append("connected_at")
     agg = t.group_by(keys).aggregate(weight=t.count()).order_by(keys).to_pandas()
+    if reached:
+        agg["connected_at"] = agg["connected_at"].astype(np.int64)
     agg["attempts"] = agg["attempts"].astype(np.int64)
     agg["weight"] = agg["weight"].astype(np.int64)
     for c in ("converted", "won", "censored", "stale"):
@@ -298,7 +323,8 @@ def plateau_history(crm: CRM, cfg: SLAConfig, as_of: datetime) -> tuple[pd.DataF
     covariates, the average cost of their counted attempts, and the window's start."""
     window_from, _ = cohort_window(as_of, cfg.stale_after_days, cfg.lookback_days)
     covariates = plateau_covariates(crm)
-    profiles = lead_profiles(crm, window_from, as_of, as_of, cfg.stale_after_days, covariates)
+    profiles = lead_profiles(crm, window_from, as_of, as_of, cfg.stale_after_days, covariates,
+                             reached=reached_recorded(crm))
     cost = attempt_mix_cost(attempt_types(crm, cfg, window_from, as_of, as_of))
     return profiles, covariates, cost, window_from
 

@@ -51,6 +51,8 @@ from sla_analysis.formats import money, weeks_in_words
 from sla_analysis.results import Result
 
 REQUIRED_COLUMNS = ("attempts", "converted", "revenue", "censored", "weight")
+#: optional: the attempt at which a call first reached the lead (0 = never), for the two-state model
+CONNECTED_COLUMN = "connected_at"
 
 #: An attempt number gets its own hazard level when it (and every earlier attempt) has at least
 #: this many conversions; later attempts share a log-linear tail (see ``fit_hazard``).
@@ -79,6 +81,9 @@ class _Leads:
     group: np.ndarray         # int64 codes into ``groups``
     groups: pd.DataFrame      # one row per covariate combination (no columns without covariates)
     covariates: tuple[str, ...]
+    #: attempt number of the lead's first connected call (0: never reached), when the export has
+    #: call outcomes; ``None`` otherwise
+    connected_at: np.ndarray | None = None
 
     @property
     def n_groups(self) -> int:
@@ -115,6 +120,10 @@ def _check_profiles(profiles: pd.DataFrame, covariates: Sequence[str]) -> None:
     for c in covariates:
         if profiles[c].isna().any():
             raise ValueError(f"covariate {c!r} has missing values; fill them (e.g. 'unknown') first")
+    if CONNECTED_COLUMN in profiles.columns:
+        c = profiles[CONNECTED_COLUMN].to_numpy(dtype=float)
+        if np.any(~np.isfinite(c)) or np.any(c < 0) or np.any(c != np.round(c)) or np.any(c > a):
+            raise ValueError(f"{CONNECTED_COLUMN} must be a whole number from 0 (never reached) to the lead's attempts")
 
 
 def _prepare(profiles: pd.DataFrame, covariates: Sequence[str] = ()) -> _Leads:
@@ -139,6 +148,7 @@ def _prepare(profiles: pd.DataFrame, covariates: Sequence[str] = ()) -> _Leads:
         group=np.asarray(codes, dtype=np.int64),
         groups=groups,
         covariates=covariates,
+        connected_at=(sub[CONNECTED_COLUMN].to_numpy().astype(np.int64) if CONNECTED_COLUMN in sub.columns else None),
     )
 
 
@@ -166,6 +176,37 @@ def _counts(leads: _Leads, weight: np.ndarray | None = None,
         return at_risk[:, :K], events[:, :K], revenue[:, :K]
     pad = np.zeros((G, K - full_k))
     return (np.hstack([at_risk, pad]), np.hstack([events, pad]), np.hstack([revenue, pad]))
+
+
+def _state_counts(leads: _Leads, weight: np.ndarray | None, K: int) -> dict[str, np.ndarray]:
+    """Counts of the two-state model, each ``(G, K)`` for attempts ``k = 1..K``. A lead is *reached*
+    at attempt k when a call reached it at an earlier attempt (``0 < connected_at < k``):
+
+    * ``at_risk_reached = sum w [connected_at < k <= attempts, connected_at > 0]``;
+    * ``events_reached = sum w [converted, attempts == k, 0 < connected_at < k]``;
+    * ``connects = sum w [connected_at == k, not converted at k]``: first reached at k, still open
+      after it (its risk set: the not-yet-reached leads at risk at k that did not convert at k).
+    """
+    w = (leads.weight if weight is None else weight).astype(float)
+    G, full_k = leads.n_groups, leads.max_attempt
+    c, a = leads.connected_at, leads.attempts
+    size = G * (full_k + 2)
+    base = leads.group * (full_k + 2)
+    on = (c > 0) & (c < a)                               # reached before its last attempt
+    step = (np.bincount(base[on] + c[on] + 1, weights=w[on], minlength=size)
+            - np.bincount(base[on] + a[on] + 1, weights=w[on], minlength=size))
+    at_risk_r = step.reshape(G, full_k + 2).cumsum(axis=1)[:, 1:full_k + 1]
+    ev = leads.converted & on
+    events_r = np.bincount(base[ev] + a[ev], weights=w[ev], minlength=size).reshape(G, full_k + 2)[:, 1:full_k + 1]
+    rev_r = np.bincount(base[ev] + a[ev], weights=(w * leads.revenue)[ev],
+                        minlength=size).reshape(G, full_k + 2)[:, 1:full_k + 1]
+    cn = (c > 0) & ~(leads.converted & (c == a))
+    connects = np.bincount(base[cn] + c[cn], weights=w[cn], minlength=size).reshape(G, full_k + 2)[:, 1:full_k + 1]
+    out = {"at_risk_reached": at_risk_r, "events_reached": events_r, "revenue_reached": rev_r, "connects": connects}
+    if K <= full_k:
+        return {k: v[:, :K] for k, v in out.items()}
+    pad = np.zeros((G, K - full_k))
+    return {k: np.hstack([v, pad]) for k, v in out.items()}
 
 
 def _pp_frame(leads: _Leads, at_risk: np.ndarray, events: np.ndarray,
@@ -312,6 +353,20 @@ def _covariate_design(frame: pd.DataFrame | None, levels: dict[str, list],
     return np.column_stack(cols), names
 
 
+def _slope_design(frame: pd.DataFrame | None, levels: dict[str, list], sloped: Sequence[str],
+                  k: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """``[level] x k`` columns for each non-reference level of the ``sloped`` covariates."""
+    cols, names = [], []
+    for c in sloped:
+        values = frame[c].to_numpy()
+        for level in levels[c][1:]:
+            cols.append((values == level).astype(float) * k)
+            names.append(f"{c}={level}:attempt")
+    if not cols:
+        return np.zeros((len(k), 0)), []
+    return np.column_stack(cols), names
+
+
 def _glm(events: np.ndarray, at_risk: np.ndarray, X: np.ndarray, start: np.ndarray | None = None):
     """Binomial GLM (logit link) of ``events`` out of ``at_risk``, fitted by IRLS in statsmodels."""
     endog = np.column_stack([events, at_risk - events]).astype(float)
@@ -335,6 +390,8 @@ class HazardModel:
     exog_names: list[str] = field(default_factory=list)
     candidates: pd.DataFrame | None = None
     fitted_params: dict = field(default_factory=dict)
+    #: covariates whose levels also get their own slope in the attempt number (``level x k``)
+    sloped: tuple[str, ...] = ()
 
     @property
     def params(self) -> np.ndarray:
@@ -357,7 +414,8 @@ class HazardModel:
             raise ValueError("covariate_frame must have one row per attempt (or a single row)")
         Xa, _ = self.shape.design(k)
         Xc, _ = _covariate_design(covariate_frame, self.levels, len(k))
-        return np.hstack([Xa, Xc])
+        Xs, _ = _slope_design(covariate_frame, self.levels, self.sloped, k)
+        return np.hstack([Xa, Xc, Xs])
 
     def predict(self, attempts: Sequence[int] | np.ndarray,
                 covariate_frame: pd.DataFrame | None = None) -> np.ndarray:
@@ -367,7 +425,7 @@ class HazardModel:
 
 def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: int | None = None,
                *, shape: Shape | str = "auto", min_events: int = MIN_EVENTS_PER_ATTEMPT,
-               starts: dict | None = None) -> HazardModel:
+               starts: dict | None = None, sloped: Sequence[str] = ()) -> HazardModel:
     """Fit ``h_k`` on a person-period table (``person_period``'s columns) with a binomial GLM.
 
     ``events ~ Binomial(at_risk, h)``, ``logit h_k = f(k) + sum_c x_c' b_c``; covariates enter
@@ -376,7 +434,8 @@ def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: in
     or ``"free"`` / ``"linear"``). The AIC's penalty keeps small histories on simple shapes; large
     ones can follow a rise-then-fall. Rows with ``attempt > max_attempt`` are left out.
     ``starts``: IRLS starting values per shape (``HazardModel.fitted_params`` of an earlier fit, as
-    the bootstrap uses); only the speed depends on them.
+    the bootstrap uses); only the speed depends on them. ``sloped``: covariates whose levels also
+    get their own linear slope in k (``logit h = f(k) + b_c + s_c k``).
     """
     covariates = tuple(covariates)
     pp = pp[pp["at_risk"] > 0]
@@ -401,6 +460,8 @@ def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: in
         raise ValueError(f"unknown hazard shape {shape!r}")
     levels = {c: sorted(pd.unique(pp[c])) for c in covariates}
     Xc, nc = _covariate_design(pp, levels, len(pp))
+    Xs, ns = _slope_design(pp, levels, tuple(sloped), k)
+    Xc, nc = np.hstack([Xc, Xs]), nc + ns
     ev, ar = pp["events"].to_numpy(float), pp["at_risk"].to_numpy(float)
     best, rows, fitted = None, [], {}
     for s in shapes:
@@ -421,7 +482,7 @@ def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: in
     _, s, res, names = best
     return HazardModel(result=res, covariates=covariates, levels=levels, shape=s,
                        max_fitted_attempt=k_top, exog_names=names, candidates=pd.DataFrame(rows),
-                       fitted_params=fitted)
+                       fitted_params=fitted, sloped=tuple(sloped))
 
 
 # --------------------------------------------------------------------------------------------
@@ -624,9 +685,109 @@ class _Analysis:
     value: ValueModel
     k_support: int
     curve: pd.DataFrame
-    hazards: np.ndarray       # (G, K) fitted per group
+    hazards: np.ndarray       # (G, K) fitted per group (with the two-state model: the effective hazard)
     values: np.ndarray        # (G, K) value of a conversion x gross margin
     sizes: np.ndarray         # (G,) contacted leads per group
+    reached: "ReachedModel | None" = None
+
+
+#: The two-state model is used when at least this many leads were first reached before their last
+#: attempt, and leads converted both before and after being reached.
+MIN_REACHED_LEADS = 30
+REACHED = "reached"
+
+
+@dataclass
+class ReachedModel:
+    """Conversion before and after a call first reached the lead, and the chance of reaching it.
+
+    ``conversion`` is the hazard model with a time-varying indicator ``reached`` (a call reached
+    the lead at an earlier attempt); ``reach`` the chance of being first reached at attempt k among
+    leads not reached yet (and still open after k), counted per attempt. Under a cap N applied to every lead, with
+    ``U_k``/``R_k`` the shares open at k and not reached / reached:
+    ``U_1 = 1, R_1 = 0``, ``U_{k+1} = U_k (1 - h^U_k)(1 - g_k)``,
+    ``R_{k+1} = U_k (1 - h^U_k) g_k + R_k (1 - h^R_k)``; the effective hazard at k is
+    ``(U_k h^U_k + R_k h^R_k) / (U_k + R_k)``. This is the g-formula: it is unbiased when reps'
+    decisions to keep calling depend on whether the lead has been reached (and the covariates),
+    not on what they sensed beyond it.
+    """
+
+    conversion: HazardModel
+    reach: np.ndarray          # (G, K) g_k per group (:func:`reach_rates`)
+    share_reached: np.ndarray  # (K,) population share of open leads already reached at k, all caps at K
+
+    def odds_ratio(self, k: int) -> float:
+        """Conversion odds at attempt k after a call first reached the lead, over before."""
+        coef = dict(zip(self.conversion.exog_names, self.conversion.params))
+        return float(np.exp(coef.get(f"{REACHED}=1", 0.0) + k * coef.get(f"{REACHED}=1:attempt", 0.0)))
+
+
+#: a reach rate is a group's own at an attempt with at least this many leads not yet reached
+MIN_REACH_RISK = 30
+
+
+def reach_rates(open_unreached: np.ndarray, connects: np.ndarray, min_risk: int = MIN_REACH_RISK) -> np.ndarray:
+    """``g_k``, the chance that attempt k first reaches a lead not reached before (and still open
+    after k), per group ``(G, K)``: ``connects / open_unreached`` where the group has at least
+    ``min_risk`` such leads at k; else all groups' rate at k; where even that is short of
+    ``min_risk``, the rate pooled over that attempt and every later one (the thin tail shares one
+    rate); past the last attempt with that many, the last rate seen. Empirical rates: the reach
+    model is a plain count, not a fitted curve."""
+    o, c = np.asarray(open_unreached, float), np.asarray(connects, float)
+    o_all, c_all = o.sum(axis=0), c.sum(axis=0)
+    tail_o, tail_c = o_all[::-1].cumsum()[::-1], c_all[::-1].cumsum()[::-1]
+    pooled = np.where(o_all >= min_risk, np.divide(c_all, o_all, out=np.zeros_like(o_all), where=o_all > 0),
+                      np.divide(tail_c, tail_o, out=np.full_like(tail_o, np.nan), where=tail_o >= min_risk))
+    # past the last attempt with enough unreached leads, the rate stays at the last one seen
+    pooled = pd.Series(pooled).ffill().fillna(c_all.sum() / max(o_all.sum(), 1.0)).to_numpy()
+    own = np.divide(c, o, out=np.zeros_like(o), where=o > 0)
+    return np.where(o >= min_risk, own, pooled[None, :])
+
+
+def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: np.ndarray,
+               weight: np.ndarray | None, k_support: int, shape: Shape | str,
+               starts: dict | None) -> tuple[np.ndarray, ReachedModel] | None:
+    """The effective hazards ``(G, K)`` of the two-state model (see :class:`ReachedModel`), or None
+    when the export has no call outcomes or too few leads were reached to fit it."""
+    if leads.connected_at is None:
+        return None
+    K, G = at_risk.shape[1], leads.n_groups
+    st = _state_counts(leads, weight, K)
+    if st["at_risk_reached"][:, :k_support].sum() <= 0:
+        return None
+    w = (leads.weight if weight is None else weight).astype(float)
+    if w[(leads.connected_at > 0) & (leads.connected_at < leads.attempts)].sum() < MIN_REACHED_LEADS:
+        return None
+    ev_r, ev_u = st["events_reached"], events - st["events_reached"]
+    if ev_r[:, :k_support].sum() < 1 or ev_u[:, :k_support].sum() < 1:
+        return None
+    covs = (*leads.covariates, REACHED)
+    pp = pd.concat([_pp_frame(leads, at_risk - st["at_risk_reached"], ev_u, revenue - st["revenue_reached"],
+                              sort=False).assign(**{REACHED: 0}),
+                    _pp_frame(leads, st["at_risk_reached"], ev_r, st["revenue_reached"], sort=False).assign(**{REACHED: 1})],
+                   ignore_index=True)
+    open_u = at_risk - st["at_risk_reached"] - ev_u
+    if st["connects"][:, :k_support].sum() < 1:
+        return None
+    try:
+        conversion = fit_hazard(pp, covs, max_attempt=k_support, shape=shape, starts=starts, sloped=(REACHED,))
+    except ValueError:
+        return None
+    k = np.tile(np.arange(1, k_support + 1), G)
+    cov = leads.groups.loc[leads.groups.index.repeat(k_support)].reset_index(drop=True)
+    hu = conversion.predict(k, cov.assign(**{REACHED: 0})).reshape(G, k_support)
+    hr = conversion.predict(k, cov.assign(**{REACHED: 1})).reshape(G, k_support)
+    g = reach_rates(np.maximum(open_u, 0)[:, :k_support], st["connects"][:, :k_support])
+    U, R = np.zeros((G, k_support)), np.zeros((G, k_support))
+    U[:, 0] = 1.0
+    for j in range(k_support - 1):
+        U[:, j + 1] = U[:, j] * (1 - hu[:, j]) * (1 - g[:, j])
+        R[:, j + 1] = U[:, j] * (1 - hu[:, j]) * g[:, j] + R[:, j] * (1 - hr[:, j])
+    open_ = U + R
+    h = np.divide(U * hu + R * hr, open_, out=hu.copy(), where=open_ > 0)
+    sizes = at_risk[:, 0] / at_risk[:, 0].sum()
+    share_reached = np.divide(sizes @ R, sizes @ open_, out=np.zeros(k_support), where=(sizes @ open_) > 0)
+    return h, ReachedModel(conversion, g, share_reached)
 
 
 def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | None = None,
@@ -640,16 +801,23 @@ def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | 
     if cap_limit is not None:
         k_support = min(k_support, int(cap_limit))
     pp = _pp_frame(leads, at_risk, events, revenue, sort=weight is None)
-    model = fit_hazard(pp, leads.covariates, max_attempt=k_support, shape=shape, starts=starts)
-    G = leads.n_groups
-    k = np.tile(np.arange(1, k_support + 1), G)
-    cov = leads.groups.loc[leads.groups.index.repeat(k_support)].reset_index(drop=True)
-    h = expit(model.design(k, cov if leads.covariates else None) @ model.params).reshape(G, k_support)
+    two = _two_state(leads, at_risk, events, revenue, weight, k_support, shape, (starts or {}).get("two_state"))
+    if two is not None:
+        h, reached = two
+        model = reached.conversion
+    else:
+        reached = None
+        model = fit_hazard(pp, leads.covariates, max_attempt=k_support, shape=shape, starts=starts)
+        G = leads.n_groups
+        k = np.tile(np.arange(1, k_support + 1), G)
+        cov = leads.groups.loc[leads.groups.index.repeat(k_support)].reset_index(drop=True)
+        h = expit(model.design(k, cov if leads.covariates else None) @ model.params).reshape(G, k_support)
     value = _value_model(leads, k_support, weight, (starts or {}).get("value"))
     parts = _profit(h, gross_margin * value.values, at_risk[:, 0], cost)
     curve = pd.DataFrame({"attempts": np.arange(1, k_support + 1), **parts,
                           "at_risk": np.rint(at_risk.sum(axis=0)[:k_support]).astype(np.int64)})
-    return _Analysis(leads, pp, model, value, k_support, curve, h, gross_margin * value.values, at_risk[:, 0])
+    return _Analysis(leads, pp, model, value, k_support, curve, h, gross_margin * value.values, at_risk[:, 0],
+                     reached)
 
 
 #: Stopping sensitivity: conversion after the median stopping attempt is divided by this, as if
@@ -665,6 +833,25 @@ def median_stop(profiles: pd.DataFrame) -> int | None:
         return None
     n = d.groupby("attempts")["weight"].sum().sort_index()
     return int(n.index[np.searchsorted(n.cumsum().to_numpy(), 0.5 * n.sum())])
+
+
+def _reached_summary(an: _Analysis) -> dict | None:
+    """What the two-state model saw (None without it), at the attempt ``k`` where the history's
+    selection is strongest: the share of the leads called a k-th time that had already been reached
+    (``history_share``) against the share that would have been had every lead been called that often
+    (``all_leads_share``, the model's), the largest gap over the supported attempts; and the odds of
+    converting at k once reached over before (``odds_ratio``)."""
+    r = an.reached
+    if r is None:
+        return None
+    st = _state_counts(an.leads, None, an.k_support)
+    at, _, _ = _counts(an.leads, None, an.k_support)
+    total = at.sum(axis=0)
+    history = np.divide(st["at_risk_reached"].sum(axis=0), total, out=np.zeros_like(total), where=total > 0)
+    gap = history - r.share_reached
+    k = int(np.argmax(gap)) + 1
+    return {"at_attempt": k, "history_share": float(history[k - 1]), "all_leads_share": float(r.share_reached[k - 1]),
+            "odds_ratio": r.odds_ratio(k)}
 
 
 def _stopping_sensitivity(an: _Analysis, cost: float, from_attempt: int | None,
@@ -795,6 +982,8 @@ class CapRecommendation:
     by_tier: dict | None = None
     hazard_candidates: pd.DataFrame | None = None
     stopping_sensitivity: dict | None = None
+    #: the two-state model's account of leads kept because a call reached them (:func:`_reached_summary`)
+    reached: dict | None = None
     #: each tier's full result (a CapRecommendation, or why there is none), what ``by_tier`` sums
     #: up: the proposed SLA's touches per tier read it, so the two pages show one computation
     tiers: dict | None = None
@@ -830,6 +1019,7 @@ class CapRecommendation:
             "experiment": self.experiment,
             "by_tier": self.by_tier,
             "stopping_sensitivity": self.stopping_sensitivity,
+            "reached": self.reached,
             "hazard_shape": hazard_shape(self.curve["hazard"].to_numpy()),
         }
 
@@ -897,6 +1087,8 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
     best = int(np.argmax(profit)) + 1
     K = an.k_support
     starts = {**an.model.fitted_params, "value": an.value.fitted_params}
+    if an.reached is not None:
+        starts["two_state"] = an.reached.conversion.fitted_params
     boot = (_bootstrap(leads, cost, n_boot, seed, min_at_risk, gross_margin, enforced, starts)
             if n_boot > 0 else np.empty(0))
     ok = boot[np.isfinite(boot)]
@@ -949,10 +1141,12 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
         plateau_attempts=_plateau(profit, plateau_share), support_max_attempts=K,
         at_support_edge=bool(edge), cost_per_attempt=cost, curve=an.curve,
         boot_recommendations=boot, note=note, gross_margin=float(gross_margin),
-        hazard_model=an.model.shape.label, value=an.value, enforced_cap=enforced,
+        hazard_model=an.model.shape.label + (", before and after a call first reached the lead" if an.reached else ""),
+        value=an.value, enforced_cap=enforced,
         cannot_judge_above=judge_above, experiment=experiment, by_tier=by_tier, tiers=tiers,
         hazard_candidates=an.model.candidates,
-        stopping_sensitivity=_stopping_sensitivity(an, cost, median_stop(profiles)))
+        stopping_sensitivity=_stopping_sensitivity(an, cost, median_stop(profiles)),
+        reached=_reached_summary(an))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1120,9 +1314,15 @@ def tier_table(plateau: dict) -> pd.DataFrame:
     return out
 
 
+#: the page says reps kept calling the leads that answered when the share reached among the leads
+#: still called at an attempt exceeds the all-leads share there by at least this much
+REACHED_SELECTION_GAP = 0.10
+
+
 def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
     """Plain-words sentences for page 03 from ``summary.json["plateau"]`` (keys: ``verdict``,
-    ``value_by_attempt``, ``experiment``, ``stopping``; a key is absent when it has nothing to say)."""
+    ``value_by_attempt``, ``experiment``, ``reached``, ``stopping``; a key is absent when it has nothing
+    to say)."""
     out: dict[str, str] = {}
     n = plateau.get("recommended_attempts")
     if n is None:
@@ -1166,10 +1366,18 @@ def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
                                  f"per lead 8 times in 10.")
         else:
             out["experiment"] = f"No test is worth running: {exp.get('reason', '')}."
+    reached = plateau.get("reached") or {}
+    if reached.get("at_attempt") and reached["history_share"] - reached["all_leads_share"] >= REACHED_SELECTION_GAP:
+        out["reached"] = (f"Reps kept calling the leads that answered: {reached['history_share']:.0%} of the leads "
+                          f"still being called at attempt {reached['at_attempt']} had already been reached by a call, "
+                          f"where {reached['all_leads_share']:.0%} would have been had every lead been called that long. "
+                          "The cap counts conversion before and after a lead is first reached, so those leads do "
+                          "not make later attempts look better than they are.")
     sens = plateau.get("stopping_sensitivity")
     if sens and sens.get("recommended_attempts") != n:
+        beyond = " in ways a call's outcome does not show" if plateau.get("reached") else ""
         out["stopping"] = (f"If the leads worked past attempt {sens['from_attempt']} were kept because they looked "
-                           f"engaged (twice as likely to convert as the rest), the best cap would be "
+                           f"engaged{beyond} (twice as likely to convert as the rest), the best cap would be "
                            f"{sens['recommended_attempts']}: read the answer as {min(n, sens['recommended_attempts'])}–"
                            f"{max(n, sens['recommended_attempts'])} attempts.")
     return out

@@ -34,11 +34,11 @@ BAND_SHARE = 0.02
 #: Scenario families: the first is the estimator's own model; the others break one of its
 #: assumptions each (see ``random_scenario``).
 FAMILIES = ("geometric", "rise_fall", "value_falls", "value_rises", "informative", "enforced",
-            "enforced_engaged")
+            "enforced_engaged", "kept_if_reached")
 #: Families where the history cannot judge caps above the one reps enforced.
 ENFORCED_FAMILIES = ("enforced", "enforced_engaged")
 #: Families where the optimum is identifiable from (attempts, outcome) alone.
-IDENTIFIABLE_FAMILIES = ("geometric", "rise_fall", "value_falls", "value_rises")
+IDENTIFIABLE_FAMILIES = ("geometric", "rise_fall", "value_falls", "value_rises", "kept_if_reached")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,14 @@ class Scenario:
     Stopping policy (``policy``): ``random`` caps uniform on ``2..cap_max[g]``; ``enforced``: every
     lead capped at ``policy_cap`` (the last lead type, the engaged one, worked up to ``cap_max`` when
     ``engaged_longer``); ``informative``: caps uniform on ``2..policy_cap``, the engaged type's on
-    ``2..cap_max[g]``. A share ``early_abandon`` is dropped after 1-2 attempts in every policy."""
+    ``2..cap_max[g]``; ``reached``: a lead's planned cap is uniform on ``2..policy_cap`` and, once
+    a call has reached it, on ``2..cap_max[g]`` (the larger of the two): reps keep calling the leads
+    that answered. A share ``early_abandon`` is dropped after 1-2 attempts in every policy.
+
+    With ``reach_prob > 0`` each attempt on a lead not reached yet reaches it with that chance (its
+    call is recorded ``connected``), and the hazard is ``h_gk x before_mult`` before the lead is
+    reached and ``h_gk x reached_mult`` from the attempt after (capped at 0.95); lead types are then
+    not used."""
 
     h1: tuple[float, float]
     decay: float
@@ -74,6 +81,9 @@ class Scenario:
     policy: str = "random"
     policy_cap: int = 0
     engaged_longer: bool = False
+    reach_prob: float = 0.0           # chance an attempt first reaches a lead (two-state scenarios)
+    before_mult: float = 1.0          # hazard multiplier before the lead is reached
+    reached_mult: float = 1.0         # ... and after
 
     @property
     def weights(self) -> np.ndarray:
@@ -103,6 +113,15 @@ def _curve_parts(s: Scenario, max_k: int) -> tuple[np.ndarray, np.ndarray, np.nd
     every lead is worked to ``max_k``."""
     share, rev, conv = np.zeros(max_k), np.zeros(max_k), np.zeros(max_k)
     v = s.value_by_attempt(max_k)
+    if s.reach_prob > 0:                  # two states: not reached yet (U) and reached (R)
+        hu, hr = s.hazards(max_k, s.before_mult), s.hazards(max_k, s.reached_mult)
+        U, R = np.zeros((2, max_k)), np.zeros((2, max_k))
+        U[:, 0] = 1.0
+        for j in range(max_k - 1):
+            U[:, j + 1] = U[:, j] * (1 - hu[:, j]) * (1 - s.reach_prob)
+            R[:, j + 1] = U[:, j] * (1 - hu[:, j]) * s.reach_prob + R[:, j] * (1 - hr[:, j])
+        c = U * hu + R * hr
+        return s.weights @ (U + R), s.weights @ (c * v), s.weights @ c
     for q, mult in s.frailty:
         h = s.hazards(max_k, mult)
         S = np.hstack([np.ones((2, 1)), np.cumprod(1 - h, axis=1)[:, :-1]])
@@ -145,6 +164,9 @@ def _family_shape(rng: np.random.Generator, family: str) -> dict:
         return {"value_trend": rng.uniform(0.72, 0.9)}
     if family == "value_rises":
         return {"value_trend": rng.uniform(1.04, 1.12)}
+    if family == "kept_if_reached":
+        return {"reach_prob": rng.uniform(0.1, 0.3), "before_mult": rng.uniform(0.3, 0.6),
+                "reached_mult": rng.uniform(1.8, 3.0)}
     if family in ("informative", "enforced", "enforced_engaged"):
         q = rng.uniform(0.2, 0.4)
         hi = rng.uniform(1.8, 2.6)
@@ -199,6 +221,8 @@ def random_scenario(rng: np.random.Generator, n_range: tuple[int, int] = (3, 15)
             return replace(sc, policy="enforced", policy_cap=cap, engaged_longer=family == "enforced_engaged")
         if family == "informative":
             return replace(sc, policy="informative", policy_cap=int(rng.integers(max(2, n_star - 3), n_star + 1)))
+        if family == "kept_if_reached":
+            return replace(sc, policy="reached", policy_cap=int(rng.integers(n_star, n_star + 4)))
         return sc
 
 
@@ -214,6 +238,8 @@ def simulate_leads(rng: np.random.Generator, n_leads: int, scenario: Scenario) -
     """
     s = scenario
     n = int(n_leads)
+    if s.reach_prob > 0:
+        return _simulate_reached(rng, n, s)
     g = (rng.random(n) >= s.share_a).astype(np.int64)          # 0 = A, 1 = B
     q = np.array([f[0] for f in s.frailty], dtype=float)
     t = rng.choice(len(q), size=n, p=q / q.sum())
@@ -253,12 +279,61 @@ def simulate_leads(rng: np.random.Generator, n_leads: int, scenario: Scenario) -
                          "converted": converted, "revenue": revenue, "censored": censored})
 
 
+def _simulate_reached(rng: np.random.Generator, n: int, s: Scenario) -> pd.DataFrame:
+    """``simulate_leads`` for a two-state scenario, attempt by attempt: adds ``connected_at`` (the
+    attempt whose call first reached the lead, 0 = never). A lead not reached converts at attempt k
+    with ``h_gk x before_mult`` (that call reached it), else the call reaches it with ``reach_prob``;
+    a reached lead converts with ``h_gk x reached_mult``. Under ``policy == "reached"`` a lead is
+    called up to its cap ``cap_u`` (uniform on ``2..policy_cap``) and, once reached, up to
+    ``max(cap_u, cap_r)`` (``cap_r`` uniform on ``2..cap_max[g]``)."""
+    g = (rng.random(n) >= s.share_a).astype(np.int64)
+    cap_hi = np.asarray(s.cap_max)[g]
+    top = s.policy_cap if s.policy == "reached" else cap_hi
+    cap_u = rng.integers(2, np.asarray(top) + 1, size=n)
+    cap_r = np.maximum(cap_u, rng.integers(2, cap_hi + 1)) if s.policy == "reached" else cap_u
+    abandon = rng.random(n) < s.early_abandon
+    cap_u[abandon] = rng.integers(1, 3, abandon.sum())
+    cap_r = np.where(abandon, cap_u, cap_r)
+    K = int(max(cap_r.max(), cap_u.max()))
+    hu, hr = s.hazards(K, s.before_mult), s.hazards(K, s.reached_mult)
+    open_now = rng.random(n) < s.still_open
+    end = np.where(open_now, rng.integers(1, cap_r + 1), K + 1)    # attempts made by the data end
+    attempts = np.zeros(n, dtype=np.int64)
+    reached_at = np.zeros(n, dtype=np.int64)
+    converted = np.zeros(n, dtype=bool)
+    going = np.ones(n, dtype=bool)
+    for k in range(1, K + 1):
+        cap = np.where(reached_at > 0, cap_r, cap_u)
+        going &= (k <= cap) & (k <= end) & ~converted
+        if not going.any():
+            break
+        attempts[going] = k
+        before = reached_at == 0
+        h = np.where(before, hu[g, k - 1], hr[g, k - 1])
+        conv = going & (rng.random(n) < h)
+        converted |= conv
+        reach = going & before & (conv | (rng.random(n) < s.reach_prob))
+        reached_at[reach] = k
+    cap_final = np.where(reached_at > 0, cap_r, cap_u)
+    censored = ~converted & (attempts == end) & (end < cap_final)
+    won = converted & (rng.random(n) < s.win_prob)
+    mean = np.asarray(s.mean_amount)[g] * s.value_trend ** (np.maximum(attempts, 1) - 1.0)
+    revenue = np.where(won, rng.gamma(s.amount_shape, mean / s.amount_shape), 0.0)
+    never = rng.random(n) < s.never_contacted
+    attempts[never], converted[never], censored[never], revenue[never], reached_at[never] = 0, False, False, 0.0, 0
+    return pd.DataFrame({"source": np.asarray(GROUPS)[g], "attempts": attempts, "converted": converted,
+                         "revenue": revenue, "censored": censored, "connected_at": reached_at})
+
+
 def to_profiles(leads: pd.DataFrame, covariates: Sequence[str] = ("source",)) -> pd.DataFrame:
-    """Lead rows -> lead profiles: converted leads one row each, the rest grouped with a weight."""
+    """Lead rows -> lead profiles: converted leads one row each, the rest grouped with a weight
+    (``connected_at`` kept when the leads have it)."""
     cols = [*covariates, "attempts", "converted", "revenue", "censored"]
+    if "connected_at" in leads.columns:
+        cols.append("connected_at")
     conv = leads.loc[leads["converted"], cols].assign(weight=1)
     rest = (leads.loc[~leads["converted"], cols]
-            .groupby([*covariates, "attempts", "converted", "revenue", "censored"], sort=True)
+            .groupby(cols, sort=True)
             .size().rename("weight").reset_index())
     out = pd.concat([conv, rest], ignore_index=True)
     out["weight"] = out["weight"].astype(np.int64)
@@ -278,6 +353,11 @@ def _score(sc: Scenario, profiles: pd.DataFrame, n_boot: int, seed: int) -> dict
     pi = truth["profit_per_lead"].to_numpy()
     n_star = int(pi.argmax()) + 1
     rec = recommend_cap(profiles, sc.cost, covariates=["source"], n_boot=n_boot, seed=seed)
+    one_state = None
+    if "connected_at" in profiles.columns:        # the same history read without the call outcomes
+        keys = [c for c in profiles.columns if c not in ("connected_at", "weight")]
+        plain = profiles.groupby(keys, as_index=False)["weight"].sum()
+        one_state = recommend_cap(plain, sc.cost, covariates=["source"], n_boot=0).recommended_attempts
     seeds = cohort_method(profiles, sc.cost)
     ns = seeds["cohort_method_attempts"]
     t = seeds["table"]
@@ -300,6 +380,8 @@ def _score(sc: Scenario, profiles: pd.DataFrame, n_boot: int, seed: int) -> dict
         "ci_ok": bool(rec.ci_low <= hi and rec.ci_high >= lo),
         "flagged": rec.cannot_judge_above is not None,
         "sensitivity_N": sens.get("recommended_attempts"),
+        "one_state_N": one_state,
+        "one_state_ok": None if one_state is None else bool(pi[one_state - 1] >= best - BAND_SHARE * abs(best)),
         "seeds_N": ns, "seeds_how": seeds["how"], "seeds_profit_true": pi[ns - 1],
         "seeds_ok": bool(pi[ns - 1] >= best - BAND_SHARE * abs(best)),
         "seeds_argmax_N": na, "seeds_argmax_ok": bool(pi[na - 1] >= best - BAND_SHARE * abs(best)),
@@ -343,14 +425,17 @@ TARGETS = {"within_2pct_at_20000": 0.90, "within_5pct_below_5000": 0.90, "covera
 
 def summarise_families(study: pd.DataFrame) -> pd.DataFrame:
     """Per family and size band: scenarios, share within 2% / 5% of the best profit, interval
-    coverage of the best cap, share flagged "cannot judge above N", median |N_hat - N*|."""
+    coverage of the best cap, share flagged "cannot judge above N", median |N_hat - N*|, and for
+    histories with call outcomes the share within 2% when they are read without them."""
     d = study.assign(size=[size_band(c) for c in study["contacted"]],
                      abs_err=(study["sound_N"] - study["true_N"]).abs())
     g = d.groupby(["family", "size"], sort=False)
     out = g.agg(scenarios=("sound_ok", "size"), within_2pct=("sound_ok", "mean"),
                 within_5pct=("sound_ok_5pct", "mean"), ci_covers_best=("ci_covers_best", "mean"),
                 flagged=("flagged", "mean"), median_abs_error=("abs_err", "median"),
-                seeds_within_2pct=("seeds_ok", "mean")).reset_index()
+                seeds_within_2pct=("seeds_ok", "mean"),
+                without_outcomes_within_2pct=("one_state_ok", lambda x: x.dropna().astype(float).mean()
+                                              if x.notna().any() else np.nan)).reset_index()
     return out
 
 
@@ -418,7 +503,8 @@ def families_markdown(study: pd.DataFrame) -> str:
     """The per-family summary as a markdown table."""
     pct = "{:.0%}"
     return _table(summarise_families(study), {"within_2pct": pct, "within_5pct": pct, "ci_covers_best": pct,
-                                              "flagged": pct, "seeds_within_2pct": pct, "median_abs_error": "{:g}"})
+                                              "flagged": pct, "seeds_within_2pct": pct, "median_abs_error": "{:g}",
+                                              "without_outcomes_within_2pct": pct})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
