@@ -233,6 +233,11 @@ def test_handoff_against_the_generators_truth(published, sample_truth):
     page = (published / "2024Q1" / "06_lead_qualification.html").read_text()
     assert "not available in this data" not in page
     assert "At the threshold of 60" in page and "contacted, no decision recorded" in page
+    # one computation: the cost of working an MQL reads the same on page 06 and on the proposed SLA
+    import re
+    six = re.search(r"their attempts: (\$[\d,]+) an MQL on average", page)
+    seven = re.search(r"the cost of working one \((\$[\d,]+); page", (published / "2024Q1" / "07_proposed_sla.html").read_text())
+    assert six and seven and six.group(1) == seven.group(1), (six, seven)
 
 
 def test_report_without_the_handoff_columns_still_publishes(tmp_path, sample_dir):

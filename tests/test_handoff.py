@@ -204,6 +204,10 @@ def test_score_bands_by_hand(hand_crm):
                                                           2 * CALL])
     assert b.net_value_per_mql.iloc[0] == pytest.approx(3000 - 20)
     assert b.attrs["score_column"] == "score" and b.attrs["unscored"] == 0 and b.attrs["width"] == 10
+    # the cost of working an MQL that pages 06 and 07 both quote: all the window's MQLs' attempts / MQLs
+    every = (4 * CALL + 2 * CALL + 2 * (CALL + EMAIL) + 2 * CALL) / 7
+    assert b.attrs["work_cost_per_mql"] == pytest.approx(every) == hd.mql_work_cost(hand_crm, CFG, JAN, FEB, APR)
+    assert hd.mql_work_cost(hand_crm, config_from_dict({**_raw(CFG), "lead_work_cost": 100}), JAN, FEB, APR) == 100
     c = hd.threshold_comparison(b, 60)
     assert (c["below"], c["above"], c["sql_rate_below"], c["sql_rate_above"]) == ("50-59", "60-69", 0.0, 0.5)
     fixed = hd.score_bands(hand_crm, config_from_dict({**_raw(CFG), "lead_work_cost": 100}), JAN, FEB, APR)

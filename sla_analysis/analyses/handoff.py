@@ -250,6 +250,22 @@ def band_work_cost(crm: CRM, cfg: SLAConfig, t: ir.Table, start: datetime, stop:
     return out.astype({"attempts": float, "work_cost": float})
 
 
+def mql_work_cost(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of: datetime) -> float:
+    """The cost of working an MQL, the one figure pages 06 and 07 quote: ``lead_work_cost`` when the
+    config sets it, else Σ counted attempts x cost per attempt of their type over the MQLs whose MQL
+    moment lies in ``[start, stop)`` (:func:`mql_outcomes`), divided by those MQLs (scored or not);
+    NaN when no attempts are recorded or there are no MQLs."""
+    if cfg.lead_work_cost is not None:
+        return float(cfg.lead_work_cost)
+    if "attempts" in crm.limits():
+        return float("nan")
+    t = mql_outcomes(crm, start, stop, as_of)
+    n = int(t.count().execute())
+    if not n:
+        return float("nan")
+    return float(band_work_cost(crm, cfg, t.mutate(band=ibis.literal(0)), start, stop, as_of).work_cost.sum() / n)
+
+
 def score_bands(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of: datetime) -> pd.DataFrame:
     """Conversion, value and cost of working the settled MQLs by score band.
 
@@ -288,7 +304,7 @@ def score_bands(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of
     out["work_cost_per_mql"] = cfg.lead_work_cost if cfg.lead_work_cost is not None else measured
     out["net_value_per_mql"] = out.mql_value - out.work_cost_per_mql  # NaN when either is unknown
     out.attrs.update(score_column=score_column(crm), threshold=cfg.mql_score_threshold, width=width,
-                     unscored=unscored,
+                     unscored=unscored, work_cost_per_mql=mql_work_cost(crm, cfg, start, stop, as_of),
                      work_cost_source="config" if cfg.lead_work_cost is not None else "measured")
     return out
 
@@ -744,12 +760,14 @@ def threshold_sentence(comparison: dict, sides: pd.DataFrame) -> str:
 
 def best_threshold_sentence(best: dict, bands: pd.DataFrame, currency: str = "USD") -> str:
     """Which MQLs to pass on the net value a month, with what the data can tell apart."""
-    avg_cost = float((bands.work_cost_per_mql * bands.mqls).sum() / bands.mqls.sum())
+    avg_cost = bands.attrs.get("work_cost_per_mql")
+    if avg_cost is None:                   # a table built without score_bands: its own average
+        avg_cost = float((bands.work_cost_per_mql * bands.mqls).sum() / bands.mqls.sum())
     low, high = best["ci"]
     cost = money(avg_cost, currency)
     return (f"Each bar is what passing only the MQLs of that band and above would have been worth a month, net of the "
             f"cost of working them ({'set in the SLA' if bands.attrs.get('work_cost_source') == 'config' else 'their attempts'}: "
-            f"{cost} an MQL on average). The highest bar says: **pass {threshold_words(best['threshold'])}**"
+            f"{cost} an MQL on average, over all these MQLs). The highest bar says: **pass {threshold_words(best['threshold'])}**"
             + (f"; anything from {threshold_words(low)} to {threshold_words(high)} is within what the data can tell apart."
                if low != high else ".")
             + (" Every band is worth more than it costs to work: on these figures sales should take every MQL." if best["all_pay"] else "")

@@ -365,9 +365,7 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     mix, _ = lv.source_mix(monthly, funnel)
     period_cap = ac.period_cap(crm, cfg, end)
     profiles, cost = period_cap.profiles, period_cap.cost_per_attempt
-    contacted = profiles[profiles.attempts >= 1]
-    work_cost = cfg.lead_work_cost if cfg.lead_work_cost is not None else (
-        float((contacted.attempts * contacted.weight).sum() / profiles.weight.sum() * cost) if len(contacted) else float("nan"))
+    work_cost = hd.mql_work_cost(crm, cfg, s_from, s_to, end)     # page 06's figure, one computation
     why_types = hd.unavailable(crm, "mql_type")
     types = None if why_types else hd.conversion_by(crm, "mql_type", s_from, s_to, end, cfg.confidence_level, cfg.min_group_size)
     caps = tier_caps(period_cap, cfg.tiers)
@@ -622,7 +620,7 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
     if p.get("baseline_window"):
         a, b = p["baseline_window"]
         L += ["", f"Baselines: MQLs a month and the value of an MQL from {p['period']}; the shares from the MQLs created "
-                  f"{a} to {b}, whose outcome is known (as page 07's first table); attempts per contacted MQL is what the "
+                  f"{a} to {b}, whose outcome is known; attempts per contacted MQL is what the "
                   "proposed touches imply."]
     L += ["", "## 7. Review", ""]
     L.append((f"The current SLA's review was due on {r['current_review_due']}: this proposal is that review. " if r["due_now"] else "")
