@@ -179,7 +179,15 @@ def _given(t: ir.Table, c: str) -> ir.StringColumn:
 
 
 def annotate(raw: ir.Table, spec: TableSpec, lead_keys: ir.Table | None, as_of: datetime) -> tuple[ir.Table, list[Rule]]:
-    """Typed columns + helper columns, and the rules over them."""
+    """Typed columns + helper columns, and every rule over them (:func:`annotate_rows`, then
+    :func:`attach_keys`)."""
+    table, rules = annotate_rows(raw, spec, as_of)
+    table, key_rules = attach_keys(table, spec, lead_keys)
+    return table, rules + key_rules
+
+
+def annotate_rows(raw: ir.Table, spec: TableSpec, as_of: datetime) -> tuple[ir.Table, list[Rule]]:
+    """Typed columns + helper columns, and the rules that read one row at a time."""
     present = [c for c in spec.columns if c in raw.columns]
     exprs = {c: raw[c] for c in ("_file", "_row") if c in raw.columns}
     rules: list[Rule] = []
@@ -215,7 +223,15 @@ def annotate(raw: ir.Table, spec: TableSpec, lead_keys: ir.Table | None, as_of: 
         rules.append(Rule("closed_at", "deal closed before it was created",
                           lambda t: t.closed_at.isnull() | t.created_at.isnull() | (t.closed_at >= t.created_at),
                           ("closed_at", "created_at")))
-    table = raw.select(**exprs)
+    return raw.select(**exprs), rules
+
+
+def attach_keys(table: ir.Table, spec: TableSpec, lead_keys: ir.Table | None) -> tuple[ir.Table, list[Rule]]:
+    """The rules across rows: a repeated id, and (for activities and deals) an unknown lead or a
+    deal dated before its lead. Adds the joined helper columns they read (``_dup_count``,
+    ``_lead_rows``, ``_lead_created_at``) to ``table``."""
+    rules: list[Rule] = []
+    present = [c for c in spec.columns if c in table.columns]
     key = spec.key
     if key in present:
         # The repeated ids (usually none) are found by a narrow group-by and joined back: a window

@@ -173,7 +173,7 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             canonical[name], present[name] = table, info
         if name == "leads" and info:
             lead_keys = (table.group_by(_known_lead_id=table.lead_id)
-                         .aggregate(_lead_created_at=table.created_at.min(), _lead_rows=table.count()))
+                         .aggregate(_lead_created_at=table.created_at.min(), _lead_rows=table.count())).cache()
     if violations:
         raise ContractError(violations)
     cache_root.mkdir(parents=True, exist_ok=True)

@@ -207,8 +207,10 @@ def _refuse_parquet_bomb(path: Path) -> None:
 
 
 def read_source(con: ibis.BaseBackend, path: Path, delimiter: str | None = None, encoding: str = "utf-8",
-                sheet: str | None = None, used: Iterable[str] = ()) -> ir.Table:
-    """Read ``path`` as it is, with a ``_row`` column numbering the data rows from 1.
+                sheet: str | None = None, used: Iterable[str] = (), number_rows: bool = True) -> ir.Table:
+    """Read ``path`` as it is, with a ``_row`` column numbering the data rows from 1 (unless
+    ``number_rows`` is false: :func:`numbered` adds it later, where it is needed; the numbering is a
+    window over the whole file, which DuckDB computes in one thread even when no column reads it).
 
     Refuses (``ContractError``) an unreadable file, and a header that repeats a name in ``used``.
     Columns whose header is empty are dropped.
@@ -240,4 +242,9 @@ def read_source(con: ibis.BaseBackend, path: Path, delimiter: str | None = None,
         empty = [raw.columns[i] for i, n in enumerate(header) if not n]
         if empty and len(empty) < len(raw.columns):
             raw = raw.drop(*empty)
-    return raw.mutate(_row=ibis.row_number() + 1)
+    return numbered(raw) if number_rows else raw
+
+
+def numbered(raw: ir.Table) -> ir.Table:
+    """``raw`` with ``_row``, its data rows numbered from 1 in file order (as it is when it has one)."""
+    return raw if "_row" in raw.columns else raw.mutate(_row=ibis.row_number() + 1)

@@ -21,8 +21,10 @@ from sla_analysis.io.contract import (
     Rule,
     TableSpec,
     annotate,
+    annotate_rows,
+    attach_keys,
 )
-from sla_analysis.io.readers import read_source
+from sla_analysis.io.readers import numbered, read_source
 
 
 def failing_rows(checked: ir.Table, rules: list[Rule]) -> list[int]:
@@ -38,14 +40,23 @@ def failing_rows(checked: ir.Table, rules: list[Rule]) -> list[int]:
 def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys: ir.Table | None,
                    as_of: datetime, *, allow_empty: bool = False) -> tuple[ir.Table, list[Violation], dict]:
     """Read, parse and check one canonical input file. See :func:`validate_raw`."""
-    return validate_raw(read_source(con, path, used=tuple(spec.columns)), str(path), spec, lead_keys, as_of,
-                        allow_empty=allow_empty)
+    return validate_raw(read_source(con, path, used=tuple(spec.columns), number_rows=False), str(path), spec,
+                        lead_keys, as_of, allow_empty=allow_empty)
+
+
+def _failing_keys(joined: ir.Table, flags: list[str]) -> list[int]:
+    """Rows failing each rule across rows (``flags``: their ``_ok_*`` columns on the table joined to
+    the keys), in one aggregate that reads only the key columns."""
+    if not flags:
+        return []
+    row = joined.aggregate(**{f: (~joined[f]).cast("int64").sum() for f in flags}).to_pyarrow().to_pylist()[0]
+    return [int(row[f] or 0) for f in flags]
 
 
 def _first_exclusions(checked: ir.Table, rules: list, exclude: tuple[str, ...]) -> dict[int, int]:
     """Rows each excludable rule leaves out that no earlier excludable rule already left out (a deal
     on an unknown lead also fails "not before its lead": it is one row left out, not two)."""
-    idx = [i for i, r in enumerate(rules) if r.code and r.code in exclude]
+    idx = [i for i, r in enumerate(rules) if r.code and r.code in exclude and f"_ok_{i}" in checked.columns]
     if not idx:
         return {}
     sums = {}
@@ -70,22 +81,33 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
         found = ", ".join(c for c in raw.columns if not c.startswith("_"))
         return raw, [Violation(label, c, f"required column is missing (columns found: {found})", 0, [])
                      for c in missing], {}
-    if spec.must_have_rows and not allow_empty and int(raw.count().execute()) == 0:
-        return raw, [Violation(label, "-", f"has no data rows (a header only): there are no {spec.name} to "
-                               "report on", 0, [])], {}
-    table, rules = annotate(raw, spec, lead_keys, as_of)
+    table, rules = annotate_rows(raw, spec, as_of)
     # Materialised once in the engine: the rule counts and the canonical table read it, not the file.
-    # Only the row number, the parsed columns and one flag per rule are kept (the raw text and the
-    # helper columns would double its size): a rule's example rows are read again from the file
-    # only when it fails.
+    # Only the row number, the parsed columns and one flag per row rule are kept (the raw text and
+    # the helper columns would double its size): a rule's example rows are read again from the file
+    # only when it fails. The rules across rows (repeated ids, unknown leads) join narrow keys onto
+    # the materialised table, so the file is read and parsed once (joined before materialising, the
+    # duplicate count read the file a second time).
     oks = {f"_ok_{i}": rule.ok(table).fill_null(False) for i, rule in enumerate(rules)}
     keep = [c for c in ("_file", "_row") if c in table.columns] + [c for c in spec.columns if c in table.columns]
-    checked = table.select(*keep, **oks).cache()
+    rows = table.select(*keep, **oks).cache()
+    if spec.must_have_rows and not allow_empty and int(rows.count().execute()) == 0:
+        return raw, [Violation(label, "-", f"has no data rows (a header only): there are no {spec.name} to "
+                               "report on", 0, [])], {}
+    joined, key_rules = attach_keys(rows, spec, lead_keys)
+    key_oks = {f"_ok_{len(rules) + j}": rule.ok(joined).fill_null(False) for j, rule in enumerate(key_rules)}
+    joined = joined.mutate(**key_oks)
+    counts = failing_rows(rows, rules) + _failing_keys(joined, list(key_oks))
+    rules = rules + key_rules
+    # the rows with a rule across rows failing need the joined table; a clean table is the rows
+    checked = joined if any(counts[len(rules) - len(key_rules):]) else rows
+    # the raw-based table, with row numbers, for a failing rule's examples (read only then)
+    table, _ = annotate(numbered(raw), spec, lead_keys, as_of)
 
     violations: list[Violation] = []
     excluded: list[dict] = []
-    firsts = _first_exclusions(checked, rules, exclude)
-    for i, (rule, n_bad) in enumerate(zip(rules, failing_rows(checked, rules))):
+    firsts = _first_exclusions(checked, rules, exclude) if any(counts) else {}
+    for i, (rule, n_bad) in enumerate(zip(rules, counts)):
         if n_bad == 0:
             continue
         if rule.code and rule.code in exclude:
@@ -101,7 +123,7 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
         examples = [{("row" if k == "_row" else k.removeprefix("_raw_").lstrip("_")): v for k, v in r.items()}
                     for r in ex]
         violations.append(Violation(label, rule.column, rule.text, n_bad, examples))
-    kept = [checked[f"_ok_{i}"] for i, rule in enumerate(rules) if rule.code and rule.code in exclude]
+    kept = [checked[f"_ok_{i}"] for i, rule in enumerate(rules) if rule.code and rule.code in exclude and counts[i]]
     # The canonical table is read from the materialised one: the file is parsed once.
     source = checked.filter(*kept) if excluded else checked
     canonical = source.select(*[
