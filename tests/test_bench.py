@@ -87,7 +87,7 @@ def test_bench_refuses_unknown_sizes(capsys):
 
 def test_target_checks_read_the_results():
     sizes = {"M": {"rows": {"leads": 10, "activities": 90}, "report": {"wall_s": 10.0, "peak_rss_mb": 500},
-                   "aggregation_vs_floor": 1.2},
+                   "aggregation_vs_floor": 1.2, "validation_vs_bare_read": 8.0},
              "L": {"rows": {"leads": 100, "activities": 900}, "report": {"wall_s": 120.0, "peak_rss_mb": 2000},
                    "aggregation_vs_floor": 1.6}}
     checks = bench.target_checks({"sizes": sizes})
@@ -95,3 +95,14 @@ def test_target_checks_read_the_results():
     assert checks["M: aggregation within 1.5x of bare DuckDB"]["met"]
     assert not checks["L: aggregation within 1.5x of bare DuckDB"]["met"]
     assert checks["M to L no worse than linear"] == {"value": 1.2, "met": False}  # 12x the time for 10x the rows
+    assert checks["M completes in under 30 s"] == {"value": 10.0, "met": True}
+    assert checks["M: validation within 2x of the bare read"] == {"value": 8.0, "met": False}
+    assert "L: validation within 2x of the bare read" not in checks         # not measured: not claimed
+
+
+def test_bare_read_is_timed_in_its_own_process(tmp_path):
+    for t, text in (("leads", "lead_id,created_at\nL1,2024-01-01\n"), ("activities", "activity_id,lead_id\nA1,L1\n"),
+                    ("deals", "deal_id,lead_id\nD1,L1\n"), ("reps", "rep_id\nR1\n")):
+        (tmp_path / f"{t}.csv").write_text(text)
+    r = bench._run_child("bare_read", tmp_path, bench.BENCH_PERIOD)
+    assert r["seconds"] >= 0 and r["peak_rss_mb"] > 0
