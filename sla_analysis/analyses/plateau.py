@@ -692,7 +692,8 @@ class _Analysis:
 
 
 #: The two-state model is used when at least this many leads were first reached before their last
-#: attempt, and leads converted both before and after being reached.
+#: attempt, leads converted both before and after being reached, and conversion differs between the
+#: two (``REACHED_ALPHA``).
 MIN_REACHED_LEADS = 30
 REACHED = "reached"
 
@@ -722,6 +723,27 @@ class ReachedModel:
         return float(np.exp(coef.get(f"{REACHED}=1", 0.0) + k * coef.get(f"{REACHED}=1:attempt", 0.0)))
 
 
+#: The two-state model is used when a Wald test rejects "conversion is the same before and after a
+#: call first reached the lead" (its level and slope, 2 degrees of freedom) at this level.
+REACHED_ALPHA = 0.05
+
+
+def reached_p_value(conversion: HazardModel) -> float:
+    """Wald chi-square test that the ``reached`` level and slope of the conversion model are both 0
+    (1.0 when it cannot be computed)."""
+    names = list(conversion.exog_names)
+    idx = [i for i, n in enumerate(names) if n.startswith(f"{REACHED}=")]
+    if not idx:
+        return 1.0
+    try:
+        b = np.asarray(conversion.params)[idx]
+        v = np.asarray(conversion.result.cov_params())[np.ix_(idx, idx)]
+        stat = float(b @ np.linalg.solve(v, b))
+    except (np.linalg.LinAlgError, ValueError):
+        return 1.0
+    return float(chi2.sf(stat, len(idx))) if np.isfinite(stat) and stat >= 0 else 1.0
+
+
 #: a reach rate is a group's own at an attempt with at least this many leads not yet reached
 MIN_REACH_RISK = 30
 
@@ -746,7 +768,7 @@ def reach_rates(open_unreached: np.ndarray, connects: np.ndarray, min_risk: int 
 
 def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: np.ndarray,
                weight: np.ndarray | None, k_support: int, shape: Shape | str,
-               starts: dict | None) -> tuple[np.ndarray, ReachedModel] | None:
+               starts: dict | None, test: bool = True) -> tuple[np.ndarray, ReachedModel] | None:
     """The effective hazards ``(G, K)`` of the two-state model (see :class:`ReachedModel`), or None
     when the export has no call outcomes or too few leads were reached to fit it."""
     if leads.connected_at is None:
@@ -773,6 +795,10 @@ def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: 
         conversion = fit_hazard(pp, covs, max_attempt=k_support, shape=shape, starts=starts, sloped=(REACHED,))
     except ValueError:
         return None
+    if test and reached_p_value(conversion) >= REACHED_ALPHA:
+        # conversion does not differ once a lead is reached: whatever reps did about reaching, the
+        # one-state model is unbiased and has fewer parameters
+        return None
     k = np.tile(np.arange(1, k_support + 1), G)
     cov = leads.groups.loc[leads.groups.index.repeat(k_support)].reset_index(drop=True)
     hu = conversion.predict(k, cov.assign(**{REACHED: 0})).reshape(G, k_support)
@@ -792,7 +818,7 @@ def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: 
 
 def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | None = None,
              shape: Shape | str = "auto", gross_margin: float = 1.0,
-             cap_limit: int | None = None, starts: dict | None = None) -> _Analysis:
+             cap_limit: int | None = None, starts: dict | None = None, reached_test: bool = True) -> _Analysis:
     at_risk, events, revenue = _counts(leads, weight)
     k_support = _support(at_risk.sum(axis=0), min_at_risk)
     if k_support < 1:
@@ -801,7 +827,8 @@ def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | 
     if cap_limit is not None:
         k_support = min(k_support, int(cap_limit))
     pp = _pp_frame(leads, at_risk, events, revenue, sort=weight is None)
-    two = _two_state(leads, at_risk, events, revenue, weight, k_support, shape, (starts or {}).get("two_state"))
+    two = _two_state(leads, at_risk, events, revenue, weight, k_support, shape, (starts or {}).get("two_state"),
+                     test=reached_test)
     if two is not None:
         h, reached = two
         model = reached.conversion
@@ -1047,7 +1074,7 @@ def _bootstrap(leads: _Leads, cost: float, n_boot: int, seed: int, min_at_risk: 
         wb = rng.multinomial(total, p)
         try:
             an = _analyse(leads, cost, min_at_risk, weight=wb, gross_margin=gross_margin, cap_limit=cap_limit,
-                          starts=starts)
+                          starts=starts, reached_test=False)
         except ValueError:
             continue
         out[b] = int(np.argmax(an.curve["profit_per_lead"].to_numpy())) + 1
@@ -1083,6 +1110,12 @@ def recommend_cap(profiles: pd.DataFrame, cost_per_attempt: float, covariates: S
     leads = _prepare(profiles, covariates)
     enforced = enforced_cap(profiles)
     an = _analyse(leads, cost, min_at_risk, shape=shape, gross_margin=gross_margin, cap_limit=enforced)
+    if leads.connected_at is not None and an.reached is None:
+        # one state on the whole history (no call outcomes to use, or conversion the same once
+        # reached): the profiles without the reach split, so the resamples are the one-state model's
+        keys = [c for c in profiles.columns if c not in (CONNECTED_COLUMN, "weight")]
+        profiles = profiles.groupby(keys, sort=True, as_index=False, observed=True)["weight"].sum()
+        leads = _prepare(profiles, covariates)
     profit = an.curve["profit_per_lead"].to_numpy()
     best = int(np.argmax(profit)) + 1
     K = an.k_support

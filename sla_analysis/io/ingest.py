@@ -155,7 +155,7 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             excluded += mapped.excluded
             sources[name] = mapped.files
             table, found, info = validate_raw(mapped.table, mapped.label, CONTRACT[name], lead_keys, as_of,
-                                              mapped.exclude, allow_empty=name in mapping.unavailable)
+                                              mapped.exclude, allow_empty=name in mapping.unavailable, con=con)
             excluded += [{**e, "file": ", ".join(mapped.files)} for e in (info or {}).get("excluded", [])]
         elif name in files:
             sources[name] = [files[name].name]
@@ -165,15 +165,15 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
             sources[name] = [contract.DATA_NOTES]
             table, found, info = validate_raw(empty_source(CONTRACT[name]), f"{name} ({contract.DATA_NOTES}: "
                                               f"{notes[name]})", CONTRACT[name], lead_keys, as_of,
-                                              allow_empty=True)
+                                              allow_empty=True, con=con)
         else:
             continue
         violations += found
         if info:
             canonical[name], present[name] = table, info
         if name == "leads" and info:
-            lead_keys = (table.group_by(_known_lead_id=table.lead_id)
-                         .aggregate(_lead_created_at=table.created_at.min(), _lead_rows=table.count())).cache()
+            lead_keys = validate.materialise(table.group_by(_known_lead_id=table.lead_id).aggregate(
+                _lead_created_at=table.created_at.min(), _lead_rows=table.count()), con)
     if violations:
         raise ContractError(violations)
     cache_root.mkdir(parents=True, exist_ok=True)

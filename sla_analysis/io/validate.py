@@ -41,7 +41,7 @@ def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys
                    as_of: datetime, *, allow_empty: bool = False) -> tuple[ir.Table, list[Violation], dict]:
     """Read, parse and check one canonical input file. See :func:`validate_raw`."""
     return validate_raw(read_source(con, path, used=tuple(spec.columns), number_rows=False), str(path), spec,
-                        lead_keys, as_of, allow_empty=allow_empty)
+                        lead_keys, as_of, allow_empty=allow_empty, con=con)
 
 
 def _failing_keys(joined: ir.Table, flags: list[str]) -> list[int]:
@@ -69,8 +69,18 @@ def _first_exclusions(checked: ir.Table, rules: list, exclude: tuple[str, ...]) 
     return {i: int(row[f"_first_{i}"] or 0) for i in idx}
 
 
+def materialise(expr: ir.Table, con: ibis.BaseBackend | None) -> ir.Table:
+    """``expr`` computed once into a temporary table of ``con`` (every table of one validation lives
+    in one connection: a source read in memory, such as a workbook, would otherwise be cached in
+    Ibis's default backend and could not be joined with the others); ``expr.cache()`` without one."""
+    if con is None:
+        return expr.cache()
+    return con.create_table(ibis.util.gen_name("validated"), obj=expr, temp=True)
+
+
 def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table | None,
-                 as_of: datetime, exclude: tuple[str, ...] = (), *, allow_empty: bool = False) -> tuple[ir.Table, list[Violation], dict]:
+                 as_of: datetime, exclude: tuple[str, ...] = (), *, allow_empty: bool = False,
+                 con: ibis.BaseBackend | None = None) -> tuple[ir.Table, list[Violation], dict]:
     """Parse and check one table read as it is (canonical column names, a ``_row`` column and,
     for a table stacked from several files, a ``_file`` column). Returns the canonical table
     expression (all contract columns, absent optional ones as NULL), the violations, and what was
@@ -90,7 +100,7 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
     # duplicate count read the file a second time).
     oks = {f"_ok_{i}": rule.ok(table).fill_null(False) for i, rule in enumerate(rules)}
     keep = [c for c in ("_file", "_row") if c in table.columns] + [c for c in spec.columns if c in table.columns]
-    rows = table.select(*keep, **oks).cache()
+    rows = materialise(table.select(*keep, **oks), con)
     if spec.must_have_rows and not allow_empty and int(rows.count().execute()) == 0:
         return raw, [Violation(label, "-", f"has no data rows (a header only): there are no {spec.name} to "
                                "report on", 0, [])], {}
