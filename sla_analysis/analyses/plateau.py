@@ -716,6 +716,7 @@ class ReachedModel:
     conversion: HazardModel
     reach: np.ndarray          # (G, K) g_k per group (:func:`reach_rates`)
     share_reached: np.ndarray  # (K,) population share of open leads already reached at k, all caps at K
+    history_share: np.ndarray  # (K,) the same share among the leads the history called a k-th time
 
     def odds_ratio(self, k: int) -> float:
         """Conversion odds at attempt k after a call first reached the lead, over before."""
@@ -766,11 +767,19 @@ def reach_rates(open_unreached: np.ndarray, connects: np.ndarray, min_risk: int 
     return np.where(o >= min_risk, own, pooled[None, :])
 
 
+def _grid(leads: _Leads, k_support: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Attempts ``1..K`` for every covariate group, group-major, with the matching covariate rows:
+    the points at which the fitted hazards are read (reshaped to ``(G, K)``)."""
+    k = np.tile(np.arange(1, k_support + 1), leads.n_groups)
+    return k, leads.groups.loc[leads.groups.index.repeat(k_support)].reset_index(drop=True)
+
+
 def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: np.ndarray,
                weight: np.ndarray | None, k_support: int, shape: Shape | str,
                starts: dict | None, test: bool = True) -> tuple[np.ndarray, ReachedModel] | None:
     """The effective hazards ``(G, K)`` of the two-state model (see :class:`ReachedModel`), or None
-    when the export has no call outcomes or too few leads were reached to fit it."""
+    when the export has no call outcomes, too few leads were reached to fit it, or (``test``)
+    conversion does not differ once reached (:func:`reached_p_value`)."""
     if leads.connected_at is None:
         return None
     K, G = at_risk.shape[1], leads.n_groups
@@ -799,8 +808,7 @@ def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: 
         # conversion does not differ once a lead is reached: whatever reps did about reaching, the
         # one-state model is unbiased and has fewer parameters
         return None
-    k = np.tile(np.arange(1, k_support + 1), G)
-    cov = leads.groups.loc[leads.groups.index.repeat(k_support)].reset_index(drop=True)
+    k, cov = _grid(leads, k_support)
     hu = conversion.predict(k, cov.assign(**{REACHED: 0})).reshape(G, k_support)
     hr = conversion.predict(k, cov.assign(**{REACHED: 1})).reshape(G, k_support)
     g = reach_rates(np.maximum(open_u, 0)[:, :k_support], st["connects"][:, :k_support])
@@ -813,7 +821,10 @@ def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: 
     h = np.divide(U * hu + R * hr, open_, out=hu.copy(), where=open_ > 0)
     sizes = at_risk[:, 0] / at_risk[:, 0].sum()
     share_reached = np.divide(sizes @ R, sizes @ open_, out=np.zeros(k_support), where=(sizes @ open_) > 0)
-    return h, ReachedModel(conversion, g, share_reached)
+    total = at_risk[:, :k_support].sum(axis=0)
+    history = np.divide(st["at_risk_reached"][:, :k_support].sum(axis=0), total, out=np.zeros(k_support),
+                        where=total > 0)
+    return h, ReachedModel(conversion, g, share_reached, history)
 
 
 def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | None = None,
@@ -835,10 +846,8 @@ def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | 
     else:
         reached = None
         model = fit_hazard(pp, leads.covariates, max_attempt=k_support, shape=shape, starts=starts)
-        G = leads.n_groups
-        k = np.tile(np.arange(1, k_support + 1), G)
-        cov = leads.groups.loc[leads.groups.index.repeat(k_support)].reset_index(drop=True)
-        h = expit(model.design(k, cov if leads.covariates else None) @ model.params).reshape(G, k_support)
+        k, cov = _grid(leads, k_support)
+        h = model.predict(k, cov if leads.covariates else None).reshape(leads.n_groups, k_support)
     value = _value_model(leads, k_support, weight, (starts or {}).get("value"))
     parts = _profit(h, gross_margin * value.values, at_risk[:, 0], cost)
     curve = pd.DataFrame({"attempts": np.arange(1, k_support + 1), **parts,
@@ -871,14 +880,9 @@ def _reached_summary(an: _Analysis) -> dict | None:
     r = an.reached
     if r is None:
         return None
-    st = _state_counts(an.leads, None, an.k_support)
-    at, _, _ = _counts(an.leads, None, an.k_support)
-    total = at.sum(axis=0)
-    history = np.divide(st["at_risk_reached"].sum(axis=0), total, out=np.zeros_like(total), where=total > 0)
-    gap = history - r.share_reached
-    k = int(np.argmax(gap)) + 1
-    return {"at_attempt": k, "history_share": float(history[k - 1]), "all_leads_share": float(r.share_reached[k - 1]),
-            "odds_ratio": r.odds_ratio(k)}
+    k = int(np.argmax(r.history_share - r.share_reached)) + 1
+    return {"at_attempt": k, "history_share": float(r.history_share[k - 1]),
+            "all_leads_share": float(r.share_reached[k - 1]), "odds_ratio": r.odds_ratio(k)}
 
 
 def _stopping_sensitivity(an: _Analysis, cost: float, from_attempt: int | None,
@@ -965,8 +969,6 @@ def experiment_plan(curve: pd.DataFrame, cap: int, cost: float, profit_sd: float
             out["reason"] = (f"at today's {leads_per_week:,.0f} contacted leads a week it would take "
                              f"{weeks_in_words(weeks)} to tell that gain from chance")
     return out
-
-
 
 
 def _profit_sd(leads: _Leads, cost: float, gross_margin: float) -> float:

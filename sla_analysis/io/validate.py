@@ -30,11 +30,16 @@ from sla_analysis.io.readers import numbered, read_source
 def failing_rows(checked: ir.Table, rules: list[Rule]) -> list[int]:
     """Rows failing each rule (``checked`` holds a boolean ``_ok_<i>`` per rule, NULL counted as
     failing), counted in one aggregate: ``sum(not _ok_i)`` per rule; 0 for an empty table."""
-    if not rules:
+    return _count_failing(checked, [f"_ok_{i}" for i in range(len(rules))])
+
+
+def _count_failing(checked: ir.Table, flags: list[str]) -> list[int]:
+    """``sum(not flag)`` for each flag column, in one aggregate (it reads only those columns)."""
+    if not flags:
         return []
-    row = checked.aggregate(**{f"bad_{i}": (~checked[f"_ok_{i}"].fill_null(False)).cast("int64").sum()
-                               for i in range(len(rules))}).to_pyarrow().to_pylist()[0]
-    return [int(row[f"bad_{i}"] or 0) for i in range(len(rules))]
+    row = checked.aggregate(**{f: (~checked[f].fill_null(False)).cast("int64").sum()
+                               for f in flags}).to_pyarrow().to_pylist()[0]
+    return [int(row[f] or 0) for f in flags]
 
 
 def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys: ir.Table | None,
@@ -42,15 +47,6 @@ def validate_table(con: ibis.BaseBackend, path: Path, spec: TableSpec, lead_keys
     """Read, parse and check one canonical input file. See :func:`validate_raw`."""
     return validate_raw(read_source(con, path, used=tuple(spec.columns), number_rows=False), str(path), spec,
                         lead_keys, as_of, allow_empty=allow_empty, con=con)
-
-
-def _failing_keys(joined: ir.Table, flags: list[str]) -> list[int]:
-    """Rows failing each rule across rows (``flags``: their ``_ok_*`` columns on the table joined to
-    the keys), in one aggregate that reads only the key columns."""
-    if not flags:
-        return []
-    row = joined.aggregate(**{f: (~joined[f]).cast("int64").sum() for f in flags}).to_pyarrow().to_pylist()[0]
-    return [int(row[f] or 0) for f in flags]
 
 
 def _first_exclusions(checked: ir.Table, rules: list, exclude: tuple[str, ...]) -> dict[int, int]:
@@ -107,7 +103,7 @@ def validate_raw(raw: ir.Table, label: str, spec: TableSpec, lead_keys: ir.Table
     joined, key_rules = attach_keys(rows, spec, lead_keys)
     key_oks = {f"_ok_{len(rules) + j}": rule.ok(joined).fill_null(False) for j, rule in enumerate(key_rules)}
     joined = joined.mutate(**key_oks)
-    counts = failing_rows(rows, rules) + _failing_keys(joined, list(key_oks))
+    counts = failing_rows(rows, rules) + _count_failing(joined, list(key_oks))
     rules = rules + key_rules
     # the rows with a rule across rows failing need the joined table; a clean table is the rows
     checked = joined if any(counts[len(rules) - len(key_rules):]) else rows
