@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import expit
 
 from sla_analysis.analyses.plateau import (
     cap_for_review,
@@ -22,6 +23,7 @@ from sla_analysis.analyses.plateau import (
     tier_table,
 )
 from sla_analysis.tools import method_check as mc
+from sla_analysis.analyses import plateau as pl
 
 
 def _profiles(rows, covariate=None):
@@ -272,6 +274,22 @@ def test_bootstrap_is_deterministic_and_brackets_the_estimate():
     assert s["enforced_cap"] is None and s["cannot_judge_above"] is None and s["experiment"] is None
 
 
+
+def test_bootstrap_gives_the_same_interval_in_one_process_or_several(monkeypatch):
+    """The resamples are drawn in the calling process, in order: spreading the refits over worker
+    processes (forked) changes nothing, replicate by replicate."""
+    sc = mc.Scenario(h1=(0.2, 0.1), decay=0.8, win_prob=0.4, mean_amount=(4000.0, 5000.0),
+                     share_a=0.5, cost=60.0, cap_max=(20, 16))
+    prof = mc.simulate_profiles(np.random.default_rng(3), 4_000, sc)
+    monkeypatch.setenv(pl.CAP_WORKERS_ENV, "1")
+    assert pl.bootstrap_workers() == 1
+    one = recommend_cap(prof, sc.cost, covariates=["source"], n_boot=25, seed=5)
+    monkeypatch.setenv(pl.CAP_WORKERS_ENV, "2")
+    two = recommend_cap(prof, sc.cost, covariates=["source"], n_boot=25, seed=5)
+    assert len(one.boot_recommendations) == 25 and np.isfinite(one.boot_recommendations).sum() > 20
+    np.testing.assert_array_equal(one.boot_recommendations, two.boot_recommendations)
+    assert one.to_summary() == two.to_summary()
+
 # ------------------------------------------------------------------ the seeds' method
 
 def test_cohort_table_by_hand():
@@ -500,3 +518,30 @@ def test_reached_sentence_only_when_reps_kept_the_reached_leads():
     alike = {**s, "reached": {**s["reached"], "history_share": 0.82}}
     assert "reached" not in cap_sentences(alike)
     assert "call's outcome" not in cap_sentences({**s, "reached": None})["stopping"]
+
+
+@pytest.mark.parametrize("shape", ["linear", "free"])
+def test_light_irls_gives_statsmodels_estimates(shape):
+    """The bootstrap's light fit: statsmodels' IRLS steps and stopping rule, so the same coefficients
+    and log-likelihood, including a free shape with attempts that converted nobody (no finite MLE:
+    both stop at the same place), a rank-deficient design and a warm start."""
+    sc = mc.Scenario(h1=(0.2, 0.1), decay=0.8, win_prob=0.4, mean_amount=(4000.0, 5000.0),
+                     share_a=0.5, cost=60.0, cap_max=(20, 16))
+    pp = pl.person_period(mc.simulate_profiles(np.random.default_rng(3), 4_000, sc), ["source"])
+    pp = pp[pp.at_risk > 0]
+    k, ev, ar = pp.attempt.to_numpy(), pp.events.to_numpy(float), pp.at_risk.to_numpy(float)
+    Xa, _ = (pl.Shape("linear") if shape == "linear" else pl.Shape("free", k_free=int(k.max()))).design(k)
+    b = (pp.source.to_numpy() == pp.source.unique()[1]).astype(float)
+    designs = [np.column_stack([Xa, b]), np.column_stack([Xa, b, 2 * b])]  # the second is rank-deficient
+    if shape == "free":
+        assert (pp.groupby("attempt").events.sum() == 0).any()  # a level with no conversion
+    for X in designs:
+        for start in (None, np.full(X.shape[1], 0.01)):
+            ref, light = pl._glm(ev, ar, X, start), pl.logit_irls(ev, ar, X, start)
+            # the same fitted hazards; where an attempt converted nobody the coefficient runs off
+            # towards -inf and both stop near -25 (a hazard below 1e-10): compared as hazards
+            np.testing.assert_allclose(expit(X @ light.params), expit(X @ ref.params), rtol=1e-6, atol=1e-9)
+            finite = np.abs(ref.params) < 15
+            np.testing.assert_allclose(light.params[finite], ref.params[finite], atol=1e-6)
+            assert light.llf == pytest.approx(ref.llf, abs=1e-8)
+            assert light.converged == ref.converged

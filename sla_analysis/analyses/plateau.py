@@ -33,7 +33,10 @@ labelled as such, because it is what the SLA's authors proposed; it is biased (s
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
 import warnings
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -41,7 +44,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from kneed import KneeLocator
-from scipy.special import expit
+from scipy.special import expit, gammaln
 from scipy.stats import chi2
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint
@@ -375,6 +378,65 @@ def _glm(events: np.ndarray, at_risk: np.ndarray, X: np.ndarray, start: np.ndarr
         return sm.GLM(endog, X, family=sm.families.Binomial()).fit(start_params=start, maxiter=100)
 
 
+@dataclass(frozen=True)
+class LogitFit:
+    """What a bootstrap refit reads of a binomial GLM: its coefficients and log-likelihood."""
+
+    params: np.ndarray
+    llf: float
+    converged: bool
+
+
+_EPS = np.finfo(float).eps
+
+
+def logit_irls(events: np.ndarray, at_risk: np.ndarray, X: np.ndarray, start: np.ndarray | None = None,
+               maxiter: int = 100, tol: float = 1e-8) -> LogitFit:
+    """The binomial GLM of :func:`_glm`, fitted by statsmodels' own IRLS steps without its
+    per-step bookkeeping (the bootstrap refits it thousands of times on tables of a few dozen rows,
+    where that bookkeeping costs ten times the arithmetic).
+
+    Same start (``mu = (y + 1/2) / 2``, or ``X start``), same step (weighted least squares of
+    ``eta + (y - mu) / (mu (1 - mu))`` with weights ``n mu (1 - mu)``, by ``lstsq``), same stop
+    (the deviance changes by less than ``tol``) and the same log-likelihood (with the binomial
+    coefficients); ``tests/test_plateau.py`` checks it against statsmodels. Coefficients and AIC
+    only: no standard errors (the refits need none)."""
+    n = np.asarray(at_risk, dtype=float)
+    k = np.asarray(events, dtype=float)
+    y = k / n
+
+    def deviance(mu: np.ndarray) -> float:
+        a = np.clip(y / (mu + 1e-20), _EPS, np.inf)
+        b = np.clip((1.0 - y) / (1.0 - mu + 1e-20), _EPS, np.inf)
+        return float(np.sum(2 * n * (y * np.log(a) + (1 - y) * np.log(b))))
+
+    if start is None:
+        mu = (y + 0.5) / 2
+        p = np.clip(mu, _EPS, 1 - _EPS)
+        eta = np.log(p / (1 - p))
+    else:
+        eta = X @ start
+        mu = expit(eta)
+    dev = deviance(mu)
+    beta, converged = np.zeros(X.shape[1]) if start is None else np.asarray(start, float), False
+    for _ in range(maxiter):
+        p = np.clip(mu, _EPS, 1 - _EPS)
+        v = p * (1 - p)
+        z = eta + (y - mu) / v
+        sw = np.sqrt(n * v)
+        beta = np.linalg.lstsq(sw[:, None] * X, sw * z, rcond=None)[0]
+        eta = X @ beta
+        mu = expit(eta)
+        new = deviance(mu)
+        converged = abs(new - dev) <= tol
+        dev = new
+        if converged:
+            break
+    p = np.clip(mu, _EPS, 1 - _EPS)
+    llf = float(np.sum(gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1) + k * np.log(p) + (n - k) * np.log1p(-p)))
+    return LogitFit(beta, llf, converged)
+
+
 @dataclass
 class HazardModel:
     """A fitted per-attempt hazard ``h_k = P(convert at k | open at k)``:
@@ -425,7 +487,7 @@ class HazardModel:
 
 def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: int | None = None,
                *, shape: Shape | str = "auto", min_events: int = MIN_EVENTS_PER_ATTEMPT,
-               starts: dict | None = None, sloped: Sequence[str] = ()) -> HazardModel:
+               starts: dict | None = None, sloped: Sequence[str] = (), light: bool = False) -> HazardModel:
     """Fit ``h_k`` on a person-period table (``person_period``'s columns) with a binomial GLM.
 
     ``events ~ Binomial(at_risk, h)``, ``logit h_k = f(k) + sum_c x_c' b_c``; covariates enter
@@ -435,7 +497,8 @@ def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: in
     ones can follow a rise-then-fall. Rows with ``attempt > max_attempt`` are left out.
     ``starts``: IRLS starting values per shape (``HazardModel.fitted_params`` of an earlier fit, as
     the bootstrap uses); only the speed depends on them. ``sloped``: covariates whose levels also
-    get their own linear slope in k (``logit h = f(k) + b_c + s_c k``).
+    get their own linear slope in k (``logit h = f(k) + b_c + s_c k``). ``light``: fitted by
+    :func:`logit_irls` (the same estimates, no standard errors), as the bootstrap's refits are.
     """
     covariates = tuple(covariates)
     pp = pp[pp["at_risk"] > 0]
@@ -469,7 +532,8 @@ def fit_hazard(pp: pd.DataFrame, covariates: Sequence[str] = (), max_attempt: in
         X = np.hstack([Xa, Xc])
         key = (s.name, len(s.knots), s.first, s.k_free)
         start = (starts or {}).get(key)
-        res = _glm(ev, ar, X, start=start if start is not None and len(start) == X.shape[1] else None)
+        start = start if start is not None and len(start) == X.shape[1] else None
+        res = logit_irls(ev, ar, X, start) if light else _glm(ev, ar, X, start=start)
         fitted[key] = np.asarray(res.params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", _GLM_WARNINGS)
@@ -776,7 +840,7 @@ def _grid(leads: _Leads, k_support: int) -> tuple[np.ndarray, pd.DataFrame]:
 
 def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: np.ndarray,
                weight: np.ndarray | None, k_support: int, shape: Shape | str,
-               starts: dict | None, test: bool = True) -> tuple[np.ndarray, ReachedModel] | None:
+               starts: dict | None, test: bool = True, light: bool = False) -> tuple[np.ndarray, ReachedModel] | None:
     """The effective hazards ``(G, K)`` of the two-state model (see :class:`ReachedModel`), or None
     when the export has no call outcomes, too few leads were reached to fit it, or (``test``)
     conversion does not differ once reached (:func:`reached_p_value`)."""
@@ -801,7 +865,8 @@ def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: 
     if st["connects"][:, :k_support].sum() < 1:
         return None
     try:
-        conversion = fit_hazard(pp, covs, max_attempt=k_support, shape=shape, starts=starts, sloped=(REACHED,))
+        conversion = fit_hazard(pp, covs, max_attempt=k_support, shape=shape, starts=starts, sloped=(REACHED,),
+                                light=light)
     except ValueError:
         return None
     if test and reached_p_value(conversion) >= REACHED_ALPHA:
@@ -829,7 +894,8 @@ def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: 
 
 def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | None = None,
              shape: Shape | str = "auto", gross_margin: float = 1.0,
-             cap_limit: int | None = None, starts: dict | None = None, reached_test: bool = True) -> _Analysis:
+             cap_limit: int | None = None, starts: dict | None = None, reached_test: bool = True,
+             light: bool = False) -> _Analysis:
     at_risk, events, revenue = _counts(leads, weight)
     k_support = _support(at_risk.sum(axis=0), min_at_risk)
     if k_support < 1:
@@ -839,13 +905,13 @@ def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | 
         k_support = min(k_support, int(cap_limit))
     pp = _pp_frame(leads, at_risk, events, revenue, sort=weight is None)
     two = _two_state(leads, at_risk, events, revenue, weight, k_support, shape, (starts or {}).get("two_state"),
-                     test=reached_test)
+                     test=reached_test, light=light)
     if two is not None:
         h, reached = two
         model = reached.conversion
     else:
         reached = None
-        model = fit_hazard(pp, leads.covariates, max_attempt=k_support, shape=shape, starts=starts)
+        model = fit_hazard(pp, leads.covariates, max_attempt=k_support, shape=shape, starts=starts, light=light)
         k, cov = _grid(leads, k_support)
         h = model.predict(k, cov if leads.covariates else None).reshape(leads.n_groups, k_support)
     value = _value_model(leads, k_support, weight, (starts or {}).get("value"))
@@ -1062,24 +1128,78 @@ def cap_for_review(plateau: dict) -> tuple[float, float, float] | None:
     return (float(plateau["recommended_attempts"]), float(plateau["ci_low"]), float(plateau["ci_high"]))
 
 
+#: Set ``SLA_ANALYSIS_CAP_WORKERS`` to the number of processes the bootstrap's refits are spread
+#: over (1: all in this process). Default: one per core, at most 4. The resamples are drawn here,
+#: in order, from one generator, so the interval is the same whatever the number of processes.
+CAP_WORKERS_ENV = "SLA_ANALYSIS_CAP_WORKERS"
+
+#: resamples per task sent to a worker process
+_BOOT_CHUNK = 10
+
+_boot_context: tuple | None = None  # a worker's copy of the data every refit shares (set once per worker)
+
+
+def bootstrap_workers() -> int:
+    """Processes for the bootstrap's refits (:data:`CAP_WORKERS_ENV`, else one per core, at most 4)."""
+    env = os.environ.get(CAP_WORKERS_ENV, "").strip()
+    if env:
+        return max(1, int(env))
+    return max(1, min(len(os.sched_getaffinity(0)), 4))
+
+
+def _set_boot_context(*context) -> None:
+    global _boot_context
+    _boot_context = context
+
+
+def _refit_caps(weights: np.ndarray, context: tuple | None = None) -> np.ndarray:
+    """The recommended N of each resample (one row of ``weights`` each), NaN where no cap can be fitted."""
+    leads, cost, min_at_risk, gross_margin, cap_limit, starts = context or _boot_context
+    out = np.full(len(weights), np.nan)
+    for i, wb in enumerate(weights):
+        try:
+            an = _analyse(leads, cost, min_at_risk, weight=wb, gross_margin=gross_margin, cap_limit=cap_limit,
+                          starts=starts, reached_test=False, light=True)
+        except ValueError:
+            continue
+        out[i] = int(np.argmax(an.curve["profit_per_lead"].to_numpy())) + 1
+    return out
+
+
 def _bootstrap(leads: _Leads, cost: float, n_boot: int, seed: int, min_at_risk: int,
-               gross_margin: float, cap_limit: int | None, starts: dict | None = None) -> np.ndarray:
+               gross_margin: float, cap_limit: int | None, starts: dict | None = None,
+               workers: int | None = None) -> np.ndarray:
     """Recommended N on ``n_boot`` lead-level resamples (multinomial counts over profile rows), each
     refitting the whole procedure: support, hazard shape choice (AIC), value trend test, argmax.
-    Replicates where no cap can be fitted are left out (NaN)."""
+    Replicates where no cap can be fitted are left out (NaN). The hazards are refitted by
+    :func:`logit_irls` (statsmodels' IRLS steps, without standard errors: none is read). The refits run in ``workers``
+    processes (:func:`bootstrap_workers`); the resamples are drawn here in order, so the result does
+    not depend on ``workers``."""
     rng = np.random.default_rng(seed)
     w = leads.weight.astype(float)
     p = w / w.sum()
     total = int(leads.weight.sum())
+    context = (leads, cost, min_at_risk, gross_margin, cap_limit, starts)
+    chunks = [np.arange(b, min(b + _BOOT_CHUNK, n_boot)) for b in range(0, n_boot, _BOOT_CHUNK)]
+
+    def draw(idx: np.ndarray) -> np.ndarray:
+        return np.stack([rng.multinomial(total, p) for _ in idx]).astype(np.int32)
+
+    workers = min(bootstrap_workers() if workers is None else workers, len(chunks))
+    if workers <= 1:
+        return np.concatenate([_refit_caps(draw(idx), context) for idx in chunks]) if chunks else np.empty(0)
     out = np.full(n_boot, np.nan)
-    for b in range(n_boot):
-        wb = rng.multinomial(total, p)
-        try:
-            an = _analyse(leads, cost, min_at_risk, weight=wb, gross_margin=gross_margin, cap_limit=cap_limit,
-                          starts=starts, reached_test=False)
-        except ValueError:
-            continue
-        out[b] = int(np.argmax(an.curve["profit_per_lead"].to_numpy())) + 1
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_set_boot_context, initargs=context) as pool:
+        pending = {}
+        for idx in chunks:  # at most two tasks per worker in flight: the draws are not all held at once
+            if len(pending) >= 2 * workers:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    out[pending.pop(f)] = f.result()
+            pending[pool.submit(_refit_caps, draw(idx))] = idx
+        for f in pending:
+            out[pending[f]] = f.result()
     return out
 
 
