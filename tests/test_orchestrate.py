@@ -112,3 +112,32 @@ def test_an_interrupt_stops_scheduling_notebooks():
     finally:
         signal.signal(signal.SIGINT, previous)
     assert started == ["a"]
+
+
+def test_attempt_cap_page_starts_first_and_its_readers_last():
+    from sla_analysis.paths import REPORT_NOTEBOOKS
+    from sla_analysis.report.run import start_order
+
+    order = start_order(REPORT_NOTEBOOKS)
+    assert sorted(order) == sorted(REPORT_NOTEBOOKS)
+    assert order[0] == "03_profitability_plateau" and order[-2:] == ["05_sla_compliance", "07_proposed_sla"]
+    assert order[1:-2] == [n for n in REPORT_NOTEBOOKS if n not in order[:1] + order[-2:]]  # the rest as given
+    started = []
+    lock = threading.Lock()
+
+    def run_one(name):
+        with lock:
+            started.append(name)
+        if name == "b":
+            raise RuntimeError("b failed")
+        if name == "c":
+            time.sleep(0.1)
+            raise RuntimeError("c failed")
+
+    run_notebooks(("a", "d", "e"), run_one, jobs=1, order=("e", "a", "d"))
+    assert started == ["e", "a", "d"]
+    started.clear()
+    # the error reported is the first in page order, whatever the start order; nothing starts after it
+    with pytest.raises(RuntimeError, match="b failed"):
+        run_notebooks(("a", "b", "c"), run_one, jobs=2, order=("c", "b", "a"))
+    assert sorted(started) == ["b", "c"]

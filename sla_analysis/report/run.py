@@ -28,7 +28,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import papermill as pm
 import psutil
@@ -222,12 +222,28 @@ def run_report(period_text: str, data_dir: Path | None = None, config_path: Path
                 os.environ[k] = v
 
 
-def run_notebooks(notebooks: tuple[str, ...], run_one: Callable[[str], None], jobs: int) -> None:
+#: Notebooks started before the others: the attempt-cap page computes the report's longest figure
+#: (:mod:`sla_analysis.analyses.attempt_cap`, its refits spread over the cores).
+START_FIRST = ("03_profitability_plateau",)
+#: Notebooks started after the others: they read that figure, and would hold a slot waiting for it.
+START_LAST = ("05_sla_compliance", "07_proposed_sla")
+
+
+def start_order(notebooks: Sequence[str]) -> list[str]:
+    """The order the notebooks are started in: :data:`START_FIRST`, the rest as given, :data:`START_LAST`.
+    Their outputs do not depend on it; the report's wall time does."""
+    rank = {n: 0 for n in START_FIRST} | {n: 2 for n in START_LAST}
+    return sorted(notebooks, key=lambda n: rank.get(n, 1))
+
+
+def run_notebooks(notebooks: Sequence[str], run_one: Callable[[str], None], jobs: int,
+                  order: Sequence[str] | None = None) -> None:
     """Run ``run_one(name)`` for every notebook, ``jobs`` at a time, in daemon threads (a signal to
-    the run is not held up by a notebook still running: its kernel is stopped by the clean-up).
-    After a failure no further notebook starts; the error of the first failed notebook, in the
-    given order, is raised once the running ones have finished."""
-    pending = list(notebooks)
+    the run is not held up by a notebook still running: its kernel is stopped by the clean-up),
+    started in ``order`` (default: as given). After a failure no further notebook starts; the error
+    of the first failed notebook, in the order of ``notebooks``, is raised once the running ones
+    have finished."""
+    pending = list(order or notebooks)
     errors: dict[str, BaseException] = {}
     lock = threading.Lock()
 
@@ -309,7 +325,7 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
                     export_html(executed, staging / f"{name}.html", footer, **page_links(notebooks, name))
                 _log(f"[{step[name]}/{len(notebooks) + 3}] {name} done in {time.monotonic() - began:.0f} s", quiet)
 
-            run_notebooks(notebooks, run_one, jobs)
+            run_notebooks(notebooks, run_one, jobs, order=start_order(notebooks))
             _log(f"[{len(notebooks) + 2}/{len(notebooks) + 3}] writing summary.json and index.html", quiet)
             with watch.stage("summary"):
                 fragments = {p.stem: json.loads(p.read_text()) for p in sorted(fragments_dir.glob("*.json"))}
