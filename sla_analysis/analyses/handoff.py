@@ -77,7 +77,7 @@ def has_values(crm: CRM, column: str, table: str = "leads") -> bool:
     """The export had ``column`` in ``table`` and at least one non-empty value in it."""
     if not (crm.has(table, column) and column in crm.tables[table].columns):
         return False
-    return int(crm.tables[table][column].count().execute()) > 0
+    return column in crm.filled_columns(table)
 
 
 def unavailable(crm: CRM, section: str) -> str | None:

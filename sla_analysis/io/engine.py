@@ -55,6 +55,16 @@ class CRM:
             self._memo[key] = build().cache()
         return self._memo[key]
 
+    def filled_columns(self, table: str) -> frozenset[str]:
+        """The columns of ``table`` holding at least one value: one query per table (the non-NULL
+        count of every column), kept for the pages' many availability checks."""
+        key = ("filled", table)
+        if key not in self._memo:
+            t = self.tables[table]
+            counts = t.aggregate([t[c].count().name(c) for c in t.columns]).to_pyarrow().to_pylist()[0]
+            self._memo[key] = frozenset(c for c, n in counts.items() if n)
+        return self._memo[key]
+
     @property
     def leads(self) -> ir.Table:
         return self.tables["leads"]
