@@ -24,6 +24,7 @@ from sla_analysis.analyses.plateau import (
 )
 from sla_analysis.tools import method_check as mc
 from sla_analysis.analyses import plateau as pl
+from sla_analysis.analyses.stats import logit_irls
 
 
 def _profiles(rows, covariate=None):
@@ -537,7 +538,7 @@ def test_light_irls_gives_statsmodels_estimates(shape):
         assert (pp.groupby("attempt").events.sum() == 0).any()  # a level with no conversion
     for X in designs:
         for start in (None, np.full(X.shape[1], 0.01)):
-            ref, light = pl._glm(ev, ar, X, start), pl.logit_irls(ev, ar, X, start)
+            ref, light = pl._glm(ev, ar, X, start), logit_irls(ev, ar, X, start)
             # the same fitted hazards; where an attempt converted nobody the coefficient runs off
             # towards -inf and both stop near -25 (a hazard below 1e-10): compared as hazards
             np.testing.assert_allclose(expit(X @ light.params), expit(X @ ref.params), rtol=1e-6, atol=1e-9)

@@ -44,12 +44,13 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from kneed import KneeLocator
-from scipy.special import expit, gammaln
+from scipy.special import expit
 from scipy.stats import chi2
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, DomainWarning, PerfectSeparationWarning
 
+from sla_analysis.analyses.stats import logit_irls
 from sla_analysis.formats import money, weeks_in_words
 from sla_analysis.results import Result
 
@@ -376,65 +377,6 @@ def _glm(events: np.ndarray, at_risk: np.ndarray, X: np.ndarray, start: np.ndarr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", _GLM_WARNINGS)
         return sm.GLM(endog, X, family=sm.families.Binomial()).fit(start_params=start, maxiter=100)
-
-
-@dataclass(frozen=True)
-class LogitFit:
-    """What a bootstrap refit reads of a binomial GLM: its coefficients and log-likelihood."""
-
-    params: np.ndarray
-    llf: float
-    converged: bool
-
-
-_EPS = np.finfo(float).eps
-
-
-def logit_irls(events: np.ndarray, at_risk: np.ndarray, X: np.ndarray, start: np.ndarray | None = None,
-               maxiter: int = 100, tol: float = 1e-8) -> LogitFit:
-    """The binomial GLM of :func:`_glm`, fitted by statsmodels' own IRLS steps without its
-    per-step bookkeeping (the bootstrap refits it thousands of times on tables of a few dozen rows,
-    where that bookkeeping costs ten times the arithmetic).
-
-    Same start (``mu = (y + 1/2) / 2``, or ``X start``), same step (weighted least squares of
-    ``eta + (y - mu) / (mu (1 - mu))`` with weights ``n mu (1 - mu)``, by ``lstsq``), same stop
-    (the deviance changes by less than ``tol``) and the same log-likelihood (with the binomial
-    coefficients); ``tests/test_plateau.py`` checks it against statsmodels. Coefficients and AIC
-    only: no standard errors (the refits need none)."""
-    n = np.asarray(at_risk, dtype=float)
-    k = np.asarray(events, dtype=float)
-    y = k / n
-
-    def deviance(mu: np.ndarray) -> float:
-        a = np.clip(y / (mu + 1e-20), _EPS, np.inf)
-        b = np.clip((1.0 - y) / (1.0 - mu + 1e-20), _EPS, np.inf)
-        return float(np.sum(2 * n * (y * np.log(a) + (1 - y) * np.log(b))))
-
-    if start is None:
-        mu = (y + 0.5) / 2
-        p = np.clip(mu, _EPS, 1 - _EPS)
-        eta = np.log(p / (1 - p))
-    else:
-        eta = X @ start
-        mu = expit(eta)
-    dev = deviance(mu)
-    beta, converged = np.zeros(X.shape[1]) if start is None else np.asarray(start, float), False
-    for _ in range(maxiter):
-        p = np.clip(mu, _EPS, 1 - _EPS)
-        v = p * (1 - p)
-        z = eta + (y - mu) / v
-        sw = np.sqrt(n * v)
-        beta = np.linalg.lstsq(sw[:, None] * X, sw * z, rcond=None)[0]
-        eta = X @ beta
-        mu = expit(eta)
-        new = deviance(mu)
-        converged = abs(new - dev) <= tol
-        dev = new
-        if converged:
-            break
-    p = np.clip(mu, _EPS, 1 - _EPS)
-    llf = float(np.sum(gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1) + k * np.log(p) + (n - k) * np.log1p(-p)))
-    return LogitFit(beta, llf, converged)
 
 
 @dataclass

@@ -50,7 +50,7 @@ from scipy.special import expit
 
 from sla_analysis.analyses.cohorts import lead_outcomes
 from sla_analysis.analyses.compliance import first_touch_table
-from sla_analysis.analyses.stats import wilson_interval
+from sla_analysis.analyses.stats import logit_irls, wilson_interval
 from sla_analysis.formats import money
 from sla_analysis.io.engine import CRM
 
@@ -195,9 +195,18 @@ def one_blas_thread():
         set_(before)
 
 
-def _fit(y: np.ndarray, X: np.ndarray, w: np.ndarray, start: np.ndarray | None = None) -> np.ndarray | None:
-    """Logistic GLM (statsmodels) with frequency weights; ``None`` when it cannot be fitted."""
+def _fit(y: np.ndarray, X: np.ndarray, w: np.ndarray, start: np.ndarray | None = None,
+         light: bool = False) -> np.ndarray | None:
+    """Logistic GLM (statsmodels) with frequency weights; ``None`` when it cannot be fitted.
+    ``light`` (the resamples): the same fit by :func:`stats.logit_irls` (statsmodels' IRLS steps;
+    ``w`` leads of a row, ``y w`` of them converted)."""
     keep = w > 0
+    if light:
+        try:
+            params = logit_irls(y[keep] * w[keep], w[keep], X[keep], start, maxiter=50).params
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+        return params if np.all(np.isfinite(params)) else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -229,12 +238,13 @@ def _tier_model(d: pd.DataFrame, min_n: int) -> dict | None:
 
 
 def _one_pass(models: dict, weights: dict, starts: dict | None = None) -> dict:
-    """Fit every tier's model with these lead weights; per tier the standardised totals per band
+    """Fit every tier's model with these lead weights (a resample's, started at ``starts``: the light
+    fit); per tier the standardised totals per band
     (``Σ_i w_i p̂_i(b)``), the weight per band, and each row's predictions under every band."""
     out = {}
     for t, m in models.items():
         w = weights[t]
-        beta = _fit(m["y"], m["X"], w, None if starts is None else starts.get(t))
+        beta = _fit(m["y"], m["X"], w, None if starts is None else starts.get(t), light=starts is not None)
         if beta is None:
             return {}
         p_pat = np.column_stack([expit(X @ beta) for X in m["X_by_band"]])  # pattern x band
