@@ -106,3 +106,22 @@ def test_bare_read_is_timed_in_its_own_process(tmp_path):
         (tmp_path / f"{t}.csv").write_text(text)
     r = bench._run_child("bare_read", tmp_path, bench.BENCH_PERIOD)
     assert r["seconds"] >= 0 and r["peak_rss_mb"] > 0
+
+
+def test_forget_validated_finds_a_cache_made_from_a_relative_path(tmp_path, monkeypatch):
+    """The bench's cold start: a validated cache of the same folder is removed whether the earlier
+    run named the folder by a relative or an absolute path; another folder's cache is kept."""
+    from sla_analysis.tools.bench import forget_validated
+
+    monkeypatch.setenv("SLA_PROJECT_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data" / "processed" / "bench" / "S"
+    data.mkdir(parents=True)
+    caches = {}
+    for name, recorded in [("rel", "data/processed/bench/S"), ("abs", str(data)), ("other", "elsewhere")]:
+        folder = tmp_path / "data" / "processed" / f"crm-{name}"
+        folder.mkdir()
+        (folder / "manifest.json").write_text(json.dumps({"data_dir": recorded}))
+        caches[name] = folder
+    forget_validated(data)
+    assert not caches["rel"].exists() and not caches["abs"].exists() and caches["other"].exists()

@@ -331,9 +331,11 @@ def forget_validated(data_dir: Path) -> None:
         prefix = str(Path(data_dir).resolve()) + os.sep
         kept = {k: v for k, v in json.loads(memo.read_text()).items() if not k.startswith(prefix)}
         memo.write_text(json.dumps(kept, indent=1, sort_keys=True))
+    target = Path(data_dir).resolve()
     for manifest in paths.PROCESSED_DIR.glob("crm-*/manifest.json"):
         try:
-            if json.loads(manifest.read_text()).get("data_dir") == str(data_dir):
+            # a run given the folder by a relative path recorded it so
+            if Path(json.loads(manifest.read_text()).get("data_dir") or "/nonexistent").resolve() == target:
                 shutil.rmtree(manifest.parent, ignore_errors=True)
         except (OSError, ValueError):
             continue
