@@ -65,7 +65,7 @@ def test_aggregations_count_the_mqls_a_plain_reading_counts(small_bench):
     assert got["funnel"].mqls.sum() == settled
 
 
-def test_tree_rss_counts_children():
+def test_tree_memory_counts_children():
     import os
     import subprocess
     import sys
@@ -74,6 +74,8 @@ def test_tree_rss_counts_children():
         import time
         time.sleep(1.5)
         assert bench._tree_rss_mb(os.getpid()) > 200
+        rss, pss = bench._tree_memory_mb(os.getpid())
+        assert rss > 200 and 200 < pss <= rss + 1
     finally:
         child.kill()
         child.wait()
@@ -91,7 +93,12 @@ def test_target_checks_read_the_results():
              "L": {"rows": {"leads": 100, "activities": 900}, "report": {"wall_s": 120.0, "peak_rss_mb": 2000},
                    "aggregation_vs_floor": 1.6}}
     checks = bench.target_checks({"sizes": sizes})
-    assert not checks["L completes in under 90 s"]["met"] and checks["L peak RSS under 3 GB"]["met"]
+    assert not checks["L completes in under 90 s"]["met"] and checks["L peak memory (PSS) under 3 GB"]["met"]
+    sizes["L"]["report"].update(peak_rss_mb=3500, peak_pss_mb=2900)  # forked workers' shared pages counted once
+    assert checks["L peak memory (PSS) under 3 GB"]["met"] and bench.target_checks({"sizes": sizes})[
+        "L peak memory (PSS) under 3 GB"] == {"value": 2900, "met": True}
+    sizes["L"]["report"].update(peak_pss_mb=3100)
+    assert not bench.target_checks({"sizes": sizes})["L peak memory (PSS) under 3 GB"]["met"]
     assert checks["M: aggregation within 1.5x of bare DuckDB"]["met"]
     assert not checks["L: aggregation within 1.5x of bare DuckDB"]["met"]
     assert checks["M to L no worse than linear"] == {"value": 1.2, "met": False}  # 12x the time for 10x the rows
@@ -125,3 +132,22 @@ def test_forget_validated_finds_a_cache_made_from_a_relative_path(tmp_path, monk
         caches[name] = folder
     forget_validated(data)
     assert not caches["rel"].exists() and not caches["abs"].exists() and caches["other"].exists()
+
+
+def test_tree_pss_counts_a_forked_workers_shared_pages_once():
+    """A parent holding 200 MB forks a worker (as the attempt cap's bootstrap does): the RSS sum
+    counts the shared pages twice, the PSS sum once."""
+    import subprocess
+    import sys
+    import time
+    code = ("import os, time; b = bytearray(200_000_000); b[::4096] = b'x' * len(b[::4096]); "
+            "os.fork(); time.sleep(4)")
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        time.sleep(2.5)
+        rss, pss = bench._tree_memory_mb(child.pid)
+        assert rss > 380 and 190 < pss < 300
+    finally:
+        child.kill()
+        child.wait()
+        time.sleep(2)  # the orphaned forked worker ends after its sleep
