@@ -546,3 +546,48 @@ def test_light_irls_gives_statsmodels_estimates(shape):
             np.testing.assert_allclose(light.params[finite], ref.params[finite], atol=1e-6)
             assert light.llf == pytest.approx(ref.llf, abs=1e-8)
             assert light.converged == ref.converged
+
+
+def test_a_bootstrap_worker_dies_with_the_kernel_that_forked_it(tmp_path):
+    """A worker forked by a kernel that is then killed must not live on: it would hold the kernel's
+    open files, the attempt cap's lock among them, and the next report would wait on it for ever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from sla_analysis.analyses import plateau as pl\n"
+        "parent = os.getpid()\n"
+        "lock = open(sys.argv[1], 'a')\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    pl._set_boot_context(parent)\n"
+        "    open(sys.argv[1] + '.ready', 'w').close()\n"
+        "    time.sleep(120)\n"
+        "    os._exit(0)\n"
+        "print(pid, flush=True)\n"
+        "time.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "lock")], stdout=subprocess.PIPE, text=True)
+    worker = int(proc.stdout.readline())
+    try:
+        deadline = time.monotonic() + 60  # hang guards, not timing assertions
+        while not (tmp_path / "lock.ready").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (tmp_path / "lock.ready").exists() and psutil.Process(worker).status() != psutil.STATUS_ZOMBIE
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and psutil.pid_exists(worker) and \
+                psutil.Process(worker).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.1)
+        gone = not psutil.pid_exists(worker) or psutil.Process(worker).status() == psutil.STATUS_ZOMBIE
+        assert gone
+    finally:
+        if psutil.pid_exists(worker):
+            os.kill(worker, signal.SIGKILL)

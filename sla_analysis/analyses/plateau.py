@@ -33,8 +33,11 @@ labelled as such, because it is what the SLA's authors proposed; it is biased (s
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -1089,8 +1092,31 @@ def bootstrap_workers() -> int:
     return max(1, min(len(os.sched_getaffinity(0)), 4))
 
 
-def _set_boot_context(*context) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel deliver SIGKILL to this process when ``parent`` dies (Linux ``prctl``).
+
+    A forked worker holds every file its parent had open, the attempt cap's lock among them: a
+    worker outliving a killed kernel would keep that lock, and the next report waiting on it would
+    hang."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the workers end with the pool as usual
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _set_boot_context(parent: int, *context) -> None:
+    """A worker's set-up: it dies with the process that forked it, prints nothing (in a notebook
+    kernel, output would go through the kernel's own channels, which a forked process must not
+    use), and keeps the data every refit shares."""
     global _boot_context
+    _die_with_parent(parent)
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the worker's whole life)
+    warnings.simplefilter("ignore")
     _boot_context = context
 
 
@@ -1132,7 +1158,7 @@ def _bootstrap(leads: _Leads, cost: float, n_boot: int, seed: int, min_at_risk: 
         return np.concatenate([_refit_caps(draw(idx), context) for idx in chunks]) if chunks else np.empty(0)
     out = np.full(n_boot, np.nan)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_set_boot_context, initargs=context) as pool:
+                             initializer=_set_boot_context, initargs=(os.getpid(), *context)) as pool:
         pending = {}
         for idx in chunks:  # at most two tasks per worker in flight: the draws are not all held at once
             if len(pending) >= 2 * workers:
