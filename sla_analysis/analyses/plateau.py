@@ -1092,6 +1092,10 @@ def bootstrap_workers() -> int:
     return max(1, min(len(os.sched_getaffinity(0)), 4))
 
 
+#: Linux ``prctl`` option: the signal a process receives when its parent dies
+_PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent(parent: int) -> None:
     """Have the kernel deliver SIGKILL to this process when ``parent`` dies (Linux ``prctl``).
 
@@ -1104,9 +1108,6 @@ def _die_with_parent(parent: int) -> None:
         pass
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _set_boot_context(parent: int, *context) -> None:

@@ -135,7 +135,8 @@ def logit_irls(events: np.ndarray, at_risk: np.ndarray, X: np.ndarray, start: np
         eta = X @ start
         mu = expit(eta)
     dev = deviance(mu)
-    beta, converged = np.zeros(X.shape[1]) if start is None else np.asarray(start, float), False
+    beta = np.zeros(X.shape[1]) if start is None else np.asarray(start, float)
+    converged = False
     for _ in range(maxiter):
         p = np.clip(mu, _EPS, 1 - _EPS)
         v = p * (1 - p)
