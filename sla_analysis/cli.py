@@ -37,11 +37,9 @@ from sla_analysis.errors import USER_ERRORS, NotebookFailed
 from sla_analysis.io.adapters import bank_marketing
 from sla_analysis.io.engine import engine_name, is_postgres, redact_url
 from sla_analysis.io.inputs import resolve_inputs
-from sla_analysis.io.sample import SampleParams, write_sample
 from sla_analysis.io.warehouse import load_tables
 from sla_analysis.periods import parse_period
 from sla_analysis.report.run import run_report
-from sla_analysis.tools.bench import SIZES, run_bench, table
 
 MIN_SAMPLE_LEADS = 100
 
@@ -164,9 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "validate":
             print(resolve_inputs(args.data, profile=args.profile))
         elif args.command == "sample":
+            from sla_analysis.io.sample import SampleParams, write_sample  # the generator's SciPy: only here
+
             params = SampleParams() if args.leads is None else replace(SampleParams(), n_leads=args.leads)
             print(write_sample(args.out, params))
         elif args.command == "bench":
+            from sla_analysis.tools.bench import SIZES, run_bench, table
+
             sizes = args.sizes.replace(",", " ").split()
             unknown = [x for x in sizes if x not in SIZES]
             if unknown or not sizes:

@@ -1,6 +1,6 @@
 """The package's shape: layers that only import downwards (import-linter, configured in
 pyproject.toml), and every import at the top of its module, so that a module's dependencies are
-read in its first lines. Two imports are deliberately deferred and listed here."""
+read in its first lines. The imports deliberately deferred are listed here, with why."""
 from __future__ import annotations
 
 import ast
@@ -13,9 +13,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sla_analysis"
 
 #: (module, imported module): pyspark and psycopg are optional engines' drivers; the validator
 #: (pandera, ~1.6 s) is loaded by a page only when an analyst points it at an export, never in a
-#: report's kernels.
+#: report's kernels. The orchestrator's start is kept short (it is a report's serial part): the
+#: sample generator (SciPy) is loaded only to write a sample, the bench only by `bench`, the SLA
+#: review's verdict function (SciPy, statsmodels) only for a summary without its verdict; and a
+#: forked kernel finds ipykernel already imported by its fork server.
 DEFERRED = {("io/engine.py", "pyspark.sql"), ("io/warehouse.py", "psycopg"),
-            ("report/notebook.py", "sla_analysis.io.inputs")}
+            ("report/notebook.py", "sla_analysis.io.inputs"),
+            ("cli.py", "sla_analysis.io.sample"), ("cli.py", "sla_analysis.tools.bench"),
+            ("io/inputs.py", "sla_analysis.io.sample"), ("report/index_page.py", "sla_analysis.analyses.review"),
+            ("report/kernels.py", "ipykernel")}
 
 
 def imports_inside_functions(path: Path) -> list[tuple[str, int]]:

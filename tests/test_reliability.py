@@ -70,12 +70,21 @@ def digest(folder: Path) -> dict[str, str]:
 
 
 def kernels_of(pid: int) -> list[int]:
-    """Processes started as Jupyter kernels of ``pid`` (they carry ``JPY_PARENT_PID``)."""
+    """The Jupyter kernels of run ``pid``: started as new processes (they carry ``JPY_PARENT_PID``),
+    or forked by the run's fork server (named ``sla-kernel``, below the run)."""
     import psutil
+
+    from sla_analysis.report.kernels import KERNEL_NAME
+    try:
+        below = {p.pid for p in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        below = set()
     found = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.environ().get("JPY_PARENT_PID") == str(pid) and proc.status() != psutil.STATUS_ZOMBIE:
+            started = proc.environ().get("JPY_PARENT_PID") == str(pid)
+            forked = proc.pid in below and proc.name() == KERNEL_NAME
+            if (started or forked) and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass

@@ -4,6 +4,7 @@ validated once and the validated tables' cache folder is returned."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -12,10 +13,8 @@ from pathlib import Path
 from sla_analysis import paths
 from sla_analysis.console import log as _log
 from sla_analysis.errors import ContractError, Violation
-from sla_analysis.io import sample
 from sla_analysis.io.contract import find_input_file
 from sla_analysis.io.ingest import prepare_inputs
-from sla_analysis.io.sample import write_sample
 from sla_analysis.io.warehouse import export_tables
 
 
@@ -26,7 +25,7 @@ def has_export(data_dir: Path) -> bool:
 
 def sample_generator_version() -> str:
     """A fingerprint of the sample generator's source: a cached sample made by other code is remade."""
-    return hashlib.sha256(Path(sample.__file__).read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(Path(importlib.util.find_spec("sla_analysis.io.sample").origin).read_bytes()).hexdigest()[:16]
 
 
 def ensure_sample(quiet: bool = False) -> Path:
@@ -39,6 +38,8 @@ def ensure_sample(quiet: bool = False) -> Path:
         _log(f"Generating the sample CRM in {paths.SAMPLE_DIR} ...", quiet)
         paths.PROCESSED_DIR.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".sample-", dir=paths.PROCESSED_DIR))
+        from sla_analysis.io.sample import write_sample  # the generator (and SciPy) only when needed
+
         write_sample(tmp)
         (tmp / "generator.txt").write_text(version + "\n", encoding="utf-8")
         if paths.SAMPLE_DIR.exists():  # made by an older generator: move it aside, then replace it

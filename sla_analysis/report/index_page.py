@@ -5,10 +5,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from sla_analysis.analyses.review import review_verdict
 from sla_analysis.formats import money
 from sla_analysis.report.actions import what_to_do
-from sla_analysis.report.notebook import SAMPLE_BANNER
+from sla_analysis.report.marks import SAMPLE_BANNER
 
 _CSS = """
 body { font: 15px/1.45 -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 860px;
@@ -136,8 +135,12 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
         parts.append("</table>")
     review = summary.get("sla_review") or {}
     if review:
-        text = review.get("verdict") or review_verdict(bool(review.get("due")), review.get("why", ""),
-                                                       review.get("tolerance", 0), review.get("compared", 0))
+        text = review.get("verdict")
+        if not text:  # a summary written before the verdict was recorded in it
+            from sla_analysis.analyses.review import review_verdict  # (SciPy, statsmodels: only then)
+
+            text = review_verdict(bool(review.get("due")), review.get("why", ""), review.get("tolerance", 0),
+                                  review.get("compared", 0))
         parts.append(f"<p><strong>SLA review.</strong> {_e(text)}</p>")
     parts += what_to_do_section(summary)  # on the first screen, under the scorecard
     rows = headline_rows(summary)

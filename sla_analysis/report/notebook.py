@@ -33,6 +33,7 @@ from sla_analysis.io.engine import CRM, open_crm
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.charts import TIER_ORDER
 from sla_analysis.report.columns import column, readable, unsupported
+from sla_analysis.report.marks import NOT_AVAILABLE_MARK, SAMPLE_BANNER  # noqa: F401 (nb.SAMPLE_BANNER)
 
 
 @dataclass
@@ -117,11 +118,6 @@ def start(notebook: str, period: str, crm_dir: str = "", config_path: str = "",
 _CURRENT: dict[str, Context] = {}
 
 
-SAMPLE_BANNER = ('<div style="background:#fff3cd;border:1px solid #e0c36c;padding:8px 12px;'
-                 'margin:4px 0 12px 0;border-radius:4px"><strong>Sample data.</strong> This page was '
-                 'built from the bundled, generated sample CRM, not from your company\'s export.</div>')
-
-
 def esc(text: Any) -> str:
     """Escape a value that came from the CRM before it goes into prose (:func:`sla_analysis.formats.crm_text`)."""
     return crm_text(text)
@@ -133,10 +129,6 @@ def say(text: str) -> None:
     shown for an empty text (a package sentence with nothing to say)."""
     if text:
         display(Markdown(text.replace("$", r"\$")))
-
-
-#: what every "not available" note says after its title (publishing recognises a note by it)
-NOT_AVAILABLE_MARK = "not available in this data."
 
 
 def not_available(what: str, why: str) -> None:

@@ -24,7 +24,7 @@ from sla_analysis import __version__, paths
 from sla_analysis.config import SLAConfig
 from sla_analysis.console import log as _log
 from sla_analysis.periods import Period
-from sla_analysis.report.notebook import NOT_AVAILABLE_MARK
+from sla_analysis.report.marks import NOT_AVAILABLE_MARK
 from sla_analysis.report.workbook import write_tables
 
 SUMMARY_SCHEMA_VERSION = "1"

@@ -43,6 +43,7 @@ from sla_analysis.io.engine import check_engine_ready, engine_name, open_crm
 from sla_analysis.io.inputs import resolve_inputs
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.index_page import write_index
+from sla_analysis.report.kernels import WarmKernelManager, start_fork_server
 from sla_analysis.report.periods_index import write_periods_index
 from sla_analysis.report.publish import (
     _package_versions,
@@ -179,6 +180,13 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def _start_fork_server_quietly() -> None:
+    try:
+        start_fork_server()
+    except Exception:  # noqa: BLE001 - a kernel that cannot be forked is started as a new process
+        pass
+
+
 def execute_notebook(name: str, staging: Path, parameters: dict) -> Path:
     """Run ``notebooks/<name>.ipynb`` with papermill into ``staging/notebooks``."""
     out = staging / "notebooks" / f"{name}.ipynb"
@@ -187,7 +195,7 @@ def execute_notebook(name: str, staging: Path, parameters: dict) -> Path:
         pm.execute_notebook(str(paths.NOTEBOOKS_DIR / f"{name}.ipynb"), str(out), parameters=parameters,
                             kernel_name="python3", progress_bar=False, cwd=str(paths.PROJECT_ROOT),
                             request_save_on_cell_execute=False, execution_timeout=CELL_TIMEOUT_S,
-                            extra_arguments=KERNEL_ARGUMENTS)
+                            extra_arguments=KERNEL_ARGUMENTS, kernel_manager_class=WarmKernelManager)
     except PapermillExecutionError as err:
         raise NotebookFailed(f"notebook {name}.ipynb failed in cell {err.exec_count or err.cell_index}: "
                              f"{err.ename}: {err.evalue}") from None
@@ -291,6 +299,9 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _log(f"[1/{len(notebooks) + 3}] validating inputs", quiet)
     watch = Stopwatch()
+    # the kernels' fork server imports while the inputs are validated (it would otherwise hold up
+    # the first notebook by a few seconds)
+    threading.Thread(target=_start_fork_server_quietly, daemon=True, name="fork-server").start()
     with watch.stage("validate"):
         crm_dir = resolve_inputs(data_dir, quiet, profile)
     manifest = json.loads((crm_dir / "manifest.json").read_text())
