@@ -26,12 +26,21 @@ print(json.dumps(facts))
 '''
 
 
+#: a query longer than DuckDB's progress_bar_time (2 s), on the package's connection (the setting itself
+#: cannot be lowered here: setting it turns the bar back on)
+QUERY = """
+from sla_analysis.io.connection import connect
+rows = connect().raw_sql("SELECT sum(hash(i)) FROM range(500000000) t(i)").fetchall()
+"""
+
+
 def _probe_notebook(path):
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell("mark_number = 0")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(PROBE),
-                nbformat.v4.new_code_cell("plt.plot([1, 2], [3, 4]); plt.show()")]
+                nbformat.v4.new_code_cell("plt.plot([1, 2], [3, 4]); plt.show()"),
+                nbformat.v4.new_code_cell(QUERY)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
 
@@ -39,6 +48,8 @@ def _probe_notebook(path):
 def _run(tmp_path, warm: bool, monkeypatch) -> tuple[dict, list]:
     monkeypatch.setenv("SLA_ANALYSIS_WARM_KERNELS", "1" if warm else "0")
     monkeypatch.setenv("SLA_TEST_MARK", "passed-through")
+    # ipykernel sends what C code writes to the process's stdout into the notebook, except under pytest
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
     src, out = tmp_path / "probe.ipynb", tmp_path / f"probe-{warm}.ipynb"
     _probe_notebook(src)
     workdir = tmp_path / "work"
@@ -49,6 +60,7 @@ def _run(tmp_path, warm: bool, monkeypatch) -> tuple[dict, list]:
     cells = nbformat.read(out, as_version=4).cells
     facts = json.loads("".join(o.get("text", "") for o in cells[2].outputs if o.output_type == "stream"))
     images = [o for o in cells[3].outputs if "image/png" in o.get("data", {})]
+    assert cells[4].outputs == []  # no progress bar on the page: the forked kernel's DuckDB thinks it has a terminal
     return facts, images
 
 

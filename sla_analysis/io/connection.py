@@ -2,9 +2,11 @@
 the validated cache's manifest."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 
+import duckdb
 import ibis
 
 from sla_analysis import paths
@@ -21,7 +23,7 @@ DUCKDB_MEMORY = os.environ.get("SLA_ANALYSIS_DUCKDB_MEMORY", "2GB")
 
 def connect() -> ibis.BaseBackend:
     """An in-process DuckDB connection with a fixed time zone and thread count (same inputs, same
-    figures), a memory budget and its own spill folder."""
+    figures), a memory budget, its own spill folder and no progress bar."""
     # One spill folder per connection: DuckDB names its spill files without a process id, and it
     # empties the folder when it closes, so processes must not share one. DuckDB creates the
     # folder only when it spills, and removes it when it closes.
@@ -31,4 +33,10 @@ def connect() -> ibis.BaseBackend:
     con = ibis.duckdb.connect(threads=os.cpu_count() or 2, memory_limit=DUCKDB_MEMORY,
                               temp_directory=str(spill))
     con.raw_sql("SET TimeZone = 'UTC'")
+    # No progress bar: DuckDB draws one for a query past 2 s when it believes it runs in a terminal
+    # (it decides when it is imported, so a kernel forked from the warm process believes it), and a
+    # page or a scheduler's log would show it. In a kernel started as a new process DuckDB knows it
+    # is in Jupyter, refuses the setting without ipywidgets, and draws nothing.
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.raw_sql("SET enable_progress_bar = false")
     return con
