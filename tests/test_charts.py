@@ -4,6 +4,7 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sla_analysis.report import charts  # noqa: E402
@@ -90,3 +91,35 @@ def test_words_read_left_aligned_and_numbers_right_aligned_in_tables():
     assert is_text_column(pd.Series(["high", "moderate"])) and is_text_column(pd.Series(["< 5 min", "1-4 h"]))
     assert not is_text_column(pd.Series(["4.0 h", "–"])) and not is_text_column(pd.Series(["$1,200", "-$31", "+7.6%"]))
     assert not is_text_column(pd.Series(["23.9% – 30.8%", "0.73×"]))
+
+
+def test_many_reps_are_shown_as_a_distribution_not_a_comb_of_bars():
+    rng = np.random.default_rng(3)
+    paces = pd.Series(rng.normal(30, 5, 200))
+    fig = charts.distribution_chart(paces, "Dialling pace across reps", "calls per hour", "reps", reference=25.0,
+                                    reference_label="assumed in the SLA")
+    ax = fig.axes[0]
+    assert sum(p.get_height() for p in ax.patches) == 200           # every rep counted once
+    assert len(ax.patches) < charts.MAX_BARS                        # in a readable number of bands
+    assert ax.lines[0].get_xdata()[0] == 25.0                        # the SLA's assumption drawn
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("calls per hour", "reps")
+
+
+def test_a_table_can_show_some_rows_and_record_all(monkeypatch):
+    from sla_analysis.report import notebook as nb
+
+    shown, recorded = [], {}
+
+    class Ctx:
+        cfg = type("C", (), {"currency": "USD", "confidence_level": 0.95})()
+        crm = type("R", (), {"limits": staticmethod(lambda: {})})()
+
+        def record_table(self, name, frame):
+            recorded[name] = frame
+
+    monkeypatch.setitem(nb._CURRENT, "ctx", Ctx())
+    monkeypatch.setattr(nb, "show_table", lambda frame, *a, **k: shown.append(frame))
+    frame = pd.DataFrame({"rep_id": ["r1", "r2", "all reps"], "attempts": [5, 7, 12]})
+    nb.table(frame, ["rep_id", "attempts"], record="pace", rows=[2])
+    assert len(recorded["pace"]) == 3 and len(shown[0]) == 1
+    assert shown[0].iloc[0, 0] == "all reps"

@@ -115,6 +115,30 @@ def bar_chart(frame: pd.DataFrame, x: str, y: str, title: str, ylabel: str,
     return fig
 
 
+#: above this many groups a chart of one bar each is a comb no reader can tell apart: the pages show
+#: how the figure is spread across the groups instead (:func:`distribution_chart`), and the list goes
+#: to tables.xlsx
+MAX_BARS = 25
+
+
+def distribution_chart(values: pd.Series, title: str, xlabel: str, count_label: str,
+                       reference: float | None = None, reference_label: str = "") -> plt.Figure:
+    """How one figure is spread across many groups (a histogram: how many groups fall in each band
+    of the figure), with an optional vertical reference line (an assumption or a target)."""
+    fig, ax = plt.subplots()
+    data = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    sns.histplot(x=data, ax=ax, color=sns.color_palette()[0], bins="auto")
+    if reference is not None and np.isfinite(reference):
+        ax.axvline(reference, color=sns.color_palette()[3], linestyle="--", label=reference_label)
+        ax.legend()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(count_label)
+    ax.set_title(title)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    fig.tight_layout()
+    return fig
+
+
 def funnel_chart(stages: list[str], counts: list[float], title: str) -> plt.Figure:
     """Horizontal funnel bars with the count and the conversion from the previous stage."""
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(stages) + 1.2))

@@ -176,11 +176,13 @@ def figure_description(fig: plt.Figure) -> str:
 
 
 def table(frame: pd.DataFrame, columns: list[str], labels: dict[str, str] | None = None,
-          record: str | None = None, small: str = "few leads", inline: bool = False) -> None:
+          record: str | None = None, small: str = "few leads", inline: bool = False,
+          rows: list[int] | None = None) -> None:
     """Show ``frame``'s ``columns`` the way the column registry writes them (labels, money with the
     currency, shares in per cent, intervals (``inline``: in brackets in the rate's cell), the
     small-group flag worded ``small``); ``record`` also puts the frame in tables.xlsx under that
-    sheet name."""
+    sheet name. ``rows``: the positions of the rows the page shows (default all); tables.xlsx
+    gets every row."""
     ctx = _CURRENT.get("ctx")
     currency, confidence = (ctx.cfg.currency, ctx.cfg.confidence_level) if ctx else ("USD", 0.95)
     limits = ctx.crm.limits() if ctx else {}
@@ -188,6 +190,8 @@ def table(frame: pd.DataFrame, columns: list[str], labels: dict[str, str] | None
         frame = in_tier_order(frame, ctx.cfg.tier_protocols if ctx else dict.fromkeys(TIER_ORDER))
     if record and ctx:
         ctx.record_table(record, frame)
+    if rows is not None:
+        frame = frame.iloc[rows]
     show_table(readable(frame, columns, currency, confidence, labels, min_n_flag=small, limits=limits, inline=inline))
     missing = unsupported(columns, limits)
     for why in dict.fromkeys(missing.values()):
