@@ -123,3 +123,18 @@ def test_a_table_can_show_some_rows_and_record_all(monkeypatch):
     nb.table(frame, ["rep_id", "attempts"], record="pace", rows=[2])
     assert len(recorded["pace"]) == 3 and len(shown[0]) == 1
     assert shown[0].iloc[0, 0] == "all reps"
+
+
+def test_the_pace_page_draws_bars_for_a_few_reps_and_the_spread_for_many():
+    from sla_analysis.analyses import cost
+
+    def reps(n):
+        return pd.DataFrame({"rep_id": [f"r{i}" for i in range(n)], "calls_per_hour_dialling": np.arange(n) + 10.0})
+
+    few, many = charts.rep_pace_chart(reps(5), 12.0), charts.rep_pace_chart(reps(40), 12.0)
+    assert few.axes[0].get_title() == "Dialling pace by rep" and len(few.axes[0].patches) == 5
+    assert many.axes[0].get_title() == "Dialling pace across reps"
+    assert sum(p.get_height() for p in many.axes[0].patches) == 40
+    text = cost.pace_spread_text(reps(40), 12.0, many=True)
+    assert "40 reps" in text and "**19.8 to 39.2 calls an hour**" in text   # quartiles of 10..49
+    assert cost.pace_spread_text(reps(5), 12.0, many=False).startswith("Each bar is one rep's")

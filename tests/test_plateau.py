@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
+from sla_analysis.analyses import plateau as pl
 from sla_analysis.analyses.plateau import (
     cap_for_review,
     cap_sentences,
@@ -22,9 +23,8 @@ from sla_analysis.analyses.plateau import (
     recommend_cap,
     tier_table,
 )
-from sla_analysis.tools import method_check as mc
-from sla_analysis.analyses import plateau as pl
 from sla_analysis.analyses.stats import logit_irls
+from sla_analysis.tools import method_check as mc
 
 
 def _profiles(rows, covariate=None):

@@ -113,3 +113,14 @@ def cost_summary(cfg: SLAConfig, by_type: pd.DataFrame, pace: pd.DataFrame, limi
             "calls_per_hour_measured": pace_all, "cost_per_attempt_blended": blended_cost_per_attempt(by_type),
             "attempts": None if "attempts" in (limits or {}) else int(by_type.attempts.sum()),
             "cost_per_attempt_by_type": dict(zip(by_type.type, by_type.cost_per_attempt))}
+
+
+def pace_spread_text(reps: pd.DataFrame, assumed: float, many: bool) -> str:
+    """What the dialling-pace chart shows, in words: one bar per rep, or (``many`` reps) how the paces
+    spread, with the interquartile range (the middle half of the reps) and where the list is."""
+    if not many:
+        return f"Each bar is one rep's dialling pace; the dashed line is the SLA's {assumed:g} calls an hour."
+    low, high = reps.calls_per_hour_dialling.quantile([0.25, 0.75])
+    return (f"How the {len(reps):,} reps' dialling paces spread; the dashed line is the SLA's {assumed:g} calls an "
+            f"hour. The middle half of the reps dial **{low:.1f} to {high:.1f} calls an hour**; the pace of each rep "
+            'is in tables.xlsx (sheet "dialling pace by rep").')

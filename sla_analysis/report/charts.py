@@ -139,6 +139,16 @@ def distribution_chart(values: pd.Series, title: str, xlabel: str, count_label: 
     return fig
 
 
+def rep_pace_chart(reps: pd.DataFrame, assumed: float) -> plt.Figure:
+    """Each rep's dialling pace against the SLA's assumption: one bar per rep, or past
+    :data:`MAX_BARS` reps, how the paces spread (:func:`distribution_chart`)."""
+    if len(reps) > MAX_BARS:
+        return distribution_chart(reps.calls_per_hour_dialling, "Dialling pace across reps", "calls per hour", "reps",
+                                  reference=assumed, reference_label="assumed in the SLA")
+    return bar_chart(reps, "rep_id", "calls_per_hour_dialling", "Dialling pace by rep", "calls per hour",
+                     reference=assumed, reference_label="assumed in the SLA")
+
+
 def funnel_chart(stages: list[str], counts: list[float], title: str) -> plt.Figure:
     """Horizontal funnel bars with the count and the conversion from the previous stage."""
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(stages) + 1.2))

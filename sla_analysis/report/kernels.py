@@ -27,7 +27,7 @@ import os
 import signal
 import sys
 import uuid
-from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
+from multiprocessing import forkserver, popen_forkserver, reduction, resource_tracker, spawn, util
 from multiprocessing.context import set_spawning_popen
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -52,6 +52,15 @@ def start_fork_server() -> None:
     if warm_kernels_enabled():
         forkserver.set_forkserver_preload([PRELOAD])
         forkserver.ensure_running()
+
+
+def server_pids() -> set[int]:
+    """The fork server's and multiprocessing's resource tracker's process ids (when running): a run
+    that stops its kernels leaves these two to the next run in the same process (killing the
+    tracker makes multiprocessing warn; the server would have to import again)."""
+    pids = {getattr(forkserver._forkserver, "_forkserver_pid", None),
+            getattr(resource_tracker._resource_tracker, "_pid", None)}
+    return {p for p in pids if p}
 
 
 class _KernelPopen(popen_forkserver.Popen):

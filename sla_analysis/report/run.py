@@ -43,7 +43,7 @@ from sla_analysis.io.engine import check_engine_ready, engine_name, open_crm
 from sla_analysis.io.inputs import resolve_inputs
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.index_page import write_index
-from sla_analysis.report.kernels import WarmKernelManager, start_fork_server
+from sla_analysis.report.kernels import WarmKernelManager, server_pids, start_fork_server
 from sla_analysis.report.periods_index import write_periods_index
 from sla_analysis.report.publish import (
     _package_versions,
@@ -63,6 +63,8 @@ CELL_TIMEOUT_S = int(os.environ.get("SLA_ANALYSIS_CELL_TIMEOUT_S", "1800"))
 #: the kernels log only critical messages: ipykernel's notes on its transport and on the interrupt
 #: it receives at shutdown are not the report's business, and a scheduler's log scanner flags them
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+#: after a stop signal, how long the notebook threads may take to wind up before the clean-up
+STOP_WAIT_S = 5.0
 #: notebooks run at once: one per core, at most four (each is a kernel with its own DuckDB)
 DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 4))
 
@@ -97,11 +99,23 @@ def _stop_kernels() -> None:
         children = psutil.Process().children(recursive=True)
     except Exception:  # noqa: BLE001 - best effort: a kernel also exits when it sees its parent gone
         return
+    keep = server_pids()  # the kernels' fork server and multiprocessing's resource tracker
     for child in children:
+        if child.pid in keep:
+            continue
         try:
             child.kill()
         except Exception:  # noqa: BLE001
             pass
+
+
+def remove_folder(folder: Path, attempts: int = 10) -> None:
+    """Remove ``folder``, again if something wrote into it meanwhile (a notebook thread ending)."""
+    for _ in range(attempts):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.2)
 
 
 def _checkpoint(stage: str, staging: Path) -> None:
@@ -279,6 +293,11 @@ def run_notebooks(notebooks: Sequence[str], run_one: Callable[[str], None], jobs
         with lock:
             pending.clear()
         _stop_kernels()
+        # papermill, seeing its kernel gone, writes the notebook into the staging folder: let it
+        # finish (briefly) before the clean-up removes that folder, or a file lands after it
+        deadline = time.monotonic() + STOP_WAIT_S
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
         raise
     if errors:
         raise next(errors[n] for n in notebooks if n in errors)
@@ -366,7 +385,7 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
             target = publish(staging, out_root / period.label)
             write_periods_index(out_root)
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            remove_folder(staging)
             raise
     _log(f"[{len(notebooks) + 3}/{len(notebooks) + 3}] published {target} ({time.monotonic() - t0:.0f} s)", quiet)
     return target
