@@ -54,7 +54,7 @@ def test_sample_covers_2023_and_2024(sample_dir):
 def test_cached_sample_made_by_older_generator_is_remade(tmp_path, monkeypatch):
     """data/processed/sample_crm is a cache: when sample.py changes, the next run regenerates it."""
     from sla_analysis import paths
-    from sla_analysis.io import inputs
+    from sla_analysis.io import inputs, sample
 
     calls = []
 
@@ -65,7 +65,7 @@ def test_cached_sample_made_by_older_generator_is_remade(tmp_path, monkeypatch):
 
     monkeypatch.setattr(paths, "PROCESSED_DIR", tmp_path)
     monkeypatch.setattr(paths, "SAMPLE_DIR", tmp_path / "sample_crm")
-    monkeypatch.setattr(inputs, "write_sample", fake_write_sample)
+    monkeypatch.setattr(sample, "write_sample", fake_write_sample)  # inputs imports it when it needs it
     stale = tmp_path / "sample_crm"
     stale.mkdir()
     (stale / "truth.json").write_text('{"made": "by an older generator"}')

@@ -36,6 +36,9 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
 PRELOAD = "sla_analysis.report.kernel_preload"
+#: the kernels' own fork server, not multiprocessing's shared one (another user of that one, such
+#: as the tests' CLI runner, would start it with its own preload, or have it stopped with the kernels)
+_SERVER = forkserver.ForkServer()
 #: a forked kernel's process name (``ps``, ``/proc/<pid>/comm``): its command line is the fork server's
 KERNEL_NAME = "sla-kernel"
 _PR_SET_PDEATHSIG, _PR_SET_NAME = 1, 15  # linux/prctl.h
@@ -50,23 +53,23 @@ def start_fork_server() -> None:
     """Start the fork server now (it imports for a few seconds), so that the first kernel need not
     wait for it. Safe to call more than once, and from any thread."""
     if warm_kernels_enabled():
-        forkserver.set_forkserver_preload([PRELOAD])
-        forkserver.ensure_running()
+        _SERVER.set_forkserver_preload([PRELOAD])
+        _SERVER.ensure_running()
 
 
 def server_pids() -> set[int]:
     """The fork server's and multiprocessing's resource tracker's process ids (when running): a run
     that stops its kernels leaves these two to the next run in the same process (killing the
     tracker makes multiprocessing warn; the server would have to import again)."""
-    pids = {getattr(forkserver._forkserver, "_forkserver_pid", None),
-            getattr(resource_tracker._resource_tracker, "_pid", None)}
+    pids = {getattr(_SERVER, "_forkserver_pid", None), getattr(resource_tracker._resource_tracker, "_pid", None)}
     return {p for p in pids if p}
 
 
 class _KernelPopen(popen_forkserver.Popen):
-    """The fork server's launch (Python 3.11's ``popen_forkserver.Popen._launch``), without the
-    orchestrator's ``__main__``: multiprocessing would have each child run again the script that
-    started the orchestrator (a test runner's, or fail on ``python -``), where a kernel needs none."""
+    """The fork server's launch (Python 3.11's ``popen_forkserver.Popen._launch``) through the
+    kernels' own server, and without the orchestrator's ``__main__``: multiprocessing would have each
+    child run again the script that started the orchestrator (a test runner's, or fail on
+    ``python -``), where a kernel needs none."""
 
     def _launch(self, process_obj):
         prep_data = {k: v for k, v in spawn.get_preparation_data(process_obj._name).items()
@@ -78,7 +81,7 @@ class _KernelPopen(popen_forkserver.Popen):
             reduction.dump(process_obj, buf)
         finally:
             set_spawning_popen(None)
-        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        self.sentinel, w = _SERVER.connect_to_new_process(self._fds)
         _parent_w = os.dup(w)  # the child's sentinel of its parent, as in the original
         self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
         with open(w, "wb", closefd=True) as f:
@@ -167,7 +170,7 @@ class WarmProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
         cwd = str(kwargs.get("cwd") or os.getcwd())
-        forkserver.set_forkserver_preload([PRELOAD])
+        _SERVER.set_forkserver_preload([PRELOAD])
         process = _KernelProcess(target=_run_kernel, args=(arguments, env, cwd), name="notebook-kernel",
                                  daemon=False)  # a daemon could not start the attempt cap's workers
         try:
