@@ -33,10 +33,8 @@ labelled as such, because it is what the SLA's authors proposed; it is biased (s
 """
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
-import signal
 import sys
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -55,6 +53,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, DomainWarning, P
 
 from sla_analysis.analyses.stats import logit_irls
 from sla_analysis.formats import money, weeks_in_words
+from sla_analysis.processes import die_with_parent
 from sla_analysis.results import Result
 
 REQUIRED_COLUMNS = ("attempts", "converted", "revenue", "censored", "weight")
@@ -1092,30 +1091,12 @@ def bootstrap_workers() -> int:
     return max(1, min(len(os.sched_getaffinity(0)), 4))
 
 
-#: Linux ``prctl`` option: the signal a process receives when its parent dies
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> None:
-    """Have the kernel deliver SIGKILL to this process when ``parent`` dies (Linux ``prctl``).
-
-    A forked worker holds every file its parent had open, the attempt cap's lock among them: a
-    worker outliving a killed kernel would keep that lock, and the next report waiting on it would
-    hang."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the workers end with the pool as usual
-        pass
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(1)
-
-
 def _set_boot_context(parent: int, *context) -> None:
     """A worker's set-up: it dies with the process that forked it, prints nothing (in a notebook
     kernel, output would go through the kernel's own channels, which a forked process must not
     use), and keeps the data every refit shares."""
     global _boot_context
-    _die_with_parent(parent)
+    die_with_parent(parent)  # a worker outliving its kernel would hold the cap's lock
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the worker's whole life)
     warnings.simplefilter("ignore")
     _boot_context = context

@@ -21,7 +21,6 @@ setting read at import (``SLA_ANALYSIS_DUCKDB_MEMORY``) is the kernel's.
 """
 from __future__ import annotations
 
-import ctypes
 import io
 import os
 import signal
@@ -35,13 +34,14 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
+from sla_analysis.processes import die_with_parent, name_process
+
 PRELOAD = "sla_analysis.report.kernel_preload"
 #: the kernels' own fork server, not multiprocessing's shared one (another user of that one, such
 #: as the tests' CLI runner, would start it with its own preload, or have it stopped with the kernels)
 _SERVER = forkserver.ForkServer()
 #: a forked kernel's process name (``ps``, ``/proc/<pid>/comm``): its command line is the fork server's
 KERNEL_NAME = "sla-kernel"
-_PR_SET_PDEATHSIG, _PR_SET_NAME = 1, 15  # linux/prctl.h
 
 
 def warm_kernels_enabled() -> bool:
@@ -110,12 +110,8 @@ def _run_kernel(arguments: list[str], env: dict[str, str], cwd: str) -> None:
     """In the forked process: a session of its own, killed with the fork server, the environment and
     working folder of the launch, then ipykernel as ``python -m ipykernel_launcher`` runs it."""
     os.setsid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        libc.prctl(_PR_SET_NAME, KERNEL_NAME.encode())
-    except (OSError, AttributeError):  # not Linux: the kernel's own parent poller still applies
-        pass
+    die_with_parent(os.getppid())  # the fork server
+    name_process(KERNEL_NAME)
     # multiprocessing hands each child of the fork server the end of the pipe whose closing tells the
     # server that the orchestrator is gone (a child may start children of its own there). A kernel
     # starts none: holding it would keep the server, and so the kernel, alive after a killed run.

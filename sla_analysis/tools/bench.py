@@ -405,14 +405,14 @@ def measure_report(data_dir: Path, out_dir: Path, period: str = BENCH_PERIOD, ex
         per_stage[s["stage"]] = {"seconds": round(s["end"] - s["start"], 2),
                                  "peak_rss_mb": round(max(r for r, _ in seen)) if seen else None,
                                  "peak_pss_mb": round(max(psss)) if psss else None}
+    psss = [p for _, _, p in sampler.samples if p is not None]
     groups = {"validate": ["validate"],
               "notebooks": [k for k in per_stage if k.startswith("notebook:")],
               "export": [k for k in per_stage if k.startswith("export:")], "summary": ["summary"]}
     return {
         "wall_s": round(wall, 2),
         "peak_rss_mb": round(max(r for _, r, _ in sampler.samples)) if sampler.samples else None,
-        "peak_pss_mb": (round(max(p for _, _, p in sampler.samples if p is not None))
-                        if any(p is not None for _, _, p in sampler.samples) else None),
+        "peak_pss_mb": round(max(psss)) if psss else None,
         "stages": per_stage,
         "stage_groups_s": {g: round(sum(per_stage[k]["seconds"] for k in ks if k in per_stage), 2)
                            for g, ks in groups.items()},
