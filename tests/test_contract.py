@@ -174,3 +174,20 @@ def test_rule_failures_are_counted_in_one_aggregate(monkeypatch):
     assert len(queries) == 1
     assert validate.failing_rows(flags.limit(0), rules) == [0, 0, 0]
     assert validate.failing_rows(flags, []) == []
+
+
+def test_given_text_trims_only_where_needed_and_matches_a_full_trim():
+    """``given_text`` trims only values with a space-like first or last character; on every kind of
+    value it gives what trimming every value gives (NULL for nothing left)."""
+    import ibis
+
+    from sla_analysis.io.contract import given_text
+
+    values = ["L1", " L1", "L1 ", "\tL1\n", "\r\nL1\r\n", "\x0bL1\x0c", "L 1", "  ", "\t\n", "", None,
+              "é", " é ", "\x01L1", "L1\x01", "a", " a", "日本 ", "x" * 300 + " "]
+    t = ibis.memtable({"v": values}, schema={"v": "string"})
+    con = ibis.duckdb.connect()
+    got = con.execute(t.select(g=given_text(t.v), full=t.v.strip().nullif("")))
+    expected = [None if v is None or not v.strip(" \t\n\r\x0b\x0c") else v.strip(" \t\n\r\x0b\x0c") for v in values]
+    assert got.g.tolist() == got.full.tolist()
+    assert [None if g is None or g != g else g for g in got.g.tolist()] == expected
