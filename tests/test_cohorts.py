@@ -107,6 +107,15 @@ def test_attempt_gaps_by_hand(hand_crm):
     assert g.loc["≥3", "gaps"] == 2 and g.loc["≥3", "median_hours"] == pytest.approx(69.0)
 
 
+
+def test_counted_attempts_without_numbering_are_the_same_attempts(hand_crm):
+    """``numbered=False`` (used where attempts are only counted) drops the numbering, not attempts."""
+    numbered = co.counted_attempts(hand_crm, datetime(2023, 1, 1), AS_OF, AS_OF)
+    plain = co.counted_attempts(hand_crm, datetime(2023, 1, 1), AS_OF, AS_OF, numbered=False)
+    assert "attempt_number" in numbered.columns and "attempt_number" not in plain.columns
+    ids = sorted(plain.activity_id.to_pyarrow().to_pylist())
+    assert ids == sorted(numbered.activity_id.to_pyarrow().to_pylist()) and len(ids) == 9
+
 def test_tail_start():
     counts = pd.Series({1: 500, 2: 400, 3: 40, 4: 10, 5: 31, 6: 3, 7: 1})
     assert co.tail_start(counts, 30) == 6

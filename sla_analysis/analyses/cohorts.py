@@ -87,11 +87,14 @@ def _attempts_that_count(crm: CRM, start: datetime, stop: datetime, as_of: datet
     return a.filter(a.first_deal_at.isnull() | (a.occurred_at <= a.first_deal_at))
 
 
-def counted_attempts(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
+def counted_attempts(crm: CRM, start: datetime, stop: datetime, as_of: datetime, numbered: bool = True) -> ir.Table:
     """The attempts that count, one row per activity of a lead entered in ``[start, stop)``:
     before ``as_of`` and not after the lead's first deal. Adds ``attempt_number`` (1, 2, … in
-    time order) and ``hours_since_previous`` (null for the first)."""
+    time order) and ``hours_since_previous`` (null for the first), unless ``numbered`` is false
+    (the numbering is a window over every attempt: on L, 2.1 s of a 0.8-s count of attempts by type)."""
     a = _attempts_that_count(crm, start, stop, as_of)
+    if not numbered:
+        return a
     w = ibis.window(group_by="lead_id", order_by=["occurred_at", "activity_id"])
     prev = a.occurred_at.lag().over(w)
     return a.mutate(attempt_number=ibis.row_number().over(w) + 1,
@@ -349,7 +352,8 @@ def attempt_gaps(crm: CRM, start: datetime, stop: datetime, as_of: datetime, tai
     from attempt ``k-1`` to ``k``. The first row (``k = "all"``) pools every gap."""
     a = counted_attempts(crm, start, stop, as_of)
     a = a.filter(a.hours_since_previous.notnull())
-    a = a.mutate(k=ibis.least(a.attempt_number, tail_from))
+    # the gaps (a window over every attempt) computed once, for the two aggregates below
+    a = a.select(k=ibis.least(a.attempt_number, tail_from), hours_since_previous=a.hours_since_previous).cache()
     h = ibis._.hours_since_previous
     stats = dict(gaps=ibis._.count(), p25_hours=h.quantile(0.25), median_hours=h.quantile(0.5),
                  p75_hours=h.quantile(0.75), p90_hours=h.quantile(0.9))

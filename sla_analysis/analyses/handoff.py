@@ -240,7 +240,7 @@ def band_work_cost(crm: CRM, cfg: SLAConfig, t: ir.Table, start: datetime, stop:
     """Per band (``band`` column of ``t``): ``attempts`` and ``work_cost`` = Σ attempts x cost per
     attempt of their type (types without a configured rate are priced as calls), over the counted
     attempts of the MQLs in ``t``."""
-    a = counted_attempts(crm, start, stop, as_of).select("lead_id", "type")
+    a = counted_attempts(crm, start, stop, as_of, numbered=False).select("lead_id", "type")
     j = a.join(t.select("lead_id", "band"), "lead_id")
     by_type = j.group_by(["band", "type"]).aggregate(n=j.count()).to_pandas()
     if not len(by_type):
@@ -259,6 +259,11 @@ def mql_work_cost(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_
         return float(cfg.lead_work_cost)
     if "attempts" in crm.limits():
         return float("nan")
+    # computed once per page (page 07 asks for it directly and through the score bands)
+    return crm.remember(("mql_work_cost", start, stop, as_of), cfg, lambda: _mql_work_cost(crm, cfg, start, stop, as_of))
+
+
+def _mql_work_cost(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of: datetime) -> float:
     t = mql_outcomes(crm, start, stop, as_of)
     n = int(t.count().execute())
     if not n:

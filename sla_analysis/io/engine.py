@@ -55,6 +55,15 @@ class CRM:
             self._memo[key] = build().cache()
         return self._memo[key]
 
+    def remember(self, key: tuple, cfg: object, build: Callable[[], object]) -> object:
+        """``build()``, a value computed from this CRM under ``cfg``, computed once per ``key`` and
+        ``cfg`` object (a config is not hashable: it is matched by identity, and kept so that its
+        identity is not reused)."""
+        full = ("remember", id(cfg), *key)
+        if full not in self._memo:
+            self._memo[full] = (cfg, build())
+        return self._memo[full][1]
+
     def filled_columns(self, table: str) -> frozenset[str]:
         """The columns of ``table`` holding at least one value: one query per table (the non-NULL
         count of every column), kept for the pages' many availability checks."""
