@@ -98,7 +98,8 @@ def counted_attempts(crm: CRM, start: datetime, stop: datetime, as_of: datetime,
     w = ibis.window(group_by="lead_id", order_by=["occurred_at", "activity_id"])
     prev = a.occurred_at.lag().over(w)
     return a.mutate(attempt_number=ibis.row_number().over(w) + 1,
-                    hours_since_previous=(a.occurred_at.epoch_seconds() - prev.epoch_seconds()) / 3600.0)
+                    # seconds as a double before dividing: Spark would make the quotient a decimal
+                    hours_since_previous=(a.occurred_at.epoch_seconds() - prev.epoch_seconds()).cast("float64") / 3600.0)
 
 
 def lead_table(crm: CRM, start: datetime, stop: datetime, as_of: datetime, stale_after_days: int) -> ir.Table:

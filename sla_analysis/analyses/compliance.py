@@ -273,14 +273,16 @@ def first_touch_table(crm: CRM, start: datetime, stop: datetime, as_of: datetime
     ``owner`` = the lead's ``owner_id``, else the rep of its first activity (ties: lowest activity_id).
     """
     m = mql_leads(crm, start, stop)
-    a = _observed_activities(crm, as_of)
-    rep = a.rep_id if crm.has("activities", "rep_id") else ibis.null(dt.string)
-    a = a.select("lead_id", "activity_id", "occurred_at", first_rep=rep)
-    a = a.filter(a.lead_id.isin(m.lead_id))
-    rank = ibis.row_number().over(group_by=a.lead_id, order_by=[a.occurred_at, a.activity_id])
-    first = a.mutate(_rank=rank).filter(ibis._._rank == 0).select(
-        "lead_id", "first_rep", first_touch_at="occurred_at")
-    j = m.left_join(first, "lead_id").drop("lead_id_right")
+    first = crm.first_touches(None if as_of is None else _naive(as_of))  # computed once per export
+    if first is None:  # an engine without the cached facts: rank the MQLs' activities here
+        a = _observed_activities(crm, as_of)
+        rep = a.rep_id if crm.has("activities", "rep_id") else ibis.null(dt.string)
+        a = a.select("lead_id", "activity_id", "occurred_at", first_rep=rep)
+        a = a.filter(a.lead_id.isin(m.lead_id))
+        rank = ibis.row_number().over(group_by=a.lead_id, order_by=[a.occurred_at, a.activity_id])
+        first = a.mutate(_rank=rank).filter(ibis._._rank == 0).select(
+            "lead_id", "first_rep", first_touch_at="occurred_at")
+    j = m.left_join(first.select("lead_id", "first_rep", "first_touch_at"), "lead_id").drop("lead_id_right")
     delay_us = _epoch_us(j.first_touch_at) - _epoch_us(j.mql_at)
     return j.select(
         "lead_id", "tier", "source", "segment", owner=j.owner_id.coalesce(j.first_rep),
@@ -623,7 +625,9 @@ def attempts_by_hour_weekday(crm: CRM, start: datetime, stop: datetime, timezone
     (calls with ``outcome == 'connected'``), ``connect_rate = connected / calls_with_outcome`` with
     a Wilson interval (NaN where no call has an outcome, or the export has no ``outcome``)."""
     a = crm.activities
-    first = a.group_by("lead_id").aggregate(_first_at=a.occurred_at.min())
+    cached = crm.first_touches()  # computed once per export
+    first = (cached.select("lead_id", _first_at=cached.first_touch_at) if cached is not None
+             else a.group_by("lead_id").aggregate(_first_at=a.occurred_at.min()))
     a = a.filter((a.occurred_at >= _naive(start)) & (a.occurred_at < _naive(stop)))
     a = a.left_join(first, "lead_id")
     wall = local_time(a.occurred_at, timezone)

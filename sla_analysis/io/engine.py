@@ -37,6 +37,7 @@ import ibis.expr.types as ir
 from sla_analysis.errors import EngineError
 from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT
+from sla_analysis.io.facts import FACTS, first_touches
 
 
 @dataclass
@@ -73,6 +74,11 @@ class CRM:
             counts = t.aggregate([t[c].count().name(c) for c in t.columns]).to_pyarrow().to_pylist()[0]
             self._memo[key] = frozenset(c for c, n in counts.items() if n)
         return self._memo[key]
+
+    def first_touches(self, as_of=None) -> ir.Table | None:
+        """Each lead's first touch (before ``as_of``) from the facts cached with the export
+        (:mod:`sla_analysis.io.facts`), or ``None`` where the engine has none."""
+        return first_touches(self.tables, as_of)
 
     @property
     def leads(self) -> ir.Table:
@@ -277,13 +283,15 @@ def open_crm(cache_dir: str | Path, engine: str | None = None) -> CRM:
     manifest = json.loads((cache_dir / MANIFEST).read_text())
     name = engine_name(engine)
     names = [n for n in CONTRACT if (cache_dir / f"{n}.parquet").is_file()]
+    # the facts computed once with the validated tables (io/facts.py), where the engine reads files
+    derived = [n for n in FACTS if n in manifest.get("facts", {}) and (cache_dir / f"{n}.parquet").is_file()]
     if name == "duckdb":
         con = connect()
-        tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=n) for n in names}
+        tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=n) for n in names + derived}
     elif name == "spark":
         con = ibis.pyspark.connect(spark_session())
         tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=f"{n}_{manifest_key(cache_dir)}")
-                  for n in names}
+                  for n in names + derived}
     else:
         con = connect_url(name)
         if is_postgres(name):

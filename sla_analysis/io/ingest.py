@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sla_analysis import paths
 from sla_analysis.errors import ContractError, Violation
-from sla_analysis.io import contract, mapping, readers, validate
+from sla_analysis.io import contract, facts, mapping, readers, validate
 from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT, find_input_file
 from sla_analysis.io.mapping import empty_source, load_mapping, mapped_table
@@ -99,7 +99,7 @@ def validator_fingerprint() -> str:
     """SHA-256 of the code that reads and validates an export: a cache written under other rules
     (an older contract, mapping reader or source reader) is not reused."""
     digest = hashlib.sha256()
-    for module in (contract, validate, mapping, readers):
+    for module in (contract, validate, mapping, readers, facts):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
@@ -183,6 +183,9 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
         for name, table in canonical.items():
             table.to_parquet(str(tmp / f"{name}.parquet"))
             rows[name] = int(con.read_parquet(str(tmp / f"{name}.parquet")).count().execute())
+        derived = {}
+        if "activities" in canonical:  # facts many pages need, computed once (io/facts.py)
+            derived[facts.FIRST_TOUCHES] = facts.write_first_touches(con, tmp, "rep_id" in present["activities"]["columns"])
         manifest = {
             "contract_version": CONTRACT_VERSION,
             "data_dir": str(data_dir),
@@ -191,6 +194,7 @@ def prepare_inputs(data_dir: Path, as_of: datetime | None = None, cache_root: Pa
                            **{k: v for k, v in present[n].items() if k not in ("file", "excluded")}}
                        for n in canonical},
             "sample": sample,
+            "facts": derived,
         }
         if mapping is not None:
             manifest["mapping"] = {"name": mapping.name, "file": mapping.path.name, "sha256": mapping.sha256(),
