@@ -116,21 +116,27 @@ class CRM:
                      "deals": ("created_at", "proposal_at", "closed_at")}
 
     def _event_bounds(self) -> list[tuple]:
-        """``(min, max, all_at_midnight)`` of every event column the export has (non-empty only)."""
+        """``(min, max, all_at_midnight)`` of every event column the export has (non-empty only):
+        one query per table, once per CRM (a page asks how far the data reaches several times)."""
+        if "event_bounds" in self._memo:
+            return self._memo["event_bounds"]
         out = []
         for table, columns in self.EVENT_COLUMNS.items():
-            if not self.has(table):
+            present = [c for c in columns if self.has(table) and self.has(table, c)]
+            if not present:
                 continue
             t = getattr(self, table)
-            for c in columns:
-                if not self.has(table, c):
-                    continue
+            aggs = {}
+            for i, c in enumerate(present):
                 col = t[c]
-                row = t.aggregate(lo=col.min(), hi=col.max(),
-                                  timed=((col.hour() + col.minute() + col.second()) > 0).any()).to_pandas()
-                lo, hi, timed = row.lo.iloc[0], row.hi.iloc[0], row.timed.iloc[0]
+                aggs.update({f"lo{i}": col.min(), f"hi{i}": col.max(),
+                             f"timed{i}": ((col.hour() + col.minute() + col.second()) > 0).any()})
+            row = t.aggregate(**aggs).to_pandas()
+            for i in range(len(present)):
+                lo, hi, timed = row[f"lo{i}"].iloc[0], row[f"hi{i}"].iloc[0], row[f"timed{i}"].iloc[0]
                 if hi is not None and hi == hi:
                     out.append((lo, hi, not bool(timed)))
+        self._memo["event_bounds"] = out
         return out
 
     def last_event_at(self):
