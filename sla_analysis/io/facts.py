@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 FIRST_TOUCHES = "first_touches"
@@ -29,15 +30,17 @@ FACTS = (FIRST_TOUCHES,)
 
 def write_first_touches(con: ibis.BaseBackend, folder: Path, has_rep: bool) -> int:
     """``folder/first_touches.parquet`` from ``folder/activities.parquet``; returns its rows.
-    ``arg_min_null`` keeps a NULL rep of the first activity (``arg_min`` would skip to the next)."""
+    ``first_rep`` is the rep of the row with the least ``(occurred_at, activity_id)``, NULL where
+    that row has none (DuckDB's ordered ``first``, which keeps NULLs: ``arg_min`` would skip to the
+    next row with a rep)."""
     folder = Path(folder)
-    source = str(folder / "activities.parquet").replace("'", "''")
-    target = str(folder / f"{FIRST_TOUCHES}.parquet").replace("'", "''")
-    rep = "rep_id" if has_rep else "CAST(NULL AS VARCHAR)"
-    con.raw_sql(f"COPY (SELECT lead_id, min(occurred_at) AS first_touch_at, "
-                f"arg_min_null({rep}, (occurred_at, activity_id)) AS first_rep "
-                f"FROM read_parquet('{source}') GROUP BY lead_id ORDER BY lead_id) "
-                f"TO '{target}' (FORMAT parquet)")
+    a = con.read_parquet(str(folder / "activities.parquet"))
+    rep = a.rep_id if has_rep else ibis.null(dt.string)
+    first = a.group_by("lead_id").aggregate(
+        first_touch_at=a.occurred_at.min(),
+        first_rep=rep.argmin(ibis.struct({"at": a.occurred_at, "id": a.activity_id})),
+    ).order_by("lead_id")
+    first.to_parquet(str(folder / f"{FIRST_TOUCHES}.parquet"))
     return int(con.read_parquet(str(folder / f"{FIRST_TOUCHES}.parquet")).count().execute())
 
 
