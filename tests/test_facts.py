@@ -61,3 +61,12 @@ def test_cached_first_touches_match_the_ranked_activities_on_the_sample(sample_c
         pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(cp.attempts_by_hour_weekday(sample_crm, start, end),
                                   cp.attempts_by_hour_weekday(plain, start, end))
+
+
+def test_first_touches_of_an_export_without_reps(tmp_path):
+    """No ``rep_id`` column: the first touches are cached with a blank rep, as ranking gives."""
+    acts = [{k: v for k, v in r.items() if k != "rep_id"} for r in ACTIVITIES]
+    crm = open_export(tmp_path, LEADS, acts, DEALS)
+    got = _touches(crm, FEB)
+    assert got.first_rep.isna().all() and got.first_touch_at.notna().sum() == 2
+    pd.testing.assert_frame_equal(got, _touches(without_facts(crm), FEB))

@@ -35,11 +35,14 @@ def write_first_touches(con: ibis.BaseBackend, folder: Path, has_rep: bool) -> i
     next row with a rep)."""
     folder = Path(folder)
     a = con.read_parquet(str(folder / "activities.parquet"))
-    rep = a.rep_id if has_rep else ibis.null(dt.string)
-    first = a.group_by("lead_id").aggregate(
-        first_touch_at=a.occurred_at.min(),
-        first_rep=rep.argmin(ibis.struct({"at": a.occurred_at, "id": a.activity_id})),
-    ).order_by("lead_id")
+    if has_rep:
+        first = a.group_by("lead_id").aggregate(
+            first_touch_at=a.occurred_at.min(),
+            first_rep=a.rep_id.argmin(ibis.struct({"at": a.occurred_at, "id": a.activity_id})))
+    else:  # an export without reps
+        first = a.group_by("lead_id").aggregate(first_touch_at=a.occurred_at.min()).mutate(
+            first_rep=ibis.null(dt.string))
+    first = first.order_by("lead_id")
     first.to_parquet(str(folder / f"{FIRST_TOUCHES}.parquet"))
     return int(con.read_parquet(str(folder / f"{FIRST_TOUCHES}.parquet")).count().execute())
 
