@@ -91,7 +91,8 @@ def counted_attempts(crm: CRM, start: datetime, stop: datetime, as_of: datetime,
     """The attempts that count, one row per activity of a lead entered in ``[start, stop)``:
     before ``as_of`` and not after the lead's first deal. Adds ``attempt_number`` (1, 2, … in
     time order) and ``hours_since_previous`` (null for the first), unless ``numbered`` is false
-    (the numbering is a window over every attempt: on L, 2.1 s of a 0.8-s count of attempts by type)."""
+    (the numbering is a window over every attempt: on L, counting attempts by type took 2.1 s with it
+    and 0.8 s without)."""
     a = _attempts_that_count(crm, start, stop, as_of)
     if not numbered:
         return a
