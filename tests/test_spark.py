@@ -31,7 +31,7 @@ def _differences(a, b, path="") -> list[str]:
     return [] if a == b else [f"{path}: {a!r} vs {b!r}"]
 
 
-def test_spark_and_duckdb_give_the_same_summary(tmp_path):
+def test_spark_and_duckdb_give_the_same_summary(tmp_path, capfd):
     import pyspark  # noqa: F401
 
     data = write_sample(tmp_path / "crm", replace(SampleParams(), n_leads=3000))
@@ -40,6 +40,9 @@ def test_spark_and_duckdb_give_the_same_summary(tmp_path):
         report = report_run.run_report("2024Q1", data, None, tmp_path / engine, quiet=True, engine=engine)
         runs[engine] = json.loads((report / "summary.json").read_text())
         assert json.loads((report / "provenance.json").read_text())["engine"] == engine
+    # the JVM's start-up notices stay out of the scheduler's log (io/spark-log4j2.properties)
+    err = capfd.readouterr().err
+    assert "WARN" not in err and "Setting default log level" not in err, err[-2000:]
     diffs = _differences(runs["duckdb"], runs["spark"])
     assert not diffs, "\n".join(diffs[:40])
     assert runs["spark"]["plateau"]["recommended_attempts"] is not None

@@ -270,7 +270,16 @@ def spark_session():
     DuckDB), no web UI, quiet logs."""
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master(os.environ.get("SLA_ANALYSIS_SPARK_MASTER", "local[2]"))
+    master = os.environ.get("SLA_ANALYSIS_SPARK_MASTER", "local[2]")
+    # The JVM's start-up notices would reach the scheduler's log: a local session binds to the
+    # loopback address (no "hostname resolves to a loopback address" warning), and the JVM logs
+    # errors only (spark-log4j2.properties). Set before the JVM starts; a caller's own settings win.
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    log4j = Path(__file__).with_name("spark-log4j2.properties").as_uri()
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS",
+                          f'--driver-java-options "-Dlog4j2.configurationFile={log4j}" pyspark-shell')
+    spark = (SparkSession.builder.master(master)
              .appName("sla-analysis")
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.ui.enabled", "false")
