@@ -37,7 +37,7 @@ import ibis.expr.types as ir
 from sla_analysis.errors import EngineError
 from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT
-from sla_analysis.io.facts import FACTS, first_touches
+from sla_analysis.io.facts import FACTS, FIRST_TOUCHES
 
 
 @dataclass
@@ -77,8 +77,12 @@ class CRM:
 
     def first_touches(self, as_of=None) -> ir.Table | None:
         """Each lead's first touch (before ``as_of``) from the facts cached with the export
-        (:mod:`sla_analysis.io.facts`), or ``None`` where the engine has none."""
-        return first_touches(self.tables, as_of)
+        (:mod:`sla_analysis.io.facts`): ``lead_id``, ``first_touch_at``, ``first_rep``, or ``None``
+        where the engine has none (compute them instead)."""
+        t = self.tables.get(FIRST_TOUCHES)
+        if t is None or as_of is None:
+            return t
+        return t.filter(t.first_touch_at < as_of)
 
     @property
     def leads(self) -> ir.Table:
@@ -122,7 +126,7 @@ class CRM:
             return self._memo["event_bounds"]
         out = []
         for table, columns in self.EVENT_COLUMNS.items():
-            present = [c for c in columns if self.has(table) and self.has(table, c)]
+            present = [c for c in columns if self.has(table, c)]
             if not present:
                 continue
             t = getattr(self, table)

@@ -14,7 +14,7 @@ write once; each first-touch query took about 0.4 s before.
 
 The facts are written by :func:`sla_analysis.io.ingest.prepare_inputs` with the validated tables,
 in DuckDB, and read by the DuckDB and Spark engines. A warehouse engine has only the contract's
-tables: the pages then compute the same facts in the database (:func:`first_touches` says which).
+tables: the pages then compute the same facts in the database (``CRM.first_touches`` is ``None``).
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.datatypes as dt
-import ibis.expr.types as ir
 
 FIRST_TOUCHES = "first_touches"
 FACTS = (FIRST_TOUCHES,)
@@ -45,12 +44,3 @@ def write_first_touches(con: ibis.BaseBackend, folder: Path, has_rep: bool) -> i
     first = first.order_by("lead_id")
     first.to_parquet(str(folder / f"{FIRST_TOUCHES}.parquet"))
     return int(con.read_parquet(str(folder / f"{FIRST_TOUCHES}.parquet")).count().execute())
-
-
-def first_touches(tables: dict[str, ir.Table], as_of=None) -> ir.Table | None:
-    """The cached first touches (``lead_id``, ``first_touch_at``, ``first_rep``), only those before
-    ``as_of`` when given; ``None`` when the engine has no cached facts (compute them instead)."""
-    t = tables.get(FIRST_TOUCHES)
-    if t is None:
-        return None
-    return t if as_of is None else t.filter(t.first_touch_at < as_of)
