@@ -38,6 +38,7 @@ from sla_analysis.errors import EngineError
 from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT
 from sla_analysis.io.facts import FACTS, FIRST_TOUCHES
+from sla_analysis.io.shared_results import share_results
 
 
 @dataclass
@@ -295,9 +296,10 @@ def spark_session():
     return spark
 
 
-def open_crm(cache_dir: str | Path, engine: str | None = None) -> CRM:
+def open_crm(cache_dir: str | Path, engine: str | None = None, shared: Path | None = None) -> CRM:
     """Open a cache folder written by :func:`sla_analysis.io.ingest.prepare_inputs` on ``engine``
-    (see the module docstring)."""
+    (see the module docstring). With ``shared`` (a report's folder of results, DuckDB only), a query
+    another page of the report has run is read from there (:mod:`sla_analysis.io.shared_results`)."""
     cache_dir = Path(cache_dir)
     manifest = json.loads((cache_dir / MANIFEST).read_text())
     name = engine_name(engine)
@@ -307,6 +309,8 @@ def open_crm(cache_dir: str | Path, engine: str | None = None) -> CRM:
     if name == "duckdb":
         con = connect()
         tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=n) for n in names + derived}
+        if shared is not None:
+            share_results(con, shared)
     elif name == "spark":
         con = ibis.pyspark.connect(spark_session())
         tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=f"{n}_{manifest_key(cache_dir)}")

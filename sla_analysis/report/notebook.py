@@ -30,6 +30,7 @@ from sla_analysis.analyses.compliance import in_tier_order
 from sla_analysis.config import SLAConfig, load_config
 from sla_analysis.formats import attempts, crm_text, interval_text, money, number, pct, plural  # noqa: F401 (the pages' formatters)
 from sla_analysis.io.engine import CRM, open_crm
+from sla_analysis.io.shared_results import RESULTS_FOLDER
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.charts import TIER_ORDER
 from sla_analysis.report.columns import column, readable, unsupported
@@ -106,7 +107,9 @@ def start(notebook: str, period: str, crm_dir: str = "", config_path: str = "",
         from sla_analysis.io.inputs import resolve_inputs
 
         crm_dir = str(resolve_inputs(Path(data_dir) if data_dir else None, quiet=True, profile=profile or None))
-    ctx = Context(notebook, parse_period(period), cfg, open_crm(crm_dir),
+    # a report's pages share their queries' results (one computation per figure, io/shared_results.py)
+    shared = Path(fragments_dir) / RESULTS_FOLDER if fragments_dir else None
+    ctx = Context(notebook, parse_period(period), cfg, open_crm(crm_dir, shared=shared),
                   Path(fragments_dir) if fragments_dir else None)
     if ctx.crm.is_sample:
         display(HTML(SAMPLE_BANNER))
