@@ -49,7 +49,7 @@ def test_a_kept_result_is_read_not_run_again(sample_cache, tmp_path):
     expr = page_one.leads.aggregate(n=page_one.leads.count())
     assert page_one.leads.aggregate(n=page_one.leads.count()).to_pandas().n.iloc[0] > 100
     sql = page_one.tables["leads"].get_backend().compile(expr)
-    path = tmp_path / f"{sr.query_key(sql)}.arrow"
+    path = tmp_path / f"{sr.query_key(sql, str(sample_cache.resolve()))}.arrow"
     assert path.is_file()
     sr._write(pa.table({"n": pa.array([7], pa.int64())}), path)
     assert page_two.leads.aggregate(n=page_two.leads.count()).to_pandas().n.iloc[0] == 7
@@ -57,6 +57,14 @@ def test_a_kept_result_is_read_not_run_again(sample_cache, tmp_path):
     other = page_two.leads.filter(page_two.leads.source == "web")
     assert other.aggregate(n=other.count()).to_pandas().n.iloc[0] != 7
     assert len(list(tmp_path.glob("*.arrow"))) == 2
+
+
+def test_the_same_query_on_another_export_is_another_result(tmp_path):
+    """The key holds the validated export: the same SQL on other data is not served the first's result."""
+    sql = "SELECT 1 AS x"
+    sr.shared_result(tmp_path, sql, lambda: pa.table({"x": [1]}), scope="crm-a")
+    assert sr.shared_result(tmp_path, sql, lambda: pa.table({"x": [2]}), scope="crm-b").column("x").to_pylist() == [2]
+    assert sr.shared_result(tmp_path, sql, lambda: pa.table({"x": [3]}), scope="crm-a").column("x").to_pylist() == [1]
 
 
 def test_a_page_asking_while_another_runs_the_query_waits_and_reads_it(tmp_path):

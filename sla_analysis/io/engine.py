@@ -310,7 +310,7 @@ def open_crm(cache_dir: str | Path, engine: str | None = None, shared: Path | No
         con = connect()
         tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=n) for n in names + derived}
         if shared is not None:
-            share_results(con, shared)
+            share_results(con, shared, scope=str(cache_dir.resolve()))
     elif name == "spark":
         con = ibis.pyspark.connect(spark_session())
         tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=f"{n}_{manifest_key(cache_dir)}")

@@ -9,8 +9,8 @@ of the pages' 21 s of queries.
 :func:`share_results` routes a DuckDB connection's queries through a folder of the run
 (``<staging>/fragments/results/``, removed with the fragments before the report is published):
 
-* the key is the query's SQL as Ibis compiles it (the tables' names and every literal in it; the
-  validated tables are the same for every page of a run);
+* the key is the validated export's folder and the query's SQL as Ibis compiles it (the tables'
+  names and every literal in it);
 * the first page to ask runs the query and keeps its result (an Arrow file, written to a temporary
   name and renamed); a page asking while it runs waits for it (a lock per query), then reads it;
 * every later ask, on any page, reads the Arrow table instead of running the query.
@@ -48,9 +48,10 @@ class _StoredRelation:
         return self._table
 
 
-def query_key(sql: str) -> str:
-    """The name of a query's result: the SHA-256 of its SQL."""
-    return hashlib.sha256(sql.encode("utf-8")).hexdigest()[:32]
+def query_key(sql: str, scope: str = "") -> str:
+    """The name of a query's result: the SHA-256 of the data's ``scope`` (the validated export's
+    folder) and the SQL."""
+    return hashlib.sha256(f"{scope}\n{sql}".encode("utf-8")).hexdigest()[:32]
 
 
 def _read(path: Path) -> pa.Table:
@@ -69,10 +70,10 @@ def _write(table: pa.Table, path: Path) -> None:
         raise
 
 
-def shared_result(folder: Path, sql: str, run) -> pa.Table:
-    """The result of ``sql``: read from ``folder`` when a page of the run has kept it, else
-    ``run()`` (an Arrow table), kept there. A second asker waits for the first."""
-    key = query_key(sql)
+def shared_result(folder: Path, sql: str, run, scope: str = "") -> pa.Table:
+    """The result of ``sql`` on the data of ``scope``: read from ``folder`` when a page of the run
+    has kept it, else ``run()`` (an Arrow table), kept there. A second asker waits for the first."""
+    key = query_key(sql, scope)
     path = folder / f"{key}.arrow"
     with open(folder / f".{key}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -86,9 +87,10 @@ def shared_result(folder: Path, sql: str, run) -> pa.Table:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def share_results(con: ibis.BaseBackend, folder: Path) -> None:
-    """Route the queries of ``con`` (an Ibis DuckDB connection) through ``folder`` (see the module
-    docstring). Queries with parameters, or of geometry, run as before."""
+def share_results(con: ibis.BaseBackend, folder: Path, scope: str) -> None:
+    """Route the queries of ``con`` (an Ibis DuckDB connection on the validated export ``scope``, its
+    folder) through ``folder`` (see the module docstring). Queries with parameters, or of geometry,
+    run as before."""
     folder.mkdir(parents=True, exist_ok=True)
     to_relation = con._to_duckdb_relation
 
@@ -100,6 +102,6 @@ def share_results(con: ibis.BaseBackend, folder: Path) -> None:
         if table_expr.schema().geospatial:
             return to_relation(expr, limit=limit)
         sql = con.compile(table_expr, limit=limit)
-        return _StoredRelation(shared_result(folder, sql, lambda: con.con.sql(sql).to_arrow_table()))
+        return _StoredRelation(shared_result(folder, sql, lambda: con.con.sql(sql).to_arrow_table(), scope))
 
     con._to_duckdb_relation = relation
