@@ -4,8 +4,10 @@ import threading
 import time
 from datetime import datetime
 
+import ibis
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from sla_analysis.analyses import compliance as cp
 from sla_analysis.analyses import lead_value as lv
@@ -89,12 +91,65 @@ def test_a_page_asking_while_another_runs_the_query_waits_and_reads_it(tmp_path)
 def test_a_failed_query_keeps_nothing(tmp_path):
     def fails():
         raise RuntimeError("the engine gave up")
-    try:
+    with pytest.raises(RuntimeError, match="gave up"):
         sr.shared_result(tmp_path, "SELECT 2", fails)
-    except RuntimeError:
-        pass
-    assert not list(tmp_path.glob("*.arrow")) and not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.arrow"))
     assert sr.shared_result(tmp_path, "SELECT 2", lambda: pa.table({"y": [2]})).column("y").to_pylist() == [2]
+
+
+def test_a_result_that_cannot_be_kept_is_still_returned(tmp_path, monkeypatch):
+    """A full disk while keeping a result: the page has its result, nothing half-written is left,
+    and the next ask runs the query again."""
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    with monkeypatch.context() as m:
+        m.setattr(sr.ipc, "new_file", full)
+        got = sr.shared_result(tmp_path, "SELECT 3", lambda: pa.table({"z": [3]}))
+    assert got.column("z").to_pylist() == [3]
+    assert not list(tmp_path.glob("*.arrow")) and not list(tmp_path.glob(".*.tmp"))
+    assert sr.shared_result(tmp_path, "SELECT 3", lambda: pa.table({"z": [4]})).column("z").to_pylist() == [4]
+
+
+def test_a_kept_result_that_cannot_be_read_is_run_again(tmp_path):
+    sr.shared_result(tmp_path, "SELECT 5", lambda: pa.table({"v": [5]}))
+    (path,) = tmp_path.glob("*.arrow")
+    path.write_bytes(b"not an Arrow file")
+    assert sr.shared_result(tmp_path, "SELECT 5", lambda: pa.table({"v": [6]})).column("v").to_pylist() == [6]
+
+
+def test_types_and_empty_results_come_back_as_running_the_query_gives(sample_cache, tmp_path):
+    """Timestamps, decimals, an all-NULL column and a result without rows, through ``execute``."""
+    def ask(crm):
+        t = crm.leads.order_by("lead_id").limit(5)
+        typed = t.select("lead_id", "mql_at", d=ibis.literal("12.34").cast("decimal(10, 2)"),
+                         none=ibis.null("string"), n=t.lead_id.length()).to_pandas()
+        empty = crm.leads.filter(crm.leads.lead_id == "no such lead").select("lead_id", "created_at").to_pandas()
+        return typed, empty
+    alone = ask(open_crm(sample_cache))
+    ask(open_crm(sample_cache, shared=tmp_path))
+    kept = len(list(tmp_path.glob("*.arrow")))
+    shared = ask(open_crm(sample_cache, shared=tmp_path))
+    assert kept == 2 and len(list(tmp_path.glob("*.arrow"))) == 2
+    for a, b in zip(alone, shared):
+        pd.testing.assert_frame_equal(a, b)
+    assert shared[1].empty and str(shared[0].mql_at.dtype) == str(alone[0].mql_at.dtype)
+
+
+def test_what_is_not_in_the_export_is_never_shared(sample_cache, tmp_path):
+    """A query reading an in-memory table (which a page could fill differently under the same name)
+    runs as before."""
+    crm = open_crm(sample_cache, shared=tmp_path)
+    rates = ibis.memtable({"source": ["webinar", "tradeshow"], "weight": [1.0, 2.0]})
+    joined = crm.leads.inner_join(rates, "source")
+    assert joined.count().execute() > 0
+    assert not list(tmp_path.glob("*.arrow"))
+
+
+def test_anything_else_asked_of_a_kept_result_goes_to_duckdb(sample_cache, tmp_path):
+    crm = open_crm(sample_cache, shared=tmp_path)
+    backend = crm.leads.get_backend()
+    relation = backend._to_duckdb_relation(crm.leads.group_by("source").aggregate(n=crm.leads.count()))
+    assert relation.to_arrow_table().num_rows == relation.shape[0] > 1
 
 
 def test_without_a_report_nothing_is_shared(sample_cache):

@@ -31,21 +31,31 @@ import tempfile
 from pathlib import Path
 
 import ibis
+import ibis.expr.operations as ops
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
 #: the run's folder of shared results, inside the fragments folder the orchestrator gives the pages
 RESULTS_FOLDER = "results"
 
+#: what a query may read besides the export's tables: never shared
+_NOT_IN_THE_EXPORT = (ops.InMemoryTable, ops.ScalarUDF, ops.AggUDF, ops.ElementWiseVectorizedUDF,
+                      ops.ReductionVectorizedUDF, ops.AnalyticVectorizedUDF)
+
 
 class _StoredRelation:
-    """What ``execute`` and ``to_pyarrow`` read from a DuckDB relation, served from a kept result."""
+    """What ``execute`` and ``to_pyarrow`` read from a DuckDB relation (``to_arrow_table``), served
+    from a kept result; anything else asked of it goes to a DuckDB relation over that result."""
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, duckdb_con) -> None:
         self._table = table
+        self._con = duckdb_con
 
     def to_arrow_table(self) -> pa.Table:
         return self._table
+
+    def __getattr__(self, name: str):
+        return getattr(self._con.from_arrow(self._table), name)
 
 
 def query_key(sql: str, scope: str = "") -> str:
@@ -54,9 +64,14 @@ def query_key(sql: str, scope: str = "") -> str:
     return hashlib.sha256(f"{scope}\n{sql}".encode("utf-8")).hexdigest()[:32]
 
 
-def _read(path: Path) -> pa.Table:
-    with ipc.open_file(path) as reader:
-        return reader.read_all()
+def _read(path: Path) -> pa.Table | None:
+    """A kept result, or None when it cannot be read (it is then removed, and the query run again)."""
+    try:
+        with ipc.open_file(path) as reader:
+            return reader.read_all()
+    except (OSError, pa.ArrowException):
+        path.unlink(missing_ok=True)
+        return None
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -78,10 +93,13 @@ def shared_result(folder: Path, sql: str, run, scope: str = "") -> pa.Table:
     with open(folder / f".{key}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if path.is_file():
-                return _read(path)
+            if path.is_file() and (kept := _read(path)) is not None:
+                return kept
             table = run()
-            _write(table, path)
+            try:
+                _write(table, path)
+            except (OSError, pa.ArrowException):  # a full disk: this page still has its result
+                pass
             return table
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -89,19 +107,19 @@ def shared_result(folder: Path, sql: str, run, scope: str = "") -> pa.Table:
 
 def share_results(con: ibis.BaseBackend, folder: Path, scope: str) -> None:
     """Route the queries of ``con`` (an Ibis DuckDB connection on the validated export ``scope``, its
-    folder) through ``folder`` (see the module docstring). Queries with parameters, or of geometry,
-    run as before."""
+    folder) through ``folder`` (see the module docstring). Queries with parameters, of geometry, or
+    reading what is not in the export (an in-memory table, a Python function: the SQL names them, but
+    their content could change under the same name) run as before."""
     folder.mkdir(parents=True, exist_ok=True)
     to_relation = con._to_duckdb_relation
 
     def relation(expr, *, params=None, limit=None, **kwargs):
-        if params or kwargs:
+        table_expr = expr.as_table()
+        if params or kwargs or table_expr.schema().geospatial or table_expr.op().find(_NOT_IN_THE_EXPORT):
             return to_relation(expr, params=params, limit=limit, **kwargs)
         con._run_pre_execute_hooks(expr)
-        table_expr = expr.as_table()
-        if table_expr.schema().geospatial:
-            return to_relation(expr, limit=limit)
         sql = con.compile(table_expr, limit=limit)
-        return _StoredRelation(shared_result(folder, sql, lambda: con.con.sql(sql).to_arrow_table(), scope))
+        table = shared_result(folder, sql, lambda: con.con.sql(sql).to_arrow_table(), scope)
+        return _StoredRelation(table, con.con)
 
     con._to_duckdb_relation = relation
