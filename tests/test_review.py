@@ -169,3 +169,23 @@ def test_review_cap_is_the_attempt_cap_pages(sample_crm):
     fresh = ac.compute_period_cap(sample_crm, cfg, period.end_ts()).cap.get()
     assert (cap.value, cap.low, cap.high) == (fresh.recommended_attempts, fresh.ci_low, fresh.ci_high)
     assert shared.summary()["recommended_attempts"] == fresh.recommended_attempts
+
+def test_the_kept_cap_is_not_read_after_its_code_or_libraries_change(sample_crm, monkeypatch):
+    """The cap kept beside the validated tables is keyed by every analysis module (the cap reads
+    cost.py's and stats.py's functions too), the engine's access and the numerical libraries'
+    versions: a change to any of them computes it again instead of reading a stale one."""
+    from pathlib import Path
+
+    import statsmodels
+
+    from sla_analysis.analyses import attempt_cap as ac
+    cfg, as_of = load_config(None), parse_period("2024Q1").end_ts()
+    key = ac._key(sample_crm, cfg, as_of, 200)
+    assert ac._key(sample_crm, cfg, as_of, 200) == key
+    read_bytes = Path.read_bytes
+    for name in ("cost.py", "stats.py", "engine.py"):
+        with monkeypatch.context() as m:
+            m.setattr(Path, "read_bytes", lambda self, name=name: read_bytes(self) + (b"#" if self.name == name else b""))
+            assert ac._key(sample_crm, cfg, as_of, 200) != key, name
+    monkeypatch.setattr(statsmodels, "__version__", "0.0.1")
+    assert ac._key(sample_crm, cfg, as_of, 200) != key

@@ -5,7 +5,8 @@ times, per tier too). Both pages call :func:`period_cap`; the first to ask compu
 result beside the validated tables (``<cache>/derived/attempt-cap-<key>.pkl``), the other waits for it
 and reads it, so the two pages show the same number and interval from a single fit. The key covers
 everything the result depends on: the validated data (its cache folder), ``as_of``, the config's
-values, the number of resamples and the code of the analyses involved.
+values, the number of resamples, the code of the analyses and of the engine's access, and the
+versions of the numerical libraries.
 """
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import ibis
+import numpy as np
 import pandas as pd
+import scipy
+import statsmodels
 
 from sla_analysis.analyses import cohorts as co
 from sla_analysis.analyses import plateau as pl
@@ -72,9 +77,11 @@ def _key(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int) -> str:
     digest = hashlib.sha256(json.dumps([str(crm.cache_dir.resolve()), as_of.isoformat(), n_boot, settings,
                                         os.environ.get("SLA_ANALYSIS_ENGINE", "duckdb").split("://")[0]],
                                        sort_keys=True, default=str).encode())
-    for module in (pl, co):
-        digest.update(Path(module.__file__).read_bytes())
-    digest.update(Path(__file__).read_bytes())
+    # the code it runs: every analysis module, the engine's access and the numerical libraries
+    package = Path(co.__file__).resolve().parents[1]
+    for path in sorted([*(package / "analyses").glob("*.py"), package / "io" / "engine.py"]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(" ".join(f"{m.__name__} {m.__version__}" for m in (np, pd, scipy, statsmodels, ibis)).encode())
     return digest.hexdigest()[:20]
 
 
@@ -96,9 +103,13 @@ def period_cap(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int = N_BOOT) 
                     return pickle.load(fh)
             result = compute_period_cap(crm, cfg, as_of, n_boot)
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, target)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
             return result
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
