@@ -1,5 +1,6 @@
 """Results shared by a report's pages (io/shared_results.py): a query two pages ask runs once, and
 every page gets exactly what running it would have given."""
+import fcntl
 import threading
 import time
 from datetime import datetime
@@ -71,8 +72,8 @@ def test_the_same_query_on_another_export_is_another_result(tmp_path):
 
 def test_a_page_asking_while_another_runs_the_query_waits_and_reads_it(tmp_path):
     sql = "SELECT 1 AS x"
-    lock = open(tmp_path / f".{sr.query_key(sql)}.lock", "a")
-    sr.fcntl.flock(lock, sr.fcntl.LOCK_EX)  # the first page is running it
+    lock = open(tmp_path / f".{sr.query_key(sql)}.arrow.lock", "a")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # the first page is running it
     got, ran = {}, []
 
     def second_page():
@@ -83,7 +84,7 @@ def test_a_page_asking_while_another_runs_the_query_waits_and_reads_it(tmp_path)
     time.sleep(0.3)
     assert "table" not in got, "the second page waits for the first"
     sr._write(pa.table({"x": [42]}), tmp_path / f"{sr.query_key(sql)}.arrow")  # the first page's result
-    sr.fcntl.flock(lock, sr.fcntl.LOCK_UN)
+    fcntl.flock(lock, fcntl.LOCK_UN)
     t.join(30)
     assert got["table"].column("x").to_pylist() == [42] and not ran
 

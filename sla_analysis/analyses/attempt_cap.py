@@ -11,12 +11,10 @@ versions of the numerical libraries.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +29,7 @@ from sla_analysis.analyses import cohorts as co
 from sla_analysis.analyses import plateau as pl
 from sla_analysis.config import SLAConfig
 from sla_analysis.io.engine import CRM
+from sla_analysis.io.kept import computed_once, write_atomically
 from sla_analysis.results import Result
 
 #: bootstrap resamples of the cap (its interval), on the page and in the review alike
@@ -93,26 +92,17 @@ def period_cap(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int = N_BOOT) 
         folder.mkdir(exist_ok=True)
     except OSError:  # a read-only cache: compute, do not keep
         return compute_period_cap(crm, cfg, as_of, n_boot)
-    key = _key(crm, cfg, as_of, n_boot)
-    target = folder / f"attempt-cap-{key}.pkl"
-    with open(folder / f".attempt-cap-{key}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if target.is_file():
-                with open(target, "rb") as fh:
-                    return pickle.load(fh)
-            result = compute_period_cap(crm, cfg, as_of, n_boot)
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            return result
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    target = folder / f"attempt-cap-{_key(crm, cfg, as_of, n_boot)}.pkl"
+    return computed_once(target, lambda: compute_period_cap(crm, cfg, as_of, n_boot), _read_pickle, _write_pickle)
+
+
+def _read_pickle(path: Path) -> PeriodCap:
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def _write_pickle(result: PeriodCap, path: Path) -> None:
+    write_atomically(path, lambda fh: pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def reviewable_cap(result: PeriodCap) -> PeriodCap | None:

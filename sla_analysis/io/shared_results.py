@@ -11,8 +11,8 @@ of the pages' 21 s of queries.
 
 * the key is the validated export's folder and the query's SQL as Ibis compiles it (the tables'
   names and every literal in it);
-* the first page to ask runs the query and keeps its result (an Arrow file, written to a temporary
-  name and renamed); a page asking while it runs waits for it (a lock per query), then reads it;
+* the first page to ask runs the query and keeps its result (an Arrow file, :func:`sla_analysis.io.kept.computed_once`);
+  a page asking while it runs waits for it (a lock per query), then reads it;
 * every later ask, on any page, reads the Arrow table instead of running the query.
 
 A result is what the engine returned (an aggregate: pandas sees no raw events), so a figure two
@@ -24,16 +24,15 @@ DuckDB relation (``Backend._to_duckdb_relation``, Ibis 12): the SQL is compiled 
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import ibis
 import ibis.expr.operations as ops
 import pyarrow as pa
 import pyarrow.ipc as ipc
+
+from sla_analysis.io.kept import computed_once, write_atomically
 
 #: the run's folder of shared results, inside the fragments folder the orchestrator gives the pages
 RESULTS_FOLDER = "results"
@@ -75,34 +74,23 @@ def _read(path: Path) -> pa.Table | None:
 
 
 def _write(table: pa.Table, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+    def arrow_file(sink) -> None:
+        with ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, arrow_file)
+
+
+def _keep(table: pa.Table, path: Path) -> None:
+    try:
+        _write(table, path)
+    except (OSError, pa.ArrowException):  # a full disk: this page still has its result
+        pass
 
 
 def shared_result(folder: Path, sql: str, run, scope: str = "") -> pa.Table:
     """The result of ``sql`` on the data of ``scope``: read from ``folder`` when a page of the run
     has kept it, else ``run()`` (an Arrow table), kept there. A second asker waits for the first."""
-    key = query_key(sql, scope)
-    path = folder / f"{key}.arrow"
-    with open(folder / f".{key}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if path.is_file() and (kept := _read(path)) is not None:
-                return kept
-            table = run()
-            try:
-                _write(table, path)
-            except (OSError, pa.ArrowException):  # a full disk: this page still has its result
-                pass
-            return table
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return computed_once(folder / f"{query_key(sql, scope)}.arrow", run, _read, _keep)
 
 
 def share_results(con: ibis.BaseBackend, folder: Path, scope: str) -> None:
