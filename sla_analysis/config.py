@@ -279,6 +279,23 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
 _KNOWN_KEYS = _known_keys()
 
 
+def config_to_dict(cfg: SLAConfig) -> dict[str, Any]:
+    """The config in the shape of ``config/sla.yml``, derived from the fields of :class:`SLAConfig`
+    (every key, in the order declared), so that ``config_from_dict(config_to_dict(c))`` gives back
+    ``c``: a proposal adopted as the next period's config keeps every setting it did not change."""
+    raw: dict[str, Any] = {}
+    for f in fields(SLAConfig):
+        if f.name == "source_file":
+            continue
+        value = getattr(cfg, f.name)
+        if f.name == "tiers":
+            value = cfg.tier_protocols
+        elif isinstance(value, dict):
+            value = dict(value)
+        raw[f.name] = value
+    return raw
+
+
 def load_config(path: str | Path | None = None) -> SLAConfig:
     """Read a YAML config (default ``config/sla.yml``) and check it."""
     path = Path(path) if path else paths.DEFAULT_CONFIG

@@ -263,3 +263,40 @@ def test_report_without_the_handoff_columns_still_publishes(tmp_path, sample_dir
     page = (report / "06_lead_qualification.html").read_text()
     assert page.count("not available in this data") == 4
     assert "The leads have no mql_type column" in page and "Sample data." not in page
+
+
+def test_a_config_with_every_optional_key_omitted_publishes(tmp_path, sample_dir):
+    """The decisions issue's blocker: every key of the config is optional. With none set (no score
+    threshold, business hours, baseline, goals or agreement date) on the sample, where page 06 finds
+    a score threshold in the data, the whole report publishes and proposes that threshold."""
+    config = tmp_path / "empty.yml"
+    config.write_text("# every key left to its default\n")
+    res = cli("report", "--period", "2024Q1", "--data", str(sample_dir), "--config", str(config), "--out",
+              str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    report = tmp_path / "out" / "2024Q1"
+    s = json.loads((report / "summary.json").read_text())
+    hand = s["proposal"]["handoff"]
+    assert hand["current_threshold"] is None and hand["threshold"]["source"] == "data"
+    md = (report / "sla_proposal.md").read_text()
+    assert f"**lead score of {hand['threshold']['value']:g}**" in md and "not set)" not in md
+    assert {f"{n}.html" for n in paths.REPORT_NOTEBOOKS} | {"index.html", "tables.xlsx"} <= {p.name for p in report.iterdir()}
+
+
+def test_the_proposal_adopted_as_next_periods_config_publishes(tmp_path, sample_dir, published):
+    """Run 2024Q1, adopt its ``proposal.yml`` as the config of 2024-02: the report publishes, every
+    setting the proposal did not change is the one 2024Q1 ran with, and the scorecard holds sales to
+    the proposed touches and windows."""
+    from sla_analysis.config import config_to_dict, load_config
+
+    proposal = published / "2024Q1" / "proposal.yml"
+    res = cli("report", "--period", "2024-02", "--data", str(sample_dir), "--config", str(proposal), "--out",
+              str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    adopted, before = config_to_dict(load_config(proposal)), config_to_dict(load_config(None))
+    changed = {k for k in before if adopted[k] != before[k]}
+    assert changed <= {"tiers", "mql_score_threshold", "sla_written", "business_hours"}, changed
+    s = json.loads((tmp_path / "out" / "2024-02" / "summary.json").read_text())
+    promises = {p["promise"]: p for p in s["compliance"]["promises"]}
+    for tier, protocol in adopted["tiers"].items():
+        assert f"protocol's {protocol['touches']} touches" in promises[f"follow-up cadence, {tier} tier"]["text"]

@@ -174,6 +174,37 @@ def test_a_crm_without_attempts_gets_the_parts_it_supports(crm_without_attempts)
     assert config_from_dict(yaml.safe_load(pr.proposal_yaml(cfg, p))).tiers["high"].touches == cfg.tiers["high"].touches
 
 
+@pytest.mark.parametrize("current", [None, 60.0], ids=["no threshold today", "threshold 60 today"])
+@pytest.mark.parametrize("below", [None, 0.02, 0.5], ids=["share below unknown", "2% below", "half below"])
+@pytest.mark.parametrize("found", [True, False], ids=["data finds a threshold", "data finds none"])
+def test_the_handoff_section_is_written_for_every_threshold_case(crm_without_attempts, current, below, found):
+    """The decisions issue's blocker: a config without ``mql_score_threshold`` on data from which page
+    06 finds a threshold failed with KeyError 'reason' (and, before it, comparing with no threshold)."""
+    cfg = replace(SLAConfig(), mql_score_threshold=current)
+    x = pr.gather(crm_without_attempts, cfg, parse_period("2024Q1"), n_boot=20)
+    p = to_json(pr.assemble(x))
+    hand = {"current_threshold": current, "page": "06", "below_current_share": below,
+            "return_rule": p["handoff"]["return_rule"], "recycled": {"available": False, "reason": "none recorded"},
+            "threshold": ({"value": 30.0, "ci": [None, 40.0], "source": "data"} if found
+                          else {"value": current, "source": "current", "reason": "no score band pays"})}
+    # within_capacity with the team short of hours: no threshold today means no MQL is held back today
+    hand = pr.within_capacity(hand, {"available": True, "flag": True}, current, below)
+    p["handoff"] = hand
+    md = pr.proposal_markdown(cfg, p, to_json(pr.speed_summary(x)))
+    section = md.split("## 4. Handoff and return path")[1].split("## 5.")[0]
+    assert "not set)" not in section.replace("current: not set", "") and "None" not in section
+    if found and (current is None or below == 0.5):  # the data's threshold stands
+        assert "**lead score of 30**" in section
+    elif found:  # a lower threshold waits for the hours to work it
+        assert "current value kept (a lead score of 60)" in section and "cannot work today's volume" in section
+    elif current is None:
+        assert "Score threshold: none today, and none proposed — no score band pays." in section
+    else:
+        assert "current value kept (a lead score of 60) — no score band pays." in section
+    assert ("the written threshold is not what decides" in section) == (below == 0.5 and current is not None)
+    assert "not set" not in section.replace("current: not set", "")
+
+
 def test_touches_per_tier_are_within_two_percent_of_each_tiers_true_optimum(sample_crm, sample_truth):
     crm = sample_crm
     cfg = SLAConfig()

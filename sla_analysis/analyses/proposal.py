@@ -41,7 +41,7 @@ from sla_analysis.analyses import handoff as hd
 from sla_analysis.analyses import lead_value as lv
 from sla_analysis.analyses import plateau as pl
 from sla_analysis.analyses import speed_value as sv
-from sla_analysis.config import WEEKDAYS, SLAConfig
+from sla_analysis.config import WEEKDAYS, SLAConfig, config_to_dict
 from sla_analysis.formats import crm_text, money
 from sla_analysis.io.engine import CRM
 
@@ -205,6 +205,8 @@ def within_capacity(hand: dict, cap: dict, current: float, below_current: float 
     MQLs already score below the current threshold it is not what decides the volume, and the data's
     threshold stands."""
     th = hand["threshold"]
+    if current is None:  # no threshold today: every lead already reaches sales, none passes more MQLs
+        return hand
     applied = below_current is None or below_current < NOT_APPLIED_SHARE
     if (th["source"] == "data" and applied and cap.get("available") and cap.get("flag")
             and th["value"] < float(current)):
@@ -460,17 +462,10 @@ def speed_summary(x: Inputs) -> dict:
 
 def proposal_config(cfg: SLAConfig, proposal: dict) -> dict:
     """The proposal as a config in the shape of ``config/sla.yml`` (accepted by
-    :func:`sla_analysis.config.config_from_dict`): the current config with the proposed tiers,
-    threshold, the agreement date and the attempt cap as the new review baseline."""
-    raw = {"currency": cfg.currency, "rep_hourly_cost": cfg.rep_hourly_cost, "calls_per_hour": cfg.calls_per_hour,
-           "attempts_per_hour": dict(cfg.attempts_per_hour), "quota": cfg.quota, "marketing_share": cfg.marketing_share,
-           "stale_after_days": cfg.stale_after_days, "lookback_days": cfg.lookback_days,
-           "min_group_size": cfg.min_group_size, "confidence_level": cfg.confidence_level, "random_seed": cfg.random_seed,
-           "speed_to_lead_target": cfg.speed_to_lead_target, "cadence_target": cfg.cadence_target,
-           "default_tier": cfg.default_tier, "breakup_touches": cfg.breakup_touches, "business_hours": cfg.business_hours,
-           "sdr": dict(cfg.sdr), "goals": dict(cfg.goals), "score_band_width": cfg.score_band_width,
-           "lead_work_cost": cfg.lead_work_cost, "review_tolerance": cfg.review_tolerance,
-           "review_every_months": cfg.review_every_months, "review_baseline": dict(cfg.review_baseline)}
+    :func:`sla_analysis.config.config_from_dict`): every key of the current config
+    (:func:`sla_analysis.config.config_to_dict`) with the proposed tiers, threshold and the
+    agreement date."""
+    raw = config_to_dict(cfg)
     raw["tiers"] = {t: {"response_hours": float(r["response_hours"]["value"]), "touches": int(r["touches"]["value"]),
                         "timeframe_days": int(r["timeframe_days"]["value"])} for t, r in proposal["sales"]["tiers"].items()}
     wh = proposal.get("business_hours")
@@ -584,12 +579,14 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
         lo, hi = (("every MQL" if v is None else f"a score of {v:g}") for v in th["ci"])
         L.append(f"Marketing passes a lead to sales at a **lead score of {th['value']:g}** or more (the data cannot tell "
                  f"apart anything from {lo} to {hi}; current: {_score(h['current_threshold'])}; page {h['page']}).")
-    below = h.get("below_current_share")
-    if below is not None and below >= NOT_APPLIED_SHARE:
-        L.append(f"{below:.0%} of the settled MQLs scored below today's threshold of {_score(h['current_threshold'])}: "
-                 "the written threshold is not what decides today which leads reach sales.")
+    elif h["current_threshold"] is None:
+        L.append(f"Score threshold: none today, and none proposed — {th['reason']}.")
     else:
         L.append(f"Score threshold: current value kept (a lead score of {_score(h['current_threshold'])}) — {th['reason']}.")
+    below = h.get("below_current_share")
+    if below is not None and below >= NOT_APPLIED_SHARE and h["current_threshold"] is not None:
+        L.append(f"{below:.0%} of the settled MQLs scored below today's threshold of {_score(h['current_threshold'])}: "
+                 "the written threshold is not what decides today which leads reach sales.")
     L.append("An MQL worked to its tier's touches without an opportunity goes back to marketing for nurturing: "
              + "; ".join(f"{t}: {rule}" for t, rule in h["return_rule"].items()) + ".")
     if h["recycled"]["available"]:
