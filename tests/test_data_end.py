@@ -1,4 +1,5 @@
-"""How far the data reaches: the last event of any kind, dates-only exports to the end of their day."""
+"""How far the data reaches: the end of the day of the last event of any kind (the whole last day is
+in the data, whatever the time of its last event)."""
 from datetime import datetime
 
 from sla_analysis.io.engine import open_crm
@@ -19,7 +20,7 @@ def test_last_event_counts_deal_dates(tmp_path):
     # last lead 01-04 11:00, last attempt 01-05 10:00, but a deal created 01-10 and closed 01-20
     deals = [dict(DEALS[0], closed_at="2024-01-20 15:30:00")]
     crm = open_export(tmp_path, LEADS, ACTIVITIES, deals)
-    assert crm.last_event_at() == datetime(2024, 1, 20, 15, 30)
+    assert crm.last_event_at() == datetime(2024, 1, 21)  # the deals of 20 Jan after 15:30 are in the data too
     assert crm.first_event_at() == datetime(2024, 1, 2, 9)
 
 

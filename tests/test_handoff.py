@@ -494,7 +494,12 @@ def test_sample_without_the_new_columns(sample_dir, tmp_path, window):
                if hd.unavailable(crm, s)}
     assert missing == {"mql_type", "rejection", "recycling", "persona"}
     assert hd.attribution(crm, datetime(2023, 4, 2), window[2]).measure.tolist() == ["marketing-sourced"]
-    assert hd.handoff_outcomes(crm, *window).set_index("outcome").loc["rejected by sales", "mqls"] == 0
+    outcomes = hd.handoff_outcomes(crm, *window)
+    # no rejected_at or recycled_at: those outcomes are unknown, not 0 MQLs, and say why
+    assert outcomes.set_index("outcome").loc[["rejected by sales", "recycled to marketing"], ["mqls", "share"]].isna().all().all()
+    assert outcomes.attrs["unavailable"]["rejected by sales"] == "the leads have no rejected_at column, so the export records no rejections by sales"
+    assert hd.unrecorded_outcomes_sentence(outcomes).startswith("*Rejected by sales*: not available: the leads have no rejected_at")
+    assert outcomes.mqls.sum() == outcomes.set_index("outcome").mqls.drop(["rejected by sales", "recycled to marketing"]).sum() > 0
 
 
 # --------------------------------------------------------------------------- the generator's handoff columns

@@ -490,7 +490,8 @@ def handoff_outcomes(crm: CRM, start: datetime, stop: datetime, as_of: datetime,
         out = pd.DataFrame({"outcome": names}).merge(agg, on="outcome", how="left").fillna({"mqls": 0})
         out["mqls"] = out.mqls.astype(float)
         out["all"] = out.mqls.sum()
-        return rate_table(out, "mqls", "all", confidence, 0, prefix="share").drop(columns=["all", "small_sample"])
+        return _unrecorded_outcomes(crm, rate_table(out, "mqls", "all", confidence, 0, prefix="share")
+                                    .drop(columns=["all", "small_sample"]))
     a = crm.activities
     touched = a.filter(a.occurred_at < as_of).select("lead_id").distinct()
     t = t.left_join(touched.mutate(_touched=ibis.literal(True)), "lead_id").drop("lead_id_right")
@@ -505,7 +506,26 @@ def handoff_outcomes(crm: CRM, start: datetime, stop: datetime, as_of: datetime,
     out["mqls"] = out.mqls.astype(float)
     out["all"] = out.mqls.sum()
     out = rate_table(out, "mqls", "all", confidence, 0, prefix="share")
-    return out.drop(columns=["all", "small_sample"])
+    return _unrecorded_outcomes(crm, out.drop(columns=["all", "small_sample"]))
+
+
+#: an outcome row, and the fact of the export's profile it needs
+OUTCOME_NEEDS = {"rejected by sales": "rejected_dates", "recycled to marketing": "recycled_dates"}
+
+
+def _unrecorded_outcomes(crm: CRM, out: pd.DataFrame) -> pd.DataFrame:
+    """Outcomes the export does not record (no ``rejected_at``, no ``recycled_at``) are unknown, not
+    0 MQLs: their counts and shares are NaN and ``attrs["unavailable"]`` maps each to the reason."""
+    missing = {name: crm.profile.reason(fact) for name, fact in OUTCOME_NEEDS.items() if not crm.profile.has(fact)}
+    sel = out.outcome.isin(list(missing))
+    out.loc[sel, [c for c in out.columns if c != "outcome"]] = np.nan
+    out.attrs["unavailable"] = missing
+    return out
+
+
+def unrecorded_outcomes_sentence(outcomes: pd.DataFrame) -> str:
+    """Under :func:`handoff_outcomes`: why each outcome the export does not record has no count."""
+    return " ".join(f"*{o[0].upper()}{o[1:]}*: not available: {why}." for o, why in outcomes.attrs["unavailable"].items())
 
 
 # --------------------------------------------------------------------------- the return path

@@ -427,6 +427,11 @@ def funnel_rates(crm: CRM, start, stop, as_of, confidence: float = 0.95, settled
         sel = out.metric == "mql_to_proposal"
         out.loc[sel, ["successes", "rate", "rate_low", "rate_high"]] = np.nan
         out.loc[sel, "note"] = "not available: the export has no proposal_at column"
+    outcomes = crm.profile.unmet("won_deals", "lost_deals")
+    if outcomes:  # wins without losses (or the reverse) are not a win rate of 100% (or 0%)
+        sel = out.metric == "deal_win_rate"
+        out.loc[sel, ["successes", "rate", "rate_low", "rate_high"]] = np.nan
+        out.loc[sel, "note"] = f"not available: {outcomes}"
     empty = out.n == 0
     out.loc[empty, "note"] = out.loc[empty, "note"] + " (no MQLs / deals in the window)"
     out.attrs["sql_moment"] = sql_moment_note(crm)
@@ -624,11 +629,14 @@ def win_rate_by(crm: CRM, by: str, start, stop, as_of, confidence: float = 0.95,
     ``win_rate_shrunk``: empirical-Bayes shrinkage toward the overall win rate
     (:func:`sla_analysis.analyses.stats.shrunk_rates`), what the rows are ordered by (small groups,
     ``closed < min_n``, last and flagged: not ranked). An empty value is its own group ``(none)``.
-    Empty with ``attrs["unavailable"]`` when the export lacks ``closed_at`` or the ``by`` column."""
+    Empty with ``attrs["unavailable"]`` when the export lacks ``closed_at`` or the ``by`` column, or
+    records no won or no lost deals (the export's profile: a win rate of 100% would stand for
+    "losses not exported")."""
     cols = [by, "closed", "won", "lost", "win_rate", "win_rate_low", "win_rate_high", "win_rate_shrunk", "small_sample"]
-    if not _has(crm, "deals", "closed_at") or not _has(crm, "leads", by):
+    outcomes = crm.profile.unmet("won_deals", "lost_deals")  # a count of wins alone is not a win rate
+    if not _has(crm, "deals", "closed_at") or not _has(crm, "leads", by) or outcomes:
         out = pd.DataFrame(columns=cols)
-        out.attrs["unavailable"] = (f"the leads have no {by} column" if not _has(crm, "leads", by)
+        out.attrs["unavailable"] = (outcomes if outcomes else f"the leads have no {by} column" if not _has(crm, "leads", by)
                                     else "the deals have no closed_at column: closed deals cannot be dated")
         return out
     d, leads = crm.deals, crm.leads

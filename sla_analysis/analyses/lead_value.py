@@ -207,7 +207,7 @@ def funnel_sentence(f: dict, currency: str, limits: dict[str, str]) -> str:
     """Seed 003's arithmetic on this CRM: MQLs -> opportunities -> customers a month, and their value."""
     text = f"A month brings about **{f['leads']:,.0f} MQLs → {f['opportunities']:,.0f} opportunities → {f['customers']:,.1f} customers**"
     if "revenue" in limits:
-        return text + f"; {limits['revenue']}, so the dollars of lead value are not available."
+        return text + f"; {limits['revenue']}, so the money value of those leads is not available."
     return (text + f" at an average deal of {money(f['avg_deal_value'], currency)}: **{money(f['lead_value'], currency)} of "
             f"lead value a month**, or {money(f['value_per_lead'], currency)} per MQL at those MQLs' own mix of sources "
             "(the value used for the target above weights the sources as the period's MQLs do).")

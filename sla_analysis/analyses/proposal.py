@@ -538,7 +538,7 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
                  f"mix an MQL is worth {_money(m['blended_mql_value'], cur)}, so about **{m['mqls_per_month']:,.0f} MQLs a "
                  f"month** (page {m['page']}).")
     else:
-        L.append(f"Lead value in dollars: not available ({m['reason']}).")
+        L.append(f"Lead value ({cur}): not available ({m['reason']}).")
     mt = m.get("mql_types", {})
     if mt.get("available"):
         L += ["", f"MQL types, against the cost of working one ({_money(mt['work_cost_per_mql'], cur)}; page {mt['page']}):", "",

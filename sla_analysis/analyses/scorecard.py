@@ -7,7 +7,7 @@ what the figure needs (no attempts logged, no deal amounts). The lines are plain
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,8 @@ def period_progress(start: datetime, end: datetime, data_end: datetime, data_sta
 
 def period_sentence(label: str, start: datetime, end: datetime, data_end: datetime, progress: float, mqls: int) -> str:
     """The line that opens page 05: the period, how much of it the data covers, its MQLs."""
-    covered = (f"The data covers **{progress:.0%} of it** (up to {data_end:%d %b %Y}): figures are as of then, targets "
+    last_day = data_end - timedelta(microseconds=1)  # the data reaches the end of its last day
+    covered = (f"The data covers **{progress:.0%} of it** (up to and including {last_day:%d %b %Y}): figures are as of then, targets "
                "pro rata. " if progress < 1 else "The data covers all of it. ")
     return f"{label} runs from {start:%d %b %Y} to {end:%d %b %Y}. {covered}**{mqls:,} leads became MQLs** in the period."
 

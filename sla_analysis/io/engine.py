@@ -38,6 +38,7 @@ from sla_analysis.errors import EngineError
 from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT
 from sla_analysis.io.facts import FACTS, FIRST_TOUCHES
+from sla_analysis.io.export_profile import ExportProfile, export_profile
 from sla_analysis.io.shared_results import share_results
 
 
@@ -116,104 +117,55 @@ class CRM:
     def row_counts(self) -> dict[str, int]:
         return {n: i["rows"] for n, i in self.manifest["inputs"].items()}
 
-    #: Every timestamp column that records an event, per table: the data reaches its latest one.
-    EVENT_COLUMNS = {"leads": ("created_at", "mql_at", "sql_at"), "activities": ("occurred_at",),
-                     "deals": ("created_at", "proposal_at", "closed_at")}
-
-    def _event_bounds(self) -> list[tuple]:
-        """``(min, max, all_at_midnight)`` of every event column the export has (non-empty only):
-        one query per table, once per CRM (a page asks how far the data reaches several times)."""
-        if "event_bounds" in self._memo:
-            return self._memo["event_bounds"]
-        out = []
-        for table, columns in self.EVENT_COLUMNS.items():
-            present = [c for c in columns if self.has(table, c)]
-            if not present:
-                continue
-            t = getattr(self, table)
-            aggs = {}
-            for i, c in enumerate(present):
-                col = t[c]
-                aggs.update({f"lo{i}": col.min(), f"hi{i}": col.max(),
-                             f"timed{i}": ((col.hour() + col.minute() + col.second()) > 0).any()})
-            row = t.aggregate(**aggs).to_pandas()
-            for i in range(len(present)):
-                lo, hi, timed = row[f"lo{i}"].iloc[0], row[f"hi{i}"].iloc[0], row[f"timed{i}"].iloc[0]
-                if hi is not None and hi == hi:
-                    out.append((lo, hi, not bool(timed)))
-        self._memo["event_bounds"] = out
-        return out
+    @property
+    def profile(self) -> ExportProfile:
+        """What the export can tell (:mod:`sla_analysis.io.export_profile`), worked out once per export and
+        kept beside the validated tables."""
+        unavailable = self.manifest.get("unavailable") or {}
+        key = ("profile", json.dumps(unavailable, sort_keys=True))
+        if key not in self._memo:
+            inputs = {n: list(i["columns"]) for n, i in self.manifest["inputs"].items()}
+            self._memo[key] = export_profile(self.cache_dir, self.tables, inputs, unavailable)
+        return self._memo[key]
 
     def last_event_at(self):
-        """How far the data reaches: the latest event of any kind (lead created, MQL, SQL, attempt,
-        deal created, proposal, deal closed), so deals closed after the last new lead count. When
-        every event column holds dates only (all at midnight), an event dated D may be any time on
-        D: the data reaches the end of that day (the next midnight). ``None`` for an empty export."""
-        bounds = self._event_bounds()
-        if not bounds:
-            return None
-        last = max(b[1] for b in bounds).to_pydatetime().replace(tzinfo=None)
-        if all(b[2] for b in bounds):
-            last = last + timedelta(days=1)
-        return last
+        """How far the data reaches: the end of the day of the latest event of any kind (lead
+        created, MQL, SQL, rejected, recycled, attempt, deal created, proposal, deal closed), so
+        deals closed after the last new lead count and so does the whole of the last day.
+        ``None`` for an export with no dated event."""
+        return self.profile.data_end
 
     def first_event_at(self):
         """The earliest lead creation in the export (``None`` when it has no leads)."""
         v = self.leads.created_at.min().execute()
         return None if v is None or v != v else v.to_pydatetime().replace(tzinfo=None)
 
-    def limits(self) -> dict[str, str]:
-        """What this export cannot support, each with the reason in plain words:
+    #: the facts of the profile a page checks by a short name, and that name
+    LIMIT_NAMES = {"attempts": "attempts", "amounts": "revenue", "timeline": "timeline", "won_deals": "won_deals",
+                   "lost_deals": "lost_deals", "tiers": "tiers", "scores": "scores", "owners": "owners",
+                   "rejected_dates": "rejected", "recycled_dates": "recycled"}
+    #: what a mapping's ``unavailable.yml`` declares, by the same short names
+    DECLARED = {"first_touch_times": "first_touch", "call_outcomes": "outcomes", "mql_times": "mql_time",
+                "attempt_times": "attempt_time"}
 
-        * ``attempts``: no contact attempts (an empty activities table, or one the mapping says the
-          export does not have: then the mapping's own reason): cohorts by attempts, cost per call measured, the attempt cap, speed
-          to lead and cadence cannot be computed;
-        * ``revenue``: the deals have no amounts: revenue, MQL values and marketing's delivered value
-          cannot be computed;
-        * ``first_touch``: the export does not record when leads were first contacted (the contract
-          folder's ``unavailable.yml`` says ``first_touch_times``): speed to lead and its value;
-        * ``outcomes``: calls' outcomes are not recorded call by call (``call_outcomes``): contact
-          and conversation rates;
-        * ``mql_time``: when leads became MQLs is not recorded (``mql_times``): the days from MQL
-          to SQL;
-        * ``attempt_time``: the attempts' times of day and spacing are not recorded
-          (``attempt_times``): when attempts were made, days between attempts;
-        * ``timeline``: every event is dated the same day (:meth:`single_day`): times between events
-          (MQL to SQL) and rates per month (MQLs a month, SDR headcount).
-        """
-        out = {}
+    def limits(self) -> dict[str, str]:
+        """What this export cannot support, each with the reason in plain words, generated from its
+        profile (:attr:`profile`): ``attempts`` (no contact attempts), ``revenue`` (no deal amounts),
+        ``timeline`` (every date the same day), ``won_deals``, ``lost_deals``, ``tiers``, ``scores``
+        (none, or all the same), ``owners``, ``rejected``, ``recycled``; and what the mapping's
+        ``unavailable.yml`` declares the export does not record: ``first_touch``, ``outcomes``,
+        ``mql_time``, ``attempt_time``."""
+        facts = self.profile.facts
+        out = {short: facts[name].reason for name, short in self.LIMIT_NAMES.items() if not facts[name].present}
         unavailable = self.manifest.get("unavailable") or {}
-        if "activities" in unavailable:
-            out["attempts"] = str(unavailable["activities"])
-        elif not self.row_counts.get("activities"):
-            out["attempts"] = "the export has no contact attempts (the activities table is empty)"
-        if not self.has("deals", "amount"):
-            out["revenue"] = "the deals have no amounts, so revenue and the value of a lead are unknown"
-        if "first_touch_times" in unavailable:
-            out["first_touch"] = str(unavailable["first_touch_times"])
-        if "call_outcomes" in unavailable:
-            out["outcomes"] = str(unavailable["call_outcomes"])
-        if "mql_times" in unavailable:
-            out["mql_time"] = str(unavailable["mql_times"])
-        if "attempt_times" in unavailable:
-            out["attempt_time"] = str(unavailable["attempt_times"])
-        day = self.single_day()
-        if day is not None:
-            out["timeline"] = (f"every date in the export is the same day ({day:%d %b %Y}), so the time between "
-                               "events and rates per month are unknown")
+        out.update({short: str(unavailable[name]) for name, short in self.DECLARED.items() if name in unavailable})
         return out
 
     def single_day(self):
-        """The one calendar day every event of the export is dated (dates only, no times), or None:
-        such an export (a snapshot dated on the day it was taken) has no timeline."""
-        if "single_day" not in self._memo:
-            bounds = self._event_bounds()
-            day = None
-            if bounds and all(b[2] for b in bounds):
-                lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
-                day = lo.date() if lo.date() == hi.date() else None
-            self._memo["single_day"] = day
-        return self._memo["single_day"]
+        """The one calendar day every event of the export is dated, or None: such an export (a
+        snapshot dated on the day it was taken) has no timeline."""
+        p = self.profile
+        return None if p.has("timeline") or p.first_day is None else p.first_day
 
     @property
     def is_sample(self) -> bool:

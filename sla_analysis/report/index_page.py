@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 
 from sla_analysis.formats import money
+from sla_analysis.io.export_profile import TELLS
 from sla_analysis.report.actions import what_to_do
 from sla_analysis.report.marks import SAMPLE_BANNER
 
@@ -100,6 +101,28 @@ def data_quality_section(summary: dict) -> list[str]:
     return parts
 
 
+def export_profile_section(summary: dict) -> list[str]:
+    """"What this export can and cannot tell": the days it covers, then each fact the figures need
+    (:data:`sla_analysis.io.export_profile.TELLS`), with what shows it or why the figures needing it are
+    not available: the same reason every page gives for them."""
+    profile = summary.get("export_profile")
+    if not profile:
+        return []
+    facts = profile.get("facts") or {}
+    days = (f"It covers {_e(profile['first_day'])} to {_e(profile['last_day'])} (both days included)."
+            if profile.get("first_day") else "It holds no dated event.")
+    parts = ["<h2>What this export can and cannot tell</h2>", f"<p>{days}</p>",
+             "<table><tr><th>The export records</th><th>So the report can show</th><th>Not available because</th></tr>"]
+    for name, tells in TELLS:
+        f = facts.get(name)
+        if f is None:
+            continue
+        has = "✔ " + (f.get("detail") or "yes") if f["present"] else "✘ no"
+        parts.append(f"<tr><td>{_e(has)}</td><td>{_e(tells)}</td><td>{_e(f.get('reason') or '')}</td></tr>")
+    parts.append("</table>")
+    return parts
+
+
 def what_to_do_section(summary: dict) -> list[str]:
     """The "What to do" box: the actions the figures support, each linked to its evidence."""
     actions = what_to_do(summary)
@@ -160,6 +183,7 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
     parts.append("<h2>Pages</h2><ul>")
     parts += [f"<li><a href='{_e(href)}'>{_e(title)}</a></li>" for href, title in pages]
     parts.append("</ul>")
+    parts += export_profile_section(summary)
     parts += data_quality_section(summary)
     parts.append(f"<div class='sla-footer'>{_e(footer)}</div></body></html>")
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")

@@ -25,6 +25,7 @@ from sla_analysis.config import SLAConfig
 from sla_analysis.console import log as _log
 from sla_analysis.periods import Period
 from sla_analysis.report.marks import NOT_AVAILABLE_MARK
+from sla_analysis.io.export_profile import ExportProfile
 from sla_analysis.report.workbook import write_tables
 
 SUMMARY_SCHEMA_VERSION = "1"
@@ -118,8 +119,21 @@ def page_title(name: str) -> str:
     return " ".join(w.upper() if w.lower() in ("sla", "mql", "sql", "kpi", "kpis") else w for w in words)
 
 
-def build_summary(period: Period, cfg: SLAConfig, manifest: dict, fragments: dict, pages: list[str]) -> dict:
-    """The documented ``summary.json``: period, inputs, config used, and every headline figure."""
+def profile_summary(profile: ExportProfile) -> dict:
+    """``summary.json["export_profile"]``: the days the export covers (the last one included), its
+    rows per table, and each fact the figures need: present (with what shows it) or absent with the
+    reason every figure needing it gives."""
+    return {"first_day": profile.first_day.isoformat() if profile.first_day else None,
+            "last_day": profile.last_day.isoformat() if profile.last_day else None,
+            "rows": dict(sorted(profile.rows.items())),
+            "facts": {name: {"present": f.present, "reason": f.reason, "detail": f.detail or None}
+                      for name, f in profile.facts.items()}}
+
+
+def build_summary(period: Period, cfg: SLAConfig, manifest: dict, fragments: dict, pages: list[str],
+                  profile: ExportProfile | None = None) -> dict:
+    """The documented ``summary.json``: period, inputs, config used, what the export can tell
+    (``export_profile``) and every headline figure."""
     headline: dict = {}
     for frag in fragments.values():
         for key, value in frag.items():
@@ -139,6 +153,7 @@ def build_summary(period: Period, cfg: SLAConfig, manifest: dict, fragments: dic
                    for n, i in sorted(manifest["inputs"].items())},
         "currency": cfg.currency,
         "pages": pages,
+        **({"export_profile": profile_summary(profile)} if profile is not None else {}),
         **{k: headline[k] for k in sorted(headline)},
     }
 

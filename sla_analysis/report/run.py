@@ -41,6 +41,7 @@ from sla_analysis.console import log as _log
 from sla_analysis.errors import NotebookFailed, OutputError, PeriodError
 from sla_analysis.io.engine import check_engine_ready, engine_name, open_crm
 from sla_analysis.io.inputs import resolve_inputs
+from sla_analysis.io.export_profile import ExportProfile
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.index_page import write_index
 from sla_analysis.report.kernels import WarmKernelManager, server_pids, start_fork_server
@@ -152,11 +153,12 @@ class Stopwatch:
                     fh.write(json.dumps({"stage": name, "start": start, "end": end}) + "\n")
 
 
-def check_period_has_data(crm_dir: Path, period: Period, cfg: SLAConfig) -> None:
+def check_period_has_data(crm_dir: Path, period: Period, cfg: SLAConfig) -> ExportProfile:
     """Refuse a period about which the export says nothing: no lead created, no activity logged and
     no deal opened in the period or in the window its analyses look back on (the stale-lead cohorts:
     ``lookback_days`` + ``stale_after_days`` before its end). A period after the export's last
-    event is fine while that window still holds data (its cohorts have settled)."""
+    event is fine while that window still holds data (its cohorts have settled). Returns the
+    export's profile (what it can tell, :mod:`sla_analysis.io.export_profile`), worked out here once."""
 
     crm = open_crm(crm_dir, engine="duckdb")  # a few counts: no need to start another engine here
     back = cfg.lookback_days + cfg.stale_after_days
@@ -164,8 +166,8 @@ def check_period_has_data(crm_dir: Path, period: Period, cfg: SLAConfig) -> None
     for table, col in (("leads", "created_at"), ("activities", "occurred_at"), ("deals", "created_at")):
         t = crm.tables.get(table)
         if t is not None and int(t.filter((t[col] >= lo) & (t[col] < hi)).count().execute()):
-            return
-    first, last = crm.first_event_at(), crm.last_event_at()
+            return crm.profile
+    first, last = crm.profile.first_day, crm.profile.last_day
     covers = (f"the export covers {first:%Y-%m-%d} to {last:%Y-%m-%d}" if first and last
               else "the export holds no dated rows")
     raise PeriodError(f"PERIOD {period.label} has no data: no lead was created, no activity logged and no deal "
@@ -324,7 +326,7 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
     with watch.stage("validate"):
         crm_dir = resolve_inputs(data_dir, quiet, profile)
     manifest = json.loads((crm_dir / "manifest.json").read_text())
-    check_period_has_data(crm_dir, period, cfg)
+    profile = check_period_has_data(crm_dir, period, cfg)
     check_engine_ready(crm_dir)  # a warehouse engine holds this export's tables (else refused now)
     with period_lock(out_root, period.label, quiet):
         remove_leftovers(out_root, period.label, quiet)
@@ -359,7 +361,7 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
             _log(f"[{len(notebooks) + 2}/{len(notebooks) + 3}] writing summary.json and index.html", quiet)
             with watch.stage("summary"):
                 fragments = {p.stem: json.loads(p.read_text()) for p in sorted(fragments_dir.glob("*.json"))}
-                summary = build_summary(period, cfg, manifest, fragments, [f"{n}.html" for n in notebooks])
+                summary = build_summary(period, cfg, manifest, fragments, [f"{n}.html" for n in notebooks], profile)
                 write_workbook(staging / "tables.xlsx", fragments_dir / "tables", period, manifest, notebooks,
                                cfg.currency, summary.get("limits") or {})
                 shutil.rmtree(fragments_dir)
