@@ -26,7 +26,6 @@ import importlib.util
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote
@@ -37,8 +36,8 @@ import ibis.expr.types as ir
 from sla_analysis.errors import EngineError
 from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT
-from sla_analysis.io.facts import FACTS, FIRST_TOUCHES
 from sla_analysis.io.export_profile import ExportProfile, export_profile
+from sla_analysis.io.facts import FACTS, FIRST_TOUCHES
 from sla_analysis.io.shared_results import share_results
 
 

@@ -23,9 +23,9 @@ from nbconvert import HTMLExporter
 from sla_analysis import __version__, paths
 from sla_analysis.config import SLAConfig
 from sla_analysis.console import log as _log
+from sla_analysis.io.export_profile import ExportProfile
 from sla_analysis.periods import Period
 from sla_analysis.report.marks import NOT_AVAILABLE_MARK
-from sla_analysis.io.export_profile import ExportProfile
 from sla_analysis.report.workbook import write_tables
 
 SUMMARY_SCHEMA_VERSION = "1"

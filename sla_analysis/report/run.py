@@ -40,8 +40,8 @@ from sla_analysis.config import SLAConfig, load_config
 from sla_analysis.console import log as _log
 from sla_analysis.errors import NotebookFailed, OutputError, PeriodError
 from sla_analysis.io.engine import check_engine_ready, engine_name, open_crm
-from sla_analysis.io.inputs import resolve_inputs
 from sla_analysis.io.export_profile import ExportProfile
+from sla_analysis.io.inputs import resolve_inputs
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.index_page import write_index
 from sla_analysis.report.kernels import WarmKernelManager, server_pids, start_fork_server
