@@ -48,19 +48,27 @@ def test_a_constant_column_tells_nothing(tmp_path):
                                             "lead from another")
 
 
-def test_every_dated_column_counts_for_the_timeline(tmp_path):
-    """Leads and attempts all on one day, rejections five days later: the export has a timeline
-    (it did not, when only creation, MQL, SQL, attempt and deal dates counted)."""
+def test_the_timeline_is_the_funnels_and_the_data_reaches_every_dated_column(tmp_path):
+    """Leads, attempts and deals all on one day, rejections five days later: no timeline (the time
+    from MQL to deal is unknown), and the reason says the rejections are dated otherwise; the data
+    reaches the day of the last rejection."""
     day = "2024-03-01 00:00:00"
     leads = [dict(r, created_at=day, rejected_at="2024-03-06 00:00:00" if r["lead_id"] == "L2" else "") for r in LEADS]
     acts = [dict(a, occurred_at=day) for a in ACTIVITIES]
     opened = [dict(DEALS[0], created_at=day, stage="open", amount="")]
     crm = open_export(tmp_path / "rejected", leads, acts, opened)
-    assert crm.profile.has("timeline") and crm.profile.has("rejected_dates") and crm.single_day() is None
+    assert not crm.profile.has("timeline") and crm.profile.has("rejected_dates") and crm.single_day() == date(2024, 3, 1)
+    assert crm.profile.reason("timeline") == ("every lead, attempt and deal in the export is dated the same day (01 Mar "
+                                              "2024); only the rejections are dated otherwise, so the time between events "
+                                              "and rates per month are unknown")
     assert (crm.profile.first_day, crm.profile.last_day) == (date(2024, 3, 1), date(2024, 3, 6))
+    assert crm.last_event_at() == datetime(2024, 3, 7)
     flat = open_export(tmp_path / "flat", [dict(r, created_at=day) for r in LEADS], acts, opened)
     assert flat.single_day() == date(2024, 3, 1) and "timeline" in flat.limits()
-    assert flat.profile.reason("timeline").startswith("every date in the export is the same day (01 Mar 2024)")
+    assert flat.profile.reason("timeline").startswith("every lead, attempt and deal in the export is dated the same day "
+                                                      "(01 Mar 2024), so")
+    moved = [dict(r, created_at="2024-03-02 00:00:00" if r["lead_id"] == "L3" else day) for r in LEADS]
+    assert open_export(tmp_path / "two days", moved, acts, opened).profile.has("timeline")
     assert not flat.profile.has("won_deals") and flat.profile.reason("won_deals") == (
         "the export records no won deals (deals by stage: 1 open)")
 

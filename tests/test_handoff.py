@@ -327,7 +327,9 @@ def test_without_the_columns_every_section_says_why(bare_crm, hand_crm):
     for section in ("score", "mql_type", "rejection", "recycling", "attribution", "segment", "persona"):
         assert hd.unavailable(bare_crm, section), section
         assert hd.unavailable(hand_crm, section) is None, section
-    assert hd.unavailable(bare_crm, "score") == "The leads have no score (nor fit_score and interest_score)."
+    # the reason is the export profile's, the one every page gives
+    assert hd.unavailable(bare_crm, "score") == "The leads have no score column, so the export records no lead scores."
+    assert bare_crm.profile.reason("scores") == "the leads have no score column, so the export records no lead scores"
     assert hd.score_column(bare_crm) is None and hd.attribution(bare_crm, JAN, APR).empty
     assert hd.return_path(bare_crm, APR, 60, 90).empty
     # the per-lead table still works: every MQL counted (no mql_at: created_at is the MQL moment)

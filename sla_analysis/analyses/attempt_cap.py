@@ -63,6 +63,10 @@ def compute_period_cap(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int = 
     profiles, covariates, cost, window_from = co.plateau_history(crm, cfg, as_of)
     contacted = profiles[profiles.attempts >= 1]
     per_week = co.contacted_per_week(profiles, window_from, as_of)
+    # a cap weighs what attempts cost against what conversions earn: it needs attempts, won deals and their amounts
+    why = crm.profile.unmet("attempts", "won_deals", "amounts")
+    if why:
+        return PeriodCap(profiles, covariates, cost, window_from, Result.absent(why), Result.absent(why), per_week)
     cap = pl.recommend_cap_or_reason(contacted, cost, covariates, n_boot=n_boot, seed=cfg.random_seed % 2**32,
                                      min_at_risk=cfg.min_group_size, confidence=cfg.confidence_level,
                                      tier_column="tier" if "tier" in contacted else None,

@@ -235,7 +235,20 @@ def stale_cohorts(crm: CRM, cfg: SLAConfig, as_of: datetime, by: str | None = No
     out["revenue_per_lead"] = out.revenue / out.leads
     out["profit"] = out.revenue - out.attempts_cost
     out["profit_per_lead"] = out.profit / out.leads
-    return out.sort_values(([by] if by else []) + ["cohort_order"]).reset_index(drop=True)
+    return _unknown_as_unknown(crm, out).sort_values(([by] if by else []) + ["cohort_order"]).reset_index(drop=True)
+
+
+def _unknown_as_unknown(crm: CRM, out: pd.DataFrame) -> pd.DataFrame:
+    """What the export does not record is NaN, never a 0 standing for it: revenue and profit
+    without deal amounts; attempts, their cost and profit without contact attempts (every lead
+    then falls in one cohort, named so)."""
+    profile = crm.profile
+    if not profile.has("amounts"):
+        out[["revenue", "revenue_per_lead", "profit", "profit_per_lead"]] = np.nan
+    if not profile.has("attempts"):
+        out[["attempts", "attempts_cost", "profit", "profit_per_lead"]] = np.nan
+        out["cohort"] = "attempts not recorded"
+    return out
 
 
 def attempt_types(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of: datetime,
@@ -288,7 +301,7 @@ def group_summary(cohorts: pd.DataFrame, by: str, confidence: float = 0.95, min_
     """Per ``by`` group, totals over a :func:`stale_cohorts` ``by=`` table: leads, attempts per
     lead, customers, conversion rate (Wilson interval, ``small_sample`` flag), revenue per lead,
     attempts cost per lead and profit per lead."""
-    g = cohorts.groupby(by, as_index=False)[["leads", "attempts", "customers", "revenue", "attempts_cost"]].sum()
+    g = cohorts.groupby(by, as_index=False)[["leads", "attempts", "customers", "revenue", "attempts_cost"]].sum(min_count=1)
     g = rate_table(g, "customers", "leads", confidence, min_n, prefix="conversion_rate")
     g["attempts_per_lead"] = g.attempts / g.leads
     g["revenue_per_lead"] = g.revenue / g.leads

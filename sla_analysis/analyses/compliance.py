@@ -424,7 +424,8 @@ def speed_to_lead(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     out = pd.concat(frames, ignore_index=True)
     count_cols = [c for c in out.columns
                   if c not in keys and not c.startswith(("median", "p90", "response"))]
-    out[count_cols] = out[count_cols].fillna(0).astype(int)
+    # counts as numbers first: an all-NULL count (no MQL in the window) comes back as objects
+    out[count_cols] = out[count_cols].apply(pd.to_numeric).fillna(0).astype(int)
     # one window per row only when every lead of the group shares it
     same = out.response_hours == out.response_hours_min
     out["response_hours"] = out.response_hours.where(same)

@@ -88,7 +88,9 @@ def measured_pace(crm: CRM, start: datetime, stop: datetime, session_gap_minutes
     overall = gaps.aggregate(session_gaps=gaps.count(), median_gap_s=gaps.gap_s.median()).to_pandas()
     tot = util.aggregate(attempts=util.attempts.sum(), active_hours=util.active_hours.sum()).to_pandas()
     row = {"rep_id": "all reps", **overall.iloc[0].to_dict(), **tot.iloc[0].to_dict()}
-    per_rep = pd.concat([per_rep, pd.DataFrame([row])], ignore_index=True)
+    # the all-reps row appended by records: a concat with an all-NaN column warns (pandas FutureWarning)
+    per_rep = pd.DataFrame.from_records([*per_rep.to_dict("records"), row], columns=list(per_rep.columns))
+    per_rep = per_rep.astype({c: float for c in per_rep.columns if c != "rep_id"})
     per_rep["calls_per_hour_dialling"] = 3600.0 / per_rep.median_gap_s
     per_rep["attempts_per_active_hour"] = per_rep.attempts / per_rep.active_hours
     return per_rep

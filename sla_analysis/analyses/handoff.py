@@ -83,8 +83,19 @@ def has_values(crm: CRM, column: str, table: str = "leads") -> bool:
 def unavailable(crm: CRM, section: str) -> str | None:
     """Why ``section`` (score, mql_type, rejection, recycling, attribution, segment, persona)
     cannot be computed from this export, or ``None`` when it can."""
-    ok = any(all(has_values(crm, c) for c in option) for option in _NEEDS[section])
-    return None if ok else _WHY[section]
+    profile = crm.profile
+    if section in _FACT:  # decided once, for every page, by the export's profile
+        why = profile.reason(_FACT[section])
+    else:
+        ok = any(all(has_values(crm, c) for c in option) for option in _NEEDS[section])
+        why = None if ok else _WHY[section]
+        if ok and section == "recycling" and not profile.has("timeline"):  # what came after a return needs dates
+            why = profile.reason("timeline")
+    return None if why is None else f"{why[0].upper()}{why[1:]}" + ("" if why.endswith(".") else ".")
+
+
+#: sections whose need is one fact of the export's profile (``io/export_profile.py``)
+_FACT = {"score": "scores", "rejection": "rejected_dates"}
 
 
 def score_column(crm: CRM) -> str | None:
@@ -450,6 +461,9 @@ def rejection_by(crm: CRM, by: str, start: datetime, stop: datetime, as_of: date
     out = pd.concat([allg, per], ignore_index=True).rename(columns={"group": by})
     out = out.astype({"mqls": float, "rejected": float}).fillna({"rejected": 0.0})
     out = rate_table(out, "rejected", "mqls", confidence, min_n, prefix="rejection_rate")
+    if not crm.profile.has("timeline"):  # days from MQL to rejection between dates the export does not order
+        out[["median_days", "p90_days"]] = np.nan
+        out.attrs["why_days"] = crm.profile.reason("timeline")
     return out[[by, "mqls", "rejected", "rejection_rate", "rejection_rate_low", "rejection_rate_high",
                 "median_days", "p90_days", "small_sample"]]
 
@@ -569,11 +583,16 @@ def return_path(crm: CRM, as_of: datetime, follow_days: int, lookback_days: int,
         got = per.aggregate(won=per.count(), won_revenue=per.won_amount.sum()).to_pandas().iloc[0]
         rows.append({"kind": kind, "leads": _count(row.leads),
                      "requalified": _count(row.requalified) if has_requalified else np.nan,
-                     "won": _count(got.won), "won_revenue": _float(got.won_revenue) if _count(got.won) else 0.0})
+                     "won": _count(got.won),
+                     "won_revenue": (np.nan if not crm.profile.has("amounts") else
+                                     _float(got.won_revenue) if _count(got.won) else 0.0)})
     out = pd.DataFrame(rows, columns=["kind", "leads", "requalified", "won", "won_revenue"])
     out = out.astype({"leads": float, "requalified": float, "won": float, "won_revenue": float})
     out = rate_table(out, "requalified", "leads", confidence, min_n, prefix="requalified_share")
     out = rate_table(out, "won", "leads", confidence, min_n, prefix="won_share")
+    if not crm.profile.has("timeline"):  # whether a deal came after the return cannot be told
+        out[[c for c in out.columns if c.startswith(("requalified", "won"))]] = np.nan
+        out.attrs["why_unknown"] = crm.profile.reason("timeline")
     out.attrs.update(window=(start, stop), follow_days=int(follow_days))
     return out
 
@@ -815,8 +834,9 @@ def rejection_sentence(rej: pd.DataFrame) -> str:
     """How often sales rejected MQLs, how fast, and the sources rejected most and least."""
     total, per = rej.iloc[0], rej.iloc[1:]
     ranked = per[~per.small_sample].sort_values("rejection_rate")
-    text = (f"Sales rejected **{pct(total.rejection_rate)} of the MQLs** ({total.rejected:,.0f} of {total.mqls:,.0f}), a "
-            f"median of {total.median_days:.1f} days after they became MQLs.")
+    when = (f"a median of {total.median_days:.1f} days after they became MQLs" if np.isfinite(total.median_days) else
+            f"how long after they became MQLs is not available: {rej.attrs.get('why_days') or 'no rejection is dated'}")
+    text = f"Sales rejected **{pct(total.rejection_rate)} of the MQLs** ({total.rejected:,.0f} of {total.mqls:,.0f}), {when}."
     if len(ranked) > 1 and total.rejected > 0:
         text += (f" Leads from **{crm_text(ranked.source.iloc[-1])}** were rejected most often ({pct(ranked.rejection_rate.iloc[-1])}), "
                  f"from **{crm_text(ranked.source.iloc[0])}** least ({pct(ranked.rejection_rate.iloc[0])}).")

@@ -711,7 +711,7 @@ def sql_value(crm: CRM, start, stop, as_of, settled_start=None, settled_stop=Non
     average revenue per customer x close rate" applied one stage down; it does not trust the
     amounts of open deals. Its interval scales the t-interval of won revenue per settled SQL.
     ``won_value`` = what the period's SQLs have already won by ``as_of``. NaN (with ``note``)
-    when the export has no ``amount`` column.
+    when the export has no deal amounts (its profile), or its leads end before the period.
     """
     s = _sql_cohort(crm, start, stop, as_of)
     r = s.aggregate(sqls=s.count(), deals=s.deals.sum(), without=(s.deals == 0).sum(), value=s.amount.sum(),
@@ -734,12 +734,22 @@ def sql_value(crm: CRM, start, stop, as_of, settled_start=None, settled_stop=Non
         rps, rlo, rhi = mean_interval(_none(q["won"]) if hn else 0.0, _none(q["sq"]) if hn else 0.0, hn, confidence)
         out.update(settled_sqls=hn, won_revenue_per_settled_sql=float(rps), expected_value=float(n * rps),
                    expected_value_low=float(n * rlo), expected_value_high=float(n * rhi))
-    if not _has(crm, "deals", "amount"):
+    why = crm.profile.reason("amounts") or _period_outside_the_data(crm, start)
+    if why:
         for k in ("value", "value_per_sql", "value_per_sql_low", "value_per_sql_high", "won_value", "expected_value",
                   "expected_value_low", "expected_value_high", "won_revenue_per_settled_sql"):
             out[k] = float("nan")
-        out["note"] = "not available: the export has no amount column"
+        out["note"] = f"not available: {why}"
     return out
+
+
+def _period_outside_the_data(crm: CRM, start) -> str | None:
+    """Why a period starting at ``start`` has no SQLs to count: the export's leads end before it."""
+    ends = [crm.profile.stream_end("leads", c) for c in ("created_at", "mql_at", "sql_at")]
+    last = max((e for e in ends if e is not None), default=None)
+    if last is not None and last <= _ts(start):
+        return f"the export's leads end on {last - timedelta(days=1):%d %b %Y}, before the period begins"
+    return None
 
 
 # --------------------------------------------------------------------------- SDR capacity
@@ -947,7 +957,7 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
         to_sql.get("mean_low"), to_sql.get("mean_high"), "the period's MQLs that became SQLs", "{:.2f}")
     add("mql_to_sql_days", "Days from MQL to SQL (median)", sql_time.get("km_median_days"), int(sql_time.get("mqls", 0)),
         sql_time.get("km_low"), sql_time.get("km_high"), "the period's MQLs that become SQLs, those not yet SQL followed to the end of the data", "{:.1f}")
-    add("sql_pipeline_value", "Dollar value of SQLs (their deals' amounts)", value.get("value"), int(value.get("sqls", 0)),
+    add("sql_pipeline_value", "Value of SQLs (their deals' amounts)", value.get("value"), int(value.get("sqls", 0)),
         None, None, "the period's SQLs", lambda x: money(x, currency))
     add("sql_expected_value", "Expected won value of SQLs", value.get("expected_value"), int(value.get("sqls", 0)),
         value.get("expected_value_low"), value.get("expected_value_high"),

@@ -135,13 +135,15 @@ def mql_value_by_group(funnel: pd.DataFrame, by: str = "source", confidence: flo
 
 def mqls_by_month(crm: CRM, start: datetime, stop: datetime, by: str = "source") -> pd.DataFrame:
     """MQLs delivered per calendar month and ``by`` group in ``[start, stop)``. ``attrs["months_with_data"]``:
-    the months of ``[start, stop)`` the export's dates reach (from its first lead to its last event);
-    in the others a month without MQLs is unknown, not 0."""
+    the months of ``[start, stop)`` the export's leads reach (from its first lead to the end of the
+    day of its last new lead or MQL: an export whose attempts run on after its last new lead says
+    nothing of MQLs after it); in the others a month without MQLs is unknown, not 0."""
     m = mql_table(crm)
     m = m.filter((m.mql_at >= start) & (m.mql_at < stop))
     agg = m.group_by(month=m.mql_at.strftime("%Y-%m"), group=m[by].fill_null("(none)")).aggregate(mqls=m.count())
     out = agg.order_by(["month", "group"]).to_pandas().rename(columns={"group": by})
-    first, last = crm.first_event_at(), crm.last_event_at()
+    ends = [crm.profile.stream_end("leads", c) for c in ("created_at", "mql_at")]
+    first, last = crm.first_event_at(), max((e for e in ends if e is not None), default=None)
     months = pd.period_range(pd.Timestamp(start), pd.Timestamp(stop) - pd.Timedelta(seconds=1), freq="M")
     out.attrs["months_with_data"] = [] if first is None or last is None else [
         str(p) for p in months if p.start_time < pd.Timestamp(last) and p.end_time >= pd.Timestamp(first)]
@@ -176,17 +178,21 @@ def delivered_value(monthly: pd.DataFrame, values: pd.DataFrame, months: list[st
     return out
 
 
-def monthly_funnel(funnel: pd.DataFrame, window_days: int) -> dict:
+def monthly_funnel(funnel: pd.DataFrame, window_days: int, why_no_timeline: str | None = None) -> dict:
     """Seed 003's funnel per month, from the settled window's totals: MQLs, opportunities and
     customers a month, average deal value, and the lead value they deliver a month. All NaN when
-    the window holds no MQL (the data has nothing there: absent, not 0 a month)."""
+    the window holds no MQL (the data has nothing there: absent, not 0 a month) or the export has
+    no timeline (``why_no_timeline``: every lead dated the same day is no rate a month), with the
+    reason in ``why``; the money figures are NaN when no deal has an amount."""
     months = window_days / (365.25 / 12)
-    total = funnel[["mqls", "opportunities", "customers", "revenue"]].sum()
-    if not total.mqls:
+    total = funnel[["mqls", "opportunities", "customers"]].sum()
+    revenue = funnel["revenue"].sum(min_count=1)  # no amounts at all: unknown, not 0
+    if not total.mqls or why_no_timeline:
         months = float("nan")
-    avg_deal = total.revenue / total.customers if total.customers else float("nan")
+    avg_deal = revenue / total.customers if total.customers else float("nan")
     out = funnel_lead_value(total.mqls / months, total.opportunities / months, total.customers / months, avg_deal)
     out["avg_deal_value"] = avg_deal
+    out["why"] = why_no_timeline
     return out
 
 

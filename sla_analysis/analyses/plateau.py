@@ -1352,7 +1352,8 @@ def recommend_cap_or_reason(profiles: pd.DataFrame, cost_per_attempt: float, cov
     """:func:`recommend_cap` as a :class:`Result`: absent, with the reason in plain words, when the
     history cannot support any cap (nobody contacted, no conversions, too few leads)."""
     if not np.isfinite(cost_per_attempt):
-        return Result.absent("the cost per attempt is unknown (no attempts were logged)")
+        return Result.absent("the cost per attempt is unknown (no attempt in the history has a cost: no call or "
+                             "priced attempt type was logged)")
     try:
         return Result.of(recommend_cap(profiles, cost_per_attempt, covariates, **kwargs))
     except ValueError as err:
@@ -1374,6 +1375,19 @@ def history_counts(profiles: pd.DataFrame) -> dict[str, int]:
     return {"mqls": int(profiles.weight.sum()), "contacted_leads": int(contacted.weight.sum()),
             "censored_leads": int(contacted.weight[contacted.censored].sum()),
             "deal_without_attempt": int(profiles.weight[(profiles.attempts == 0) & profiles.converted].sum())}
+
+
+def history_sentence(h: dict[str, int], window_from, period_label: str, cost_per_attempt: float, currency: str,
+                     no_attempts: str | None = None) -> str:
+    """Page 03's opening line: the MQLs of the history, how many were contacted and are still worked,
+    and what an attempt costs; without contact attempts in the export (``no_attempts``, its
+    profile's reason) only the MQLs, and why the rest is not available."""
+    head = f"**{h['mqls']:,} MQLs** from {window_from:%d %b %Y} to the end of {period_label}"
+    if no_attempts:
+        return f"{head}; who was contacted, and what an attempt costs, is not available: {no_attempts}."
+    return (f"{head}; **{h['contacted_leads']:,}** received at least one attempt, of which **{h['censored_leads']:,}** are "
+            f"still being worked (they count only for the attempts they had). An attempt costs "
+            f"**{money(cost_per_attempt, currency, 2)}** on average at this history's mix.")
 
 
 def plateau_summary(rec: Result[CapRecommendation], seeds: Result[dict], profiles: pd.DataFrame,

@@ -125,10 +125,11 @@ def conversion_timeframes(crm: CRM, start: datetime, stop: datetime, as_of: date
 
 
 def sales_promise(cfg: SLAConfig, caps: dict[str, pl.CapRecommendation | str], windows: dict[str, dict],
-                  timeframes: pd.DataFrame, min_conversions: int = 30) -> dict:
+                  timeframes: pd.DataFrame, min_conversions: int = 30, why_no_timeframe: str | None = None) -> dict:
     """Per tier: response window, touches, timeframe and the break-up touch, each with its source
-    and the current SLA's value (kept, with the reason, where the data cannot say)."""
-    tf = timeframes.set_index("tier") if len(timeframes) else pd.DataFrame()
+    and the current SLA's value (kept, with the reason, where the data cannot say: no timeframe
+    from the data when ``why_no_timeframe``, e.g. no tiers or no timeline in the export)."""
+    tf = timeframes.set_index("tier") if len(timeframes) and not why_no_timeframe else pd.DataFrame()
     tiers = {}
     for t, cur in cfg.tiers.items():
         cap = caps.get(t, "not computed")
@@ -148,7 +149,7 @@ def sales_promise(cfg: SLAConfig, caps: dict[str, pl.CapRecommendation | str], w
                                      "page": PAGES["proposal"]}
         else:
             row["timeframe_days"] = {"value": cur.timeframe_days, "source": "current",
-                                     "reason": f"fewer than {min_conversions} conversions of this tier"}
+                                     "reason": why_no_timeframe or f"fewer than {min_conversions} conversions of this tier"}
         row["breakup_touch"] = row["touches"]["value"]
         tiers[t] = row
     return {"available": True, "tiers": tiers}
@@ -176,6 +177,8 @@ def handoff_and_return(cfg: SLAConfig, best: dict | None, why_score: str | None,
     if recycled is None or not len(recycled) or not recycled.leads.iloc[0] > 0:
         out["recycled"] = {"available": False, "reason": why_back or "no lead was recorded as recycled to marketing "
                                                                       "early enough to be followed up"}
+    elif back.attrs.get("why_unknown"):  # what became of them cannot be told (no timeline)
+        out["recycled"] = {"available": False, "reason": back.attrs["why_unknown"]}
     else:
         r = back.set_index("kind").loc["recycled to marketing"]
         out["recycled"] = {"available": True, "leads": int(r.leads), "won": int(r.won), "won_share": float(r.won_share),
@@ -228,14 +231,21 @@ def expected_attempts(cap: pl.CapRecommendation | str) -> float:
 
 def capacity(cfg: SLAConfig, mqls_per_month: float, tier_share: dict[str, float], contacted_share: float,
              attempts_per_lead: dict[str, float], hours_per_attempt: float, logged_attempts_per_month: float,
-             sdrs: int) -> dict:
+             sdrs: int, why_volume: str = "the MQLs a month are unknown") -> dict:
     """SDR hours and headcount the proposed protocol needs at ``mqls_per_month`` against today's team
-    (module docstring); ``flag`` when the need exceeds today's hours by more than ``review_tolerance``."""
+    (module docstring); ``flag`` when the need exceeds today's hours by more than ``review_tolerance``.
+    Not available, with the input that is missing, when the MQLs a month (``why_volume``), a tier's
+    attempt cap or the time an attempt takes are unknown; the headcount alone is unknown (NaN) when
+    the export does not say who made the attempts (``sdrs`` = 0)."""
     if not np.isfinite(mqls_per_month):
-        return {"available": False, "reason": "the MQLs a month are unknown (every event in the export has the same date)"}
+        return {"available": False, "reason": why_volume}
     need = {t: mqls_per_month * tier_share.get(t, 0.0) * contacted_share * a for t, a in attempts_per_lead.items()}
-    if not need or any(not np.isfinite(v) for v in need.values()) or not np.isfinite(hours_per_attempt):
-        return {"available": False, "reason": "no attempt cap per tier or no cost per attempt (no attempts logged)"}
+    no_cap = [t for t, v in need.items() if not np.isfinite(v)]
+    if not need or no_cap:
+        return {"available": False, "reason": f"no attempt cap for the {', '.join(no_cap)} tier" + ("s" if len(no_cap) > 1 else "")
+                if no_cap else "no lead tier has an attempt cap"}
+    if not np.isfinite(hours_per_attempt):
+        return {"available": False, "reason": "the time an attempt takes is unknown (no cost per attempt)"}
     attempts = float(sum(need.values()))
     hours = attempts * hours_per_attempt
     today = logged_attempts_per_month * hours_per_attempt
@@ -314,6 +324,10 @@ class Inputs:
     working_hours: dict | None = None  # when the team worked, read from attempts (no business_hours set)
     timezone: str = "UTC"
     below_threshold_share: float | None = None  # settled MQLs scoring below the current threshold
+    lead_months: float | None = None   # months of the period the export's leads reach (None: all of them)
+    attempt_months: float | None = None  # months of the period its attempts reach
+    why_volume: str | None = None      # why the MQLs a month are unknown for this period
+    why_no_timeframe: str | None = None  # why the data gives no timeframe per tier (no tiers, no timeline)
 
 
 def response_windows(x: Inputs) -> dict[str, dict]:
@@ -377,6 +391,9 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     why_speed = cp.speed_unavailable(crm.limits())
     effect = (sv.SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), float("nan"), months, 0, why_speed) if why_speed
               else sv.adjusted_effect(counts, months, cfg.confidence_level, cfg.min_group_size, n_boot, cfg.random_seed % 2**32))
+    if not crm.profile.has("amounts") and not effect.reason:  # extra conversions stand; their money is unknown
+        effect.gains[[c for c in effect.gains.columns if c.startswith("revenue")]] = np.nan
+        effect.value_per_conversion = float("nan")
     why_score = hd.unavailable(crm, "score")
     best, bands = None, None
     if not why_score:
@@ -398,25 +415,38 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     limits = crm.limits()
     worked = (None if cfg.business_hours or limits.get("attempt_time") or "attempts" in limits
               else cp.working_hours(cp.attempts_by_hour_weekday(crm, start_p, end, zone)))
+    profile = crm.profile
+    lead_months = profile.months_covered("leads", "created_at", start_p, end, len(period.months))
+    attempt_months = profile.months_covered("activities", "occurred_at", start_p, end, len(period.months))
+    why_volume = None
+    if not lead_months:
+        last = profile.stream_end("leads", "created_at")
+        why_volume = (f"the export's last lead was created on {last - timedelta(days=1):%d %b %Y}, before {period.label} "
+                      "began, so the MQLs a month of this period are unknown" if last else "the export has no dated leads")
     return Inputs(cfg, period.label, (end - timedelta(days=1)).date() if isinstance(end, datetime) else end, len(period.months),
                   values.set_index("source").mql_value if len(values) else pd.Series(dtype=float), mix, types, why_types,
                   work_cost, cost, caps, timeframes, counts, crude, effect, best, why_score, back, why_return, mqls,
                   tier_share, contacted_share, logged, sdrs, (s_from, s_to), why_speed, crm.limits().get("timeline"),
-                  worked, zone, share_below(bands, cfg.mql_score_threshold))
+                  worked, zone, share_below(bands, cfg.mql_score_threshold), lead_months, attempt_months, why_volume,
+                  profile.unmet("tiers", "timeline"))
 
 
 def assemble(x: Inputs) -> dict:
     """``summary.json["proposal"]``: every component, with what it could not fill."""
     cfg = x.cfg
     windows = in_working_hours(response_windows(x), x.working_hours)
-    sales = sales_promise(cfg, x.caps, windows, x.timeframes)
+    sales = sales_promise(cfg, x.caps, windows, x.timeframes, why_no_timeframe=x.why_no_timeframe)
     touches = {t: r["touches"]["value"] for t, r in sales["tiers"].items()}
     mkt = marketing_promise(cfg, x.mql_values, x.mix, x.types, x.work_cost, x.why_types)
     per_lead = {t: expected_attempts(c) for t, c in x.caps.items()}
     hours_per_attempt = x.cost_per_attempt / cfg.rep_hourly_cost if np.isfinite(x.cost_per_attempt) else float("nan")
-    mqls_month = x.mqls_in_period / x.months if x.months and not x.why_timeline else float("nan")
+    lead_months = x.months if x.lead_months is None else x.lead_months
+    attempt_months = x.months if x.attempt_months is None else x.attempt_months
+    why_volume = x.why_timeline or x.why_volume
+    mqls_month = x.mqls_in_period / lead_months if lead_months and not why_volume else float("nan")
     cap = capacity(cfg, mqls_month, x.tier_share, x.contacted_share, per_lead, hours_per_attempt,
-                   x.logged_attempts / x.months if x.months else float("nan"), x.sdrs)
+                   x.logged_attempts / attempt_months if attempt_months else float("nan"), x.sdrs,
+                   why_volume or "the MQLs a month are unknown")
     hand = within_capacity(handoff_and_return(cfg, x.best_threshold, x.why_score, x.return_path, x.why_return, touches),
                            cap, cfg.mql_score_threshold, x.below_threshold_share)
     hand["below_current_share"] = x.below_threshold_share
@@ -598,10 +628,13 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
         L.append(f"What recycled leads were worth: not available ({h['recycled']['reason']}).")
     L += ["", "## 5. Capacity", ""]
     if c["available"]:
+        team = (f"this period the team of {c['today_sdrs']} logged {c['today_hours_per_month']:,.0f} hours of attempts a "
+                f"month, so the protocol needs about **{c['sdrs_needed']:.1f} SDRs** at today's pace."
+                if c.get("sdrs_needed") is not None else
+                f"this period the team logged {c['today_hours_per_month']:,.0f} hours of attempts a month; how many SDRs "
+                "that is is not available (the export does not say who made the attempts).")
         L.append(f"At {c['mqls_per_month']:,.0f} MQLs a month the protocol above needs about **{c['attempts_per_month']:,.0f} "
-                 f"attempts, {c['hours_per_month']:,.0f} SDR hours a month**; this period the team of {c['today_sdrs']} logged "
-                 f"{c['today_hours_per_month']:,.0f} hours of attempts a month, so the protocol needs about "
-                 f"**{c['sdrs_needed']:.1f} SDRs** at today's pace."
+                 f"attempts, {c['hours_per_month']:,.0f} SDR hours a month**; " + team
                  + (" **The promise cannot be kept with today's team**: add SDRs or lower the touches." if c["flag"] else "")
                  + " This counts the hours the proposed touches take; the SLA compliance page sizes the team two other "
                  "ways, by the SQLs it must produce and by the active MQLs each SDR can keep track of.")

@@ -67,10 +67,16 @@ def marketing_judgement(delivered: pd.DataFrame, monthly_target: float, months: 
     :func:`marketing_promise` on the months' summed value. Never a $0 judged as a miss."""
     if "revenue" in limits:
         return not_available("marketing", "MQL value delivered", limits["revenue"])
-    if len(delivered) and delivered.value.isna().all():
+    known = delivered.mqls.notna() if len(delivered) else pd.Series(dtype=bool)
+    if len(delivered) and not known.any():
+        return not_available("marketing", "MQL value delivered",
+                             "the export's leads end before the period, so the MQLs it delivered are unknown")
+    if len(delivered) and delivered.value[known].isna().all():
         return not_available("marketing", "MQL value delivered",
                              f"no MQL created from {settled[0]:%d %b %Y} to {settled[1]:%d %b %Y} is old enough to show "
                              "what an MQL is worth")
+    if len(delivered) and not known.all():  # judged on the months the export's leads reach, due pro rata
+        progress = min(progress, float(known.sum()) / len(delivered))
     return marketing_promise(float(delivered.value.sum()), monthly_target, months, progress, currency)
 
 

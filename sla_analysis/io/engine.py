@@ -142,18 +142,18 @@ class CRM:
     #: the facts of the profile a page checks by a short name, and that name
     LIMIT_NAMES = {"attempts": "attempts", "amounts": "revenue", "timeline": "timeline", "won_deals": "won_deals",
                    "lost_deals": "lost_deals", "tiers": "tiers", "scores": "scores", "owners": "owners",
-                   "rejected_dates": "rejected", "recycled_dates": "recycled"}
+                   "rejected_dates": "rejected", "recycled_dates": "recycled", "first_touch": "first_touch",
+                   "attempt_times": "attempt_time"}
     #: what a mapping's ``unavailable.yml`` declares, by the same short names
-    DECLARED = {"first_touch_times": "first_touch", "call_outcomes": "outcomes", "mql_times": "mql_time",
-                "attempt_times": "attempt_time"}
+    DECLARED = {"call_outcomes": "outcomes", "mql_times": "mql_time"}
 
     def limits(self) -> dict[str, str]:
         """What this export cannot support, each with the reason in plain words, generated from its
         profile (:attr:`profile`): ``attempts`` (no contact attempts), ``revenue`` (no deal amounts),
         ``timeline`` (every date the same day), ``won_deals``, ``lost_deals``, ``tiers``, ``scores``
-        (none, or all the same), ``owners``, ``rejected``, ``recycled``; and what the mapping's
-        ``unavailable.yml`` declares the export does not record: ``first_touch``, ``outcomes``,
-        ``mql_time``, ``attempt_time``."""
+        (none, or all the same), ``owners``, ``rejected``, ``recycled``, ``first_touch`` and
+        ``attempt_time`` (no attempts, no timeline, or declared so by the mapping); and what the
+        mapping's ``unavailable.yml`` declares the export does not record: ``outcomes``, ``mql_time``."""
         facts = self.profile.facts
         out = {short: facts[name].reason for name, short in self.LIMIT_NAMES.items() if not facts[name].present}
         unavailable = self.manifest.get("unavailable") or {}

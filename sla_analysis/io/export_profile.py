@@ -32,13 +32,19 @@ from sla_analysis.io.kept import computed_once, write_atomically
 
 PROFILE_FILE = "profile.json"
 #: bump when what the profile holds changes: an older profile.json is computed again
-PROFILE_VERSION = 1
+PROFILE_VERSION = 3
 
 #: what a row of each table is, in a sentence ("every lead has the same tier")
 ROW_NOUN = {"leads": "lead", "activities": "attempt", "deals": "deal", "reps": "rep"}
-#: the event columns of each table: the data's first and last day, and whether it has a timeline
-EVENT_COLUMNS = {"leads": ("created_at", "mql_at", "sql_at", "rejected_at", "recycled_at", "requalified_at"),
-                 "activities": ("occurred_at",), "deals": ("created_at", "proposal_at", "closed_at")}
+#: the funnel's event columns: whether the export has a timeline (leads, MQLs, SQLs, attempts and
+#: deals on more than one day)
+FUNNEL_COLUMNS = {"leads": ("created_at", "mql_at", "sql_at"), "activities": ("occurred_at",),
+                  "deals": ("created_at", "proposal_at", "closed_at")}
+#: every event column of each table: the data's first and last day
+EVENT_COLUMNS = {**FUNNEL_COLUMNS,
+                 "leads": FUNNEL_COLUMNS["leads"] + ("rejected_at", "recycled_at", "requalified_at")}
+#: the events outside the funnel, in words
+OTHER_EVENTS = {"rejected_at": "rejections", "recycled_at": "recycling", "requalified_at": "requalifications"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,24 @@ class ExportProfile:
 
     def column(self, table: str, column: str) -> ColumnProfile | None:
         return self.columns.get(table, {}).get(column)
+
+    def stream_end(self, table: str, column: str) -> datetime | None:
+        """The end of the last day ``table.column`` holds a date (the next midnight): where that
+        stream of events stops (an export's new leads may stop months before its attempts do)."""
+        p = self.column(table, column)
+        if p is None or not p.filled:
+            return None
+        return datetime.combine(datetime.fromisoformat(p.largest).date() + timedelta(days=1), datetime.min.time())
+
+    def months_covered(self, table: str, column: str, start: datetime, end: datetime, months: int) -> float:
+        """How many of the ``months`` of ``[start, end)`` lie before :meth:`stream_end` (0 when the
+        stream ends before the period, or has no dates): the months a count of those events
+        covers, so a rate a month is not diluted by months the export does not reach."""
+        stop = self.stream_end(table, column)
+        if stop is None or end <= start:
+            return 0.0
+        covered = (min(end, stop) - start).total_seconds() / (end - start).total_seconds()
+        return months * min(1.0, max(0.0, covered))
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -175,17 +199,32 @@ class _Facts:
         return Fact(True, None, f"{share:.0%} of {plural} have one" if share < 0.995 else f"every {ROW_NOUN[table]} has one")
 
 
-def _days(columns: dict[str, dict[str, ColumnProfile]]) -> tuple[date | None, date | None, list[date]]:
-    firsts, lasts = [], []
-    for table, names in EVENT_COLUMNS.items():
+def _days(columns: dict[str, dict[str, ColumnProfile]], which: dict[str, tuple[str, ...]]) -> dict[str, tuple[date, date]]:
+    """The first and last day of each filled event column of ``which``, by ``table.column``."""
+    out = {}
+    for table, names in which.items():
         for c in names:
             p = columns.get(table, {}).get(c)
             if p is not None and p.filled:
-                firsts.append(datetime.fromisoformat(p.smallest).date())
-                lasts.append(datetime.fromisoformat(p.largest).date())
-    if not firsts:
-        return None, None, []
-    return min(firsts), max(lasts), sorted(set(firsts + lasts))
+                out[f"{table}.{c}"] = (datetime.fromisoformat(p.smallest).date(), datetime.fromisoformat(p.largest).date())
+    return out
+
+
+def _timeline(columns: dict[str, dict[str, ColumnProfile]]) -> Fact:
+    """A timeline: the funnel's events (leads, MQLs, SQLs, attempts, deals) fall on more than one day."""
+    funnel = _days(columns, FUNNEL_COLUMNS)
+    days = {d for pair in funnel.values() for d in pair}
+    if len(days) > 1:
+        return Fact(True, None, f"{min(days):%d %b %Y} to {max(days):%d %b %Y}")
+    if not days:
+        return Fact(False, "the export has no dated leads, attempts or deals, so the time between events and rates "
+                           "per month are unknown")
+    day = next(iter(days))
+    others = [OTHER_EVENTS[k.split(".")[1]] for k, pair in _days(columns, EVENT_COLUMNS).items()
+              if k not in funnel and set(pair) != {day}]
+    also = f"; only the {' and '.join(others)} are dated otherwise" if others else ""
+    return Fact(False, f"every lead, attempt and deal in the export is dated the same day ({day:%d %b %Y}){also}, so "
+                       "the time between events and rates per month are unknown")
 
 
 def build_profile(tables: dict[str, ir.Table], inputs: dict[str, list[str]],
@@ -227,7 +266,9 @@ def _measured(tables: dict[str, ir.Table], inputs: dict[str, list[str]]) -> Expo
         if name in tables and name in inputs:
             rows[name], columns[name] = _column_profiles(tables[name], list(inputs[name]))
     stages, priced = _stages(tables["deals"]) if rows.get("deals") else ({}, 0)
-    first, last, days = _days(columns)
+    spans = _days(columns, EVENT_COLUMNS)
+    first = min((a for a, _ in spans.values()), default=None)
+    last = max((b for _, b in spans.values()), default=None)
     f = _Facts(rows, columns)
     facts: dict[str, Fact] = {}
     if not rows.get("activities"):
@@ -235,10 +276,7 @@ def _measured(tables: dict[str, ir.Table], inputs: dict[str, list[str]]) -> Expo
     else:
         facts["attempts"] = Fact(True, None, _count(rows["activities"], "attempt"))
     no_attempts = facts["attempts"].reason
-    facts["timeline"] = (Fact(True, None, f"{first:%d %b %Y} to {last:%d %b %Y}") if len(days) > 1 else
-                         Fact(False, f"every date in the export is the same day ({first:%d %b %Y}), so the time "
-                                     "between events and rates per month are unknown") if first else
-                         Fact(False, "the export has no dated events"))
+    facts["timeline"] = _timeline(columns)
     if not rows.get("deals"):
         none = "the export has no deals"
         facts["won_deals"] = Fact(False, none + ", so no lead is known to have been won")
@@ -261,10 +299,15 @@ def _measured(tables: dict[str, ir.Table], inputs: dict[str, list[str]]) -> Expo
                               f.column("activities", "outcome", what="call outcomes"))
     facts["call_durations"] = (Fact(False, no_attempts) if no_attempts else
                                f.column("activities", "duration_s", what="call durations"))
-    facts["first_touch"] = Fact(False, no_attempts) if no_attempts else Fact(True)
-    facts["attempt_times"] = Fact(False, no_attempts) if no_attempts else Fact(True)
+    # when a lead was first touched, and at what hour attempts were made, need attempts on a timeline
+    no_times = no_attempts or facts["timeline"].reason
+    facts["first_touch"] = Fact(False, no_times) if no_times else Fact(True)
+    facts["attempt_times"] = Fact(False, no_times) if no_times else Fact(True)
     facts["tiers"] = f.column("leads", "tier", what="lead tiers")
-    facts["scores"] = f.column("leads", "score", informative=True, what="lead scores")
+    score = f.column("leads", "score", informative=True, what="lead scores")
+    halves = [f.column("leads", c, informative=True, what="lead scores") for c in ("fit_score", "interest_score")]
+    facts["scores"] = (score if score.present or not all(h.present for h in halves) else
+                       Fact(True, None, "fit score and interest score, added up"))
     owners = f.column("leads", "owner_id", what="lead owners")
     reps = f.column("activities", "rep_id", what="reps on the attempts")
     facts["owners"] = owners if owners.present or not reps.present else reps

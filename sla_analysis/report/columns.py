@@ -27,7 +27,7 @@ class Column:
     needs: str | None = None
 
 
-REVENUE_COLUMNS = ("revenue", "profit_per_lead", "revenue_per_lead", "mql_value", "net_value_per_mql", "won_revenue",
+REVENUE_COLUMNS = ("revenue", "profit", "profit_per_lead", "revenue_per_lead", "mql_value", "net_value_per_mql", "won_revenue",
                    "avg_revenue_per_customer", "value", "revenue_per_attempt", "marginal_profit", "won_revenue_share")
 ATTEMPT_COLUMNS = ("attempts", "attempts_cost", "attempts_per_lead", "cost_per_lead", "calls", "never_contacted",
                    "within", "within_bh", "share_within", "share_within_bh", "contact_rate", "late", "pending",

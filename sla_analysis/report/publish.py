@@ -68,11 +68,13 @@ def remove_leftovers(out_root: Path, label: str, quiet: bool = False) -> list[st
 
 
 def export_html(notebook: Path, target: Path, footer: str, title: str = "", previous: tuple[str, str] | None = None,
-                next: tuple[str, str] | None = None) -> None:
+                next: tuple[str, str] | None = None) -> list[str]:
     """Executed notebook -> HTML page: no code, no prompts, nothing fetched from the network; the
-    page's ``title``, and links to the period's summary, the previous and next pages and tables.xlsx."""
+    page's ``title``, and links to the period's summary, the previous and next pages and tables.xlsx.
+    What the page's code wrote to stderr (a library's warning, with its file path) is never shown:
+    it is returned, for the run's log."""
     nb = nbformat.read(notebook, as_version=4)
-    nb.cells = without_unsupported_notes(nb.cells)
+    nb.cells, logged = without_stderr(without_unsupported_notes(nb.cells))
     for i, cell in enumerate(nb.cells):  # stable ids: the same inputs give the same bytes
         cell["id"] = f"cell-{i}"
     nb.metadata.pop("papermill", None)
@@ -83,6 +85,24 @@ def export_html(notebook: Path, target: Path, footer: str, title: str = "", prev
     body, _ = exporter.from_notebook_node(nb, resources={"sla_footer": footer,
                                                          "sla_nav": {"previous": previous, "next": next}})
     target.write_text(body, encoding="utf-8")
+    return logged
+
+
+def without_stderr(cells: list) -> tuple[list, list[str]]:
+    """The cells without their stderr outputs, and those outputs' text (a page shows the report,
+    never a warning meant for whoever runs it)."""
+    logged = []
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                logged.append("".join(out.get("text", "")).strip())
+            else:
+                kept.append(out)
+        cell["outputs"] = kept
+    return cells, [t for t in logged if t]
 
 
 def without_unsupported_notes(cells: list) -> list:

@@ -22,6 +22,7 @@ import platform
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -354,7 +355,9 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
                     executed = execute_notebook(name, staging, params)
                 _checkpoint(f"export:{name}", staging)
                 with watch.stage(f"export:{name}"):
-                    export_html(executed, staging / f"{name}.html", footer, **page_links(notebooks, name))
+                    logged = export_html(executed, staging / f"{name}.html", footer, **page_links(notebooks, name))
+                for text in logged:  # a warning goes to the run's log, never onto the page
+                    print(f"warning ({name}): " + text.replace("\n", "\n  "), file=sys.stderr, flush=True)
                 _log(f"[{step[name]}/{len(notebooks) + 3}] {name} done in {time.monotonic() - began:.0f} s", quiet)
 
             run_notebooks(notebooks, run_one, jobs, order=start_order(notebooks))
