@@ -85,7 +85,11 @@ def numbers(node, path=""):
 def test_what_the_export_lacks_is_named(published):
     _, s, _, _ = published
     assert s["limits"]["attempts"] == NO_ATTEMPTS
-    assert set(s["limits"]) == {"attempts", "revenue", "timeline"}
+    # every limit is the export profile's reason for the fact it lacks; no tier, owner, score band...
+    assert {"attempts", "revenue", "timeline", "lost_deals"} <= set(s["limits"])
+    facts = s["export_profile"]["facts"]
+    assert s["limits"]["lost_deals"] == facts["lost_deals"]["reason"] and "no lost deals" in facts["lost_deals"]["reason"]
+    assert s["limits"]["revenue"] == facts["amounts"]["reason"]
     assert "15 Mar 2024" in s["limits"]["timeline"]
 
 
@@ -94,13 +98,14 @@ def test_no_figure_is_zero_only_counts_are(published):
     was decided, no MQL is old enough to be settled); money, speed, attempts, cadence, days and
     rates per month the export cannot support are null."""
     _, s, _, _ = published
-    zeros = [p for p, v in numbers(s) if v == 0]
+    zeros = [p for p, v in numbers(s) if v == 0 and not p.startswith(".export_profile.rows.")]  # rows per table: counts
     assert zeros and all(p.rsplit(".", 1)[-1].split("[")[0] in COUNT_KEYS for p in zeros), zeros
     assert s["cost"]["attempts"] is None and s["stale_cohorts"]["attempts"] is None
     assert s["sdr_capacity"] == {"mqls_per_month": None, "sdrs_needed_by_sql_output": None,
                                  "sdrs_needed_by_workload": [None, None], "sdrs_with_leads": None}
     assert s["kpis"]["mql_to_sql_days"]["value"] is None and s["kpis"]["attempts_to_sql"]["value"] is None
-    assert set(s["lead_value"]["funnel_per_month"].values()) == {None}
+    funnel = dict(s["lead_value"]["funnel_per_month"])
+    assert funnel.pop("why") == s["limits"]["timeline"] and set(funnel.values()) == {None}
     assert [p["status"] for p in s["compliance"]["promises"]] == ["not available"] * 3
     assert s["plateau"].get("recommended_attempts") is None
     proposal_kpis = {k["kpi"]: k["baseline"] for k in s["proposal"]["kpis"]}
@@ -116,10 +121,9 @@ def test_what_it_supports_is_right(published):
     lo, hi = wilson_interval(len(won), len(leads), 0.95)
     assert (k["n"], k["value"]) == (len(leads), pytest.approx(len(won) / len(leads), abs=1e-6))
     assert k["interval"] == pytest.approx([float(lo), float(hi)], abs=1e-6)
-    by_source = s["kpis"]["win_rate_by_source"]
-    for source in SOURCES:
-        n = sum(lead["source"] == source and lead["lead_id"] in won for lead in leads)
-        assert (by_source[source]["n"], by_source[source]["value"]) == (n, 1.0), source  # every deal exported is won
+    # every deal exported is won: a win rate of 100% would stand for "losses not exported"
+    assert s["kpis"]["win_rate_by_source"] == {"available": False, "reason": s["limits"]["lost_deals"]}
+    assert s["kpis"]["deal_win_rate"]["value"] is None
 
 
 def test_pages_say_what_is_not_available(published):
@@ -212,13 +216,17 @@ def test_bank_additional_says_what_the_call_history_lacks(bank_published):
     what speed is worth and contact rates are not available, with the reason; every 0 left in
     summary.json is a count."""
     report, s, _ = bank_published
-    assert set(s["limits"]) == {"first_touch", "outcomes", "mql_time", "attempt_time"}
+    # what the adapter declares, and what the export's profile finds it lacks (bank calls have no
+    # lost deals, tiers, scores, owners, rejections or recycling)
+    declared = {"first_touch", "outcomes", "mql_time", "attempt_time"}
+    assert declared <= set(s["limits"]) and s["limits"]["first_touch"] == s["export_profile"]["facts"]["first_touch"]["reason"]
+    assert set(s["limits"]) - declared == {"lost_deals", "tiers", "scores", "owners", "rejected", "recycled"}
     assert s["stale_cohorts"]["median_days_between_attempts"] is None  # the adapter's one-day spacing
     assert s["kpis"]["mql_to_sql_days"]["value"] is None
     speed = [p for p in s["compliance"]["promises"] if p["promise"] == "speed to lead"]
     assert [p["status"] for p in speed] == ["not available"]
     assert s["kpis"]["contact_rate"]["value"] is None and s["speed_to_lead_value"]["bands"] == []
-    zeros = [p for p, v in numbers(s) if v == 0]
+    zeros = [p for p, v in numbers(s) if v == 0 and not p.startswith(".export_profile.rows.")]
     assert all(p.rsplit(".", 1)[-1].split("[")[0] in COUNT_KEYS for p in zeros), zeros
     compliance = (report / "05_sla_compliance.html").read_text()
     assert "Speed to lead: not available in this data." in compliance
