@@ -689,9 +689,16 @@ def agreement_for_page(text: str) -> str:
     return head + rest[rest.index("## Parts this data could not fill"):] if sep else body
 
 
-def protocol_table(proposal: dict) -> pd.DataFrame:
-    """The proposed protocol per tier beside the current one (response hours, touches, timeframe)."""
-    return pd.DataFrame([{"tier": t, "response_hours": r["response_hours"]["value"], "touches": r["touches"]["value"],
-                          "timeframe_days": r["timeframe_days"]["value"], "current_response_hours": r["current"]["response_hours"],
+def protocol_table(proposal: dict, current_in_working_hours: bool = False) -> pd.DataFrame:
+    """The proposed protocol per tier beside the current one (response window, touches, timeframe),
+    each window with the hours it counts (``window_hours_are`` / ``current_window_hours_are``:
+    working or clock hours)."""
+    def unit(working: bool) -> str:
+        return "working hours" if working else "clock hours"
+    return pd.DataFrame([{"tier": t, "response_hours": r["response_hours"]["value"],
+                          "window_hours_are": unit(bool(r["response_hours"].get("working_hours"))),
+                          "touches": r["touches"]["value"], "timeframe_days": r["timeframe_days"]["value"],
+                          "current_response_hours": r["current"]["response_hours"],
+                          "current_window_hours_are": unit(current_in_working_hours),
                           "current_touches": r["current"]["touches"], "current_timeframe_days": r["current"]["timeframe_days"]}
                          for t, r in proposal["sales"]["tiers"].items()])
