@@ -304,3 +304,14 @@ def test_the_proposal_adopted_as_next_periods_config_publishes(tmp_path, sample_
         speed = promises[f"speed to lead, {tier} tier"]
         assert adopted["business_hours"] and speed["unit"] == "working hours", speed
         assert speed["window"] == protocol["response_hours"] and "counting clock hours" in speed["text"]
+
+
+def test_every_see_why_opens_the_section_it_names(published):
+    """The index's "See why" links go to a heading of the page that shows the evidence (an id the
+    published page holds), not to the top of a long page."""
+    report = published / "2024Q1"
+    index = (report / "index.html").read_text()
+    links = re.findall(r"<a href='([^'#]+)#([^']+)'>See why</a>", index.replace("&#x27;", "'"))
+    assert links
+    for page, anchor in links:
+        assert f'id="{anchor}"' in (report / page).read_text().replace("&#x27;", "'"), (page, anchor)
