@@ -44,7 +44,8 @@ LAB_STAMP := $(VENV)/.lab
 .PHONY: help install install-spark install-browser install-postgres load-warehouse test-browser test-postgres screenshots lock report reports validate validate-real validate-methods sample lab test test-fast test-spark bench clean-reports
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
+	grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-18s%s %s\n", on, $$1, off, $$2}'
 	@echo "  Parameters: PERIOD=2024Q1|2024-03|2024  PERIODS=\"2024-01 2024-02\"  DATA=folder  PROFILE=name|mapping.yml"
 	@echo "              CONFIG=file.yml  OUT=folder"
 	@echo "  validate-methods: SCENARIOS=40 (per family) LEADS=2000,5000,25000,50000 BOOT=100"

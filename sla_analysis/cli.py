@@ -26,6 +26,7 @@ Exit codes: 0 published; 2 bad parameters or input (nothing published); 1 a note
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -140,6 +141,18 @@ def init_project(folder: Path) -> list[str]:
     return made
 
 
+def validation_passed(cache: Path) -> str:
+    """What ``validate`` says when the export passes: the rows of each table used, the rows a
+    mapping's rules left out, and where the validated tables are."""
+    manifest = json.loads((cache / "manifest.json").read_text())
+    rows = ", ".join(f"{n} {i['rows']:,} rows" for n, i in sorted(manifest["inputs"].items()))
+    left = sum(int(e.get("rows") or 0) for e in manifest.get("excluded") or [])
+    out = f"validation passed: {rows}"
+    if left:
+        out += f" ({left:,} rows left out by the mapping's rules)"
+    return out + f"\nvalidated tables: {cache}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.project is not None:
@@ -160,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             run_report(args.period, args.data, args.config, args.out, quiet=args.quiet, profile=args.profile,
                        jobs=args.jobs, engine=engine)
         elif args.command == "validate":
-            print(resolve_inputs(args.data, profile=args.profile))
+            print(validation_passed(resolve_inputs(args.data, profile=args.profile)))
         elif args.command == "sample":
             from sla_analysis.io.sample import SampleParams, write_sample  # the generator's SciPy: only here
 

@@ -96,7 +96,7 @@ def test_compliance_against_the_generators_truth(published, sample_truth):
     assert s["trend"]["2024Q1"]["first_touch_within_window"] == c["first_touch_within_window"]["high"]
     index = (published / "2024Q1" / "index.html").read_text()
     assert "SLA review.</strong> Due:" in index
-    assert "Scorecard:" in index and "of high-tier MQLs within 4 h" in index
+    assert "Scorecard:" in index and "of high-tier MQLs within 4 clock hours" in index
     assert "SLA compliance" in index
 
 
@@ -300,3 +300,18 @@ def test_the_proposal_adopted_as_next_periods_config_publishes(tmp_path, sample_
     promises = {p["promise"]: p for p in s["compliance"]["promises"]}
     for tier, protocol in adopted["tiers"].items():
         assert f"protocol's {protocol['touches']} touches" in promises[f"follow-up cadence, {tier} tier"]["text"]
+        # the windows were proposed in working hours (the sample's SDRs work office hours): judged so
+        speed = promises[f"speed to lead, {tier} tier"]
+        assert adopted["business_hours"] and speed["unit"] == "working hours", speed
+        assert speed["window"] == protocol["response_hours"] and "counting clock hours" in speed["text"]
+
+
+def test_every_see_why_opens_the_section_it_names(published):
+    """The index's "See why" links go to a heading of the page that shows the evidence (an id the
+    published page holds), not to the top of a long page."""
+    report = published / "2024Q1"
+    index = (report / "index.html").read_text()
+    links = re.findall(r"<a href='([^'#]+)#([^']+)'>See why</a>", index.replace("&#x27;", "'"))
+    assert links
+    for page, anchor in links:
+        assert f'id="{anchor}"' in (report / page).read_text().replace("&#x27;", "'"), (page, anchor)

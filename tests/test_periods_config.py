@@ -84,3 +84,14 @@ def test_custom_tiers_replace_the_defaults():
     # a tier named like a default keeps that default's figures for the keys it leaves out
     cfg = config_from_dict({"tiers": {"high": {"touches": 20}, "moderate": {}}})
     assert list(cfg.tiers) == ["high", "moderate"] and cfg.tiers["high"].response_hours == 4
+
+
+def test_the_clones_config_is_its_own_file():
+    """In a clone, config/sla.yml is a file of its own (editing it never edits the package's shipped
+    defaults), and it is a valid config."""
+    from sla_analysis import paths
+    from sla_analysis.config import load_config
+
+    path = paths.PROJECT_ROOT / "config" / "sla.yml"
+    assert path.is_file() and not path.is_symlink()
+    assert load_config(path).currency

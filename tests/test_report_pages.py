@@ -36,7 +36,8 @@ def test_what_to_do_puts_the_largest_shortfall_first_and_words_it_plainly():
     assert len(actions) == 3
     first = actions[0]
     assert first.text.startswith("Speed to lead missed in every tier; furthest off, sales contacted 66% of low-tier MQLs")
-    assert first.href == "05_sla_compliance.html"
+    assert first.href == "05_sla_compliance.html#Speed-to-lead"  # the section, not the top of the page
+    assert actions[1].href == "05_sla_compliance.html#Cadence:-touches-against-the-protocol"
     assert "follow-up cadence" not in first.text.lower()  # cadence missed by 2.5%: second, not first
     assert actions[1].text.startswith("Follow-up cadence missed in high tier")
     assert "tradeshow MQLs are worth $2,335 against $1,250 assumed" in actions[2].text
@@ -63,7 +64,7 @@ def test_the_cap_action_comes_when_the_review_flags_it():
                 "sla_review": {"figures": {"attempt_cap": SUMMARY["sla_review"]["figures"]["attempt_cap"]}}}
     (action,) = what_to_do(only_cap)
     assert action.text.startswith("Change the attempt cap in the SLA from 6 to 9 attempts (interval 8 to 10)")
-    assert action.href == "03_profitability_plateau.html"
+    assert action.href == "03_profitability_plateau.html#The-recommended-cap"
 
 
 def test_the_cap_experiment_action_is_proposed_only_when_it_can_finish():

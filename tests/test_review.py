@@ -124,8 +124,25 @@ def test_review_due_reasons():
         "1 figure drifted beyond the tolerance and beyond chance (attempt cap); 1 more moved as far but within chance "
         "(tradeshow close rate)")
     due, why = rv.review_due(t.assign(flagged=False), datetime(2024, 4, 1), datetime(2023, 7, 1), 6)
-    assert due and "written 9 months before" in why
+    assert due and why == "the SLA's review fell due on 01 Jan 2024 (written 01 Jul 2023, reviewed every 6 months)"
     assert rv.review_due(t.assign(flagged=False), datetime(2024, 4, 1), datetime(2024, 1, 1), 6) == (False, "")
+
+
+def test_one_review_due_rule_for_every_page():
+    """Written 2024-01-01, reviewed every 6 months: due on 2024-07-01, so not in 2024Q2 (it ends on
+    30 June) and due in 2024Q3, on page 05 and in the proposal alike (they counted months apart)."""
+    from dataclasses import replace
+    from datetime import date
+
+    from sla_analysis.analyses import proposal as pr
+    from sla_analysis.config import SLAConfig
+
+    cfg = replace(SLAConfig(), sla_written="2024-01-01", review_every_months=6)
+    none = pd.DataFrame({"figure": [], "flagged": []})
+    for period_end, due in ((datetime(2024, 7, 1), False), (datetime(2024, 10, 1), True)):
+        assert rv.review_due(none, period_end, datetime(2024, 1, 1), 6)[0] is due
+        assert pr.review_dates(cfg, (period_end - pd.Timedelta(days=1)).date())["due_now"] is due
+    assert rv.review_due_date(date(2024, 8, 31), 6) == date(2025, 2, 28) and rv.add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
 
 
 def test_trend_repeats_each_periods_own_figures(sample_crm):

@@ -28,7 +28,7 @@ def test_speed_to_lead_promises():
                       "decided": [100, 10, 0, 110], "response_hours": [4, 48, 24, np.nan]})
     out = sc.speed_to_lead_promises(t, 0.9, 30)
     assert [p["status"] for p in out] == ["met", "not judged", "not judged"]
-    assert out[0]["text"] == "Sales contacted 95% of high-tier MQLs within 4 h (target 90%; 100 MQLs)"
+    assert out[0]["text"] == "Sales contacted 95% of high-tier MQLs within 4 clock hours (target 90%; 100 MQLs)"
 
 
 def test_cadence_promises_count_early_conversions_as_kept():
@@ -51,3 +51,19 @@ def test_a_period_the_data_does_not_cover_is_not_judged():
     assert sc.marketing_promise(0.0, 2_400_000, 12, progress, "USD")["status"] == "not judged"
     assert sc.period_progress(datetime(2023, 1, 1), datetime(2023, 4, 1), datetime(2025, 1, 1),
                               data_start=datetime(2023, 2, 15, 12)) == pytest.approx(44.5 / 90)
+
+
+def test_a_promise_in_working_hours_is_judged_in_working_hours():
+    """An SLA that sets business hours promises windows in working hours: the scorecard judges the
+    working-hour share (over the MQLs decided in working hours) and shows the clock-hour one beside
+    it; without business hours it judges clock hours. Each promise says its unit."""
+    t = pd.DataFrame({"tier": ["high", "low"], "response_hours": [10.0, 20.0], "share_within": [0.27, 0.5],
+                      "decided": [200, 100], "share_within_bh": [0.955, 0.6], "decided_bh": [190, 100]})
+    worked = sc.speed_to_lead_promises(t, 0.9, 30, working_hours=True)
+    assert [p["status"] for p in worked] == ["met", "missed"] and [p["n"] for p in worked] == [190, 100]
+    assert worked[0]["unit"] == "working hours" and worked[0]["window"] == 10.0 and worked[0]["actual_clock_hours"] == 0.27
+    assert worked[0]["text"] == ("Sales contacted 96% of high-tier MQLs within 10 working hours (target 90%; 190 MQLs; "
+                                 "27% counting clock hours)")
+    clock = sc.speed_to_lead_promises(t, 0.9, 30)
+    assert [p["status"] for p in clock] == ["missed", "missed"] and clock[0]["unit"] == "clock hours"
+    assert "within 10 clock hours" in clock[0]["text"] and "actual_clock_hours" not in clock[0]

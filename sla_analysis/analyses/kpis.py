@@ -938,9 +938,11 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
     def add(key, label, v, n, lo, hi, basis, fmt):
         def text(x):
             return "–" if x is None or not np.isfinite(x) else (fmt(x) if callable(fmt) else fmt.format(x))
+        unit = ("money" if callable(fmt) else "days" if key.endswith("_days") else "signed_share" if "+" in fmt
+                else "share" if "%" in fmt else "number1" if fmt == "{:.1f}" else "number2")
         rows.append({"key": key, "kpi": label, "value": v, "value_text": text(v), "n": n, "low": lo, "high": hi,
                      "interval_text": "–" if lo is None or not (np.isfinite(lo) and np.isfinite(hi))
-                     else f"{text(lo)} – {text(hi)}", "basis": basis})
+                     else f"{text(lo)} – {text(hi)}", "basis": basis, "unit": unit})
 
     for r in lvr.itertuples():
         add(f"lead_velocity_rate_{r.month}", f"Lead velocity rate, {r.month}", r.lvr,

@@ -40,6 +40,7 @@ from sla_analysis.analyses import compliance as cp
 from sla_analysis.analyses import handoff as hd
 from sla_analysis.analyses import lead_value as lv
 from sla_analysis.analyses import plateau as pl
+from sla_analysis.analyses import review as rv
 from sla_analysis.analyses import speed_value as sv
 from sla_analysis.config import WEEKDAYS, SLAConfig, config_to_dict
 from sla_analysis.formats import crm_text, money
@@ -48,12 +49,6 @@ from sla_analysis.io.engine import CRM
 PAGES = {"cost": "02 Cost per call", "cap": "03 Profitability plateau", "value": "04 Lead value targets",
          "speed": "05 SLA compliance / 07 Proposed SLA", "handoff": "06 Lead qualification", "proposal": "07 Proposed SLA"}
 TIMEFRAME_SHARE = 0.95
-
-
-def _add_months(d: date, months: int) -> date:
-    y, m = divmod(d.month - 1 + months, 12)
-    day = min(d.day, [31, 29 if (d.year + y) % 4 == 0 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m])
-    return date(d.year + y, m + 1, day)
 
 
 def shared_goal(cfg: SLAConfig) -> dict:
@@ -259,13 +254,13 @@ def capacity(cfg: SLAConfig, mqls_per_month: float, tier_share: dict[str, float]
 
 def review_dates(cfg: SLAConfig, period_end: date) -> dict:
     """Agreed the day after the period (``period_end`` is its last day); next review
-    ``review_every_months`` after that; the current SLA's review is due
-    when ``sla_written + review_every_months`` is not after the period's end."""
-    due = _add_months(date.fromisoformat(cfg.sla_written), cfg.review_every_months) if cfg.sla_written else None
+    ``review_every_months`` after that; the current SLA's review is due by the one rule every page
+    uses (:func:`sla_analysis.analyses.review.review_due_date` on or before the period's last day)."""
+    due = rv.review_due_date(date.fromisoformat(cfg.sla_written), cfg.review_every_months) if cfg.sla_written else None
     due_now = bool(due is not None and due <= period_end)
     agreed = period_end + timedelta(days=1)
     return {"current_review_due": due.isoformat() if due else None, "due_now": due_now, "agreed_on": agreed.isoformat(),
-            "next_review": _add_months(agreed, cfg.review_every_months).isoformat(),
+            "next_review": rv.add_months(agreed, cfg.review_every_months).isoformat(),
             "every_months": cfg.review_every_months}
 
 
@@ -689,9 +684,16 @@ def agreement_for_page(text: str) -> str:
     return head + rest[rest.index("## Parts this data could not fill"):] if sep else body
 
 
-def protocol_table(proposal: dict) -> pd.DataFrame:
-    """The proposed protocol per tier beside the current one (response hours, touches, timeframe)."""
-    return pd.DataFrame([{"tier": t, "response_hours": r["response_hours"]["value"], "touches": r["touches"]["value"],
-                          "timeframe_days": r["timeframe_days"]["value"], "current_response_hours": r["current"]["response_hours"],
+def protocol_table(proposal: dict, current_in_working_hours: bool = False) -> pd.DataFrame:
+    """The proposed protocol per tier beside the current one (response window, touches, timeframe),
+    each window with the hours it counts (``window_hours_are`` / ``current_window_hours_are``:
+    working or clock hours)."""
+    def unit(working: bool) -> str:
+        return "working hours" if working else "clock hours"
+    return pd.DataFrame([{"tier": t, "response_hours": r["response_hours"]["value"],
+                          "window_hours_are": unit(bool(r["response_hours"].get("working_hours"))),
+                          "touches": r["touches"]["value"], "timeframe_days": r["timeframe_days"]["value"],
+                          "current_response_hours": r["current"]["response_hours"],
+                          "current_window_hours_are": unit(current_in_working_hours),
                           "current_touches": r["current"]["touches"], "current_timeframe_days": r["current"]["timeframe_days"]}
                          for t, r in proposal["sales"]["tiers"].items()])

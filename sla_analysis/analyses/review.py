@@ -12,8 +12,9 @@
 """
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -249,11 +250,28 @@ def review_due(review: pd.DataFrame, period_end: datetime, sla_written: datetime
                        + (f"; {len(moved)} more moved as far but within chance ({', '.join(figure_words(f) for f in moved)})"
                           if moved else ""))
     if sla_written is not None:
-        months = (period_end.year - sla_written.year) * 12 + period_end.month - sla_written.month
-        if months >= every_months:
-            reasons.append(f"the SLA was written {months} months before the end of the period "
-                           f"(review every {every_months})")
+        last_day = (period_end - timedelta(days=1)).date() if isinstance(period_end, datetime) else period_end
+        written = sla_written.date() if isinstance(sla_written, datetime) else sla_written
+        due_on = review_due_date(written, every_months)
+        if due_on <= last_day:
+            reasons.append(f"the SLA's review fell due on {due_on:%d %b %Y} (written {written:%d %b %Y}, "
+                           f"reviewed every {every_months} months)")
     return bool(reasons), "; ".join(reasons)
+
+
+def add_months(d: date, months: int) -> date:
+    """``d`` moved ``months`` calendar months on, the day kept where the month has it (31 Jan + 1
+    month = 29 Feb in a leap year)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    day = min(d.day, calendar.monthrange(d.year + y, m + 1)[1])
+    return date(d.year + y, m + 1, day)
+
+
+def review_due_date(sla_written: date, every_months: int) -> date:
+    """The one rule for when an SLA is due for review, used by every page: ``every_months`` calendar
+    months after the day it was written. A period is due when this date falls on or before its
+    last day."""
+    return add_months(sla_written, every_months)
 
 
 def review_verdict(due: bool, why: str, tolerance: float, compared: int) -> str:

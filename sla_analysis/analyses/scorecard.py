@@ -80,16 +80,27 @@ def marketing_judgement(delivered: pd.DataFrame, monthly_target: float, months: 
     return marketing_promise(float(delivered.value.sum()), monthly_target, months, progress, currency)
 
 
-def speed_to_lead_promises(table: pd.DataFrame, target_share: float, min_n: int) -> list[dict]:
+def speed_to_lead_promises(table: pd.DataFrame, target_share: float, min_n: int,
+                           working_hours: bool = False) -> list[dict]:
     """Sales' promise per tier: the share of decided MQLs first touched within the tier's window
-    (a :func:`sla_analysis.analyses.compliance.speed_to_lead` frame by tier) against ``target_share``."""
+    (a :func:`sla_analysis.analyses.compliance.speed_to_lead` frame by tier) against ``target_share``,
+    judged exactly as the SLA writes it: in working hours when it sets business hours
+    (``working_hours``: the frame's ``share_within_bh`` over ``decided_bh``), with the clock-hour
+    share beside it; in clock hours otherwise. Each promise carries its ``unit``."""
     out = []
     for r in table[table.tier != "all"].itertuples():  # in the table's order (the config's tiers)
-        status = _status(r.share_within, target_share, int(r.decided), min_n)
+        if working_hours:
+            share, n, unit = r.share_within_bh, int(r.decided_bh), "working hours"
+            other = f"; {pct(r.share_within, 0)} counting clock hours"
+        else:
+            share, n, unit, other = r.share_within, int(r.decided), "clock hours", ""
+        status = _status(share, target_share, n, min_n)
         out.append({"side": "sales", "promise": f"speed to lead, {r.tier} tier",
-                    "text": (f"Sales contacted {pct(r.share_within, 0)} of {r.tier}-tier MQLs within "
-                             f"{r.response_hours:g} h (target {target_share:.0%}; {int(r.decided):,} MQLs)"),
-                    "actual": r.share_within, "target": target_share, "n": int(r.decided), "status": status})
+                    "text": (f"Sales contacted {pct(share, 0)} of {r.tier}-tier MQLs within {r.response_hours:g} "
+                             f"{unit} (target {target_share:.0%}; {n:,} MQLs{other})"),
+                    "actual": share, "target": target_share, "n": n, "status": status, "unit": unit,
+                    "window": float(r.response_hours),
+                    **({"actual_clock_hours": r.share_within} if working_hours else {})})
     return out
 
 
@@ -107,13 +118,14 @@ def cadence_promises(table: pd.DataFrame, target_share: float, min_n: int) -> li
 
 
 def sales_promises(stl: pd.DataFrame, cad: pd.DataFrame, speed_target: float, cadence_target: float, min_n: int,
-                   limits: dict[str, str]) -> list[dict]:
+                   limits: dict[str, str], working_hours: bool = False) -> list[dict]:
     """Sales' promises (speed to lead and cadence per tier), or "not available" for both when the
-    export has no attempts (for speed to lead alone when it does not record first touches)."""
+    export has no attempts (for speed to lead alone when it does not record first touches). Speed
+    to lead in working hours when the SLA sets business hours (``working_hours``)."""
     if "attempts" in limits:
         return [not_available("sales", p, limits["attempts"]) for p in ("speed to lead", "follow-up cadence")]
     speed = ([not_available("sales", "speed to lead", limits["first_touch"])] if "first_touch" in limits
-             else speed_to_lead_promises(stl[stl.mqls > 0], speed_target, min_n))
+             else speed_to_lead_promises(stl[stl.mqls > 0], speed_target, min_n, working_hours))
     return [*speed, *cadence_promises(cad[cad.leads > 0], cadence_target, min_n)]
 
 

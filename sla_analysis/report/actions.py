@@ -17,6 +17,12 @@ from sla_analysis.formats import money, pct, weeks_in_words
 COMPLIANCE_PAGE = "05_sla_compliance.html"
 VALUE_PAGE = "04_lead_value_targets.html"
 CAP_PAGE = "03_profitability_plateau.html"
+#: the section of a page holding the evidence: its heading's id (nbconvert's, from the heading text)
+SPEED_SECTION = f"{COMPLIANCE_PAGE}#Speed-to-lead"
+CADENCE_SECTION = f"{COMPLIANCE_PAGE}#Cadence:-touches-against-the-protocol"
+REVIEW_SECTION = f"{COMPLIANCE_PAGE}#SLA-review"
+TARGET_SECTION = f"{VALUE_PAGE}#Marketing's-target-and-the-MQLs-it-takes"
+CAP_SECTION = f"{CAP_PAGE}#The-recommended-cap"
 MAX_ACTIONS = 3
 
 
@@ -49,7 +55,7 @@ def _missed_promises(promises: list[dict], working: dict | None = None) -> list[
         total = sum(1 for p in promises if p["promise"].split(",")[0] == kind)
         if kind == "MQL value delivered":
             text = f"Marketing is behind its promise: {worst['text']}."
-            href = VALUE_PAGE
+            href = TARGET_SECTION
         else:
             where = "in every tier" if len(missed) == total > 1 else (
                 "in " + ", ".join(p["promise"].split(", ", 1)[-1] for p in missed))
@@ -59,7 +65,7 @@ def _missed_promises(promises: list[dict], working: dict | None = None) -> list[
             if kind == "speed to lead" and outside is not None and outside >= AFTER_HOURS_SHARE:
                 text += (f" {outside:.0%} of the MQLs arrived outside the team's working hours, and the windows count clock "
                          "hours: the Proposed SLA counts them in working hours.")
-            href = COMPLIANCE_PAGE
+            href = SPEED_SECTION if kind == "speed to lead" else CADENCE_SECTION
         actions.append(Action(text, href, gap))
     return actions
 
@@ -88,7 +94,7 @@ def _drifted_assumptions(review: dict, currency: str) -> list[Action]:
              "assumed" for n, f in flagged[:2]]
     more = f" (and {len(flagged) - 2} more)" if len(flagged) > 2 else ""
     text = "Rewrite the SLA's assumptions: " + "; ".join(parts) + more + "."
-    return [Action(text, COMPLIANCE_PAGE, max(abs(f.get("drift") or 0) for _, f in flagged))]
+    return [Action(text, REVIEW_SECTION, max(abs(f.get("drift") or 0) for _, f in flagged))]
 
 
 def _assumed(name: str, value: float | None, currency: str) -> str:
@@ -111,18 +117,18 @@ def _attempt_cap(plateau: dict, review: dict) -> list[Action]:
         text = (f"Keep the attempt cap at {judge} for now: the history cannot judge a higher one, and a fair test "
                 f"of {experiment['test_cap']} attempts would take {weeks_in_words(experiment.get('weeks_needed'))} "
                 "of new leads. Look at it again next period.")
-        return [Action(text, CAP_PAGE, 0.1)]
+        return [Action(text, CAP_SECTION, 0.1)]
     if experiment and experiment.get("test_cap"):
         weeks = experiment.get("weeks_needed")
         text = (f"The history cannot judge an attempt cap above {judge}: "
                 f"test {experiment['test_cap']} attempts on {pct(experiment.get('share'), 0)} of new leads"
                 + (f" for {weeks_in_words(weeks)}" if weeks else "") + ".")
-        return [Action(text, CAP_PAGE, 0.5)]
+        return [Action(text, CAP_SECTION, 0.5)]
     cap = (review.get("figures") or {}).get("attempt_cap") or {}
     if cap.get("flagged") and plateau.get("recommended_attempts") is not None:
         text = (f"Change the attempt cap in the SLA from {cap['assumed']:.0f} to {plateau['recommended_attempts']} "
                 f"attempts (interval {plateau['ci_low']} to {plateau['ci_high']}): profit per lead is highest there.")
-        return [Action(text, CAP_PAGE, abs(cap.get("drift") or 0))]
+        return [Action(text, CAP_SECTION, abs(cap.get("drift") or 0))]
     return []
 
 

@@ -96,6 +96,10 @@ COLUMNS: dict[str, Column] = {
     "p90_business_hours": C("90% within (business hours)", "hours"), "response_hours": C("Window", "hours"),
     "median_days": C("Median", "days"), "p25_days": C("25% within", "days"), "p75_days": C("75% within", "days"),
     "p90_days": C("90% within", "days"),
+    # the proposed protocol beside the current one
+    "window_hours_are": C("Window counts"), "current_response_hours": C("Current window", "hours"),
+    "current_window_hours_are": C("Current window counts"), "current_touches": C("Current touches", "count"),
+    "current_timeframe_days": C("Current timeframe", "days"),
 }
 
 
@@ -103,9 +107,50 @@ COLUMNS = {name: Column(c.label, c.kind, "revenue" if name in REVENUE_COLUMNS el
                          "attempts" if name in ATTEMPT_COLUMNS else None) for name, c in COLUMNS.items()}
 
 
+#: words written in capitals in a label made from a column's name
+ACRONYMS = {"mql": "MQL", "mqls": "MQLs", "sql": "SQL", "sqls": "SQLs", "sdr": "SDR", "sdrs": "SDRs", "kpi": "KPI",
+            "crm": "CRM", "ci": "interval", "bh": "(business hours)", "p90": "90%", "p25": "25%", "p75": "75%"}
+
+
+def label_from_name(name: str) -> str:
+    """A label for a column the registry does not name: words from its name, acronyms in capitals
+    (``mql_value_low`` -> ``MQL value low``)."""
+    words = [ACRONYMS.get(w, w) for w in name.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] if text else name
+
+
 def column(name: str) -> Column:
-    """The registered column, or a plain text column labelled from its name."""
-    return COLUMNS.get(name) or Column(name.replace("_", " ").capitalize())
+    """The registered column; else ``<col>_low`` / ``<col>_high`` as the low and high end of the
+    registered column's interval (its kind); else a plain text column labelled from its name."""
+    if name in COLUMNS:
+        return COLUMNS[name]
+    base, _, end = name.rpartition("_")
+    if end in ("low", "high") and base in COLUMNS:
+        c = COLUMNS[base]
+        return Column(f"{c.label}, interval {'from' if end == 'low' else 'to'}", c.kind, c.needs)
+    return Column(label_from_name(name))
+
+
+def inferred_kind(name: str, values: pd.Series) -> str | None:
+    """The kind of a column the registry does not know, for a spreadsheet's number format: from its
+    name (``*share*``, ``*rate*``: share; ``*hours*``: hours; ``*days*``: days; ``*revenue*``,
+    ``*value*``, ``*cost*``, ``*profit*``, ``*amount*``: money), else from its values (whole numbers:
+    count; other numbers: number2); ``None`` for text."""
+    kind = column(name).kind
+    if kind != "text" or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None if kind == "text" else kind
+    words = set(name.lower().split("_"))
+    if words & {"share", "rate", "conversion", "probability"} or name.endswith("_rate"):
+        return "share"
+    if words & {"hours"}:
+        return "hours"
+    if words & {"days"}:
+        return "days"
+    if words & {"revenue", "value", "cost", "profit", "amount", "gain"}:
+        return "money"
+    finite = values.dropna()
+    return "count" if len(finite) and bool((finite == finite.round()).all()) else "number2"
 
 
 def unsupported(columns: list[str], limits: dict[str, str]) -> dict[str, str]:

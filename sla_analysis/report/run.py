@@ -345,7 +345,8 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
             footer = (f"sla-analysis {__version__} (commit {commit}) · period {period.label} · inputs: {hashes}"
                       + (" · SAMPLE DATA" if manifest.get("sample") else "")
                       + f" · built {started} · provenance.json")
-            step = {name: i for i, name in enumerate(notebooks, start=2)}
+            # numbered in the order they start ([2/10] before [3/10]), the attempt-cap page first
+            step = {name: i for i, name in enumerate(start_order(notebooks), start=2)}
 
             def run_one(name: str) -> None:
                 _log(f"[{step[name]}/{len(notebooks) + 3}] running {name}", quiet)
