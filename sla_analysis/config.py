@@ -142,7 +142,13 @@ class SLAConfig:
     score_band_width: float | None = None     # width of the score bands on the qualification page; None = automatic
     lead_work_cost: float | None = None       # cost of working one MQL; None = measured (its attempts x cost per attempt)
     gross_margin: float = 1.0                 # share of revenue kept after cost of goods; profit of a cap = revenue x this - attempt costs
+    min_gain_per_month: float | None = None   # smallest gain a month worth changing the SLA for; None = 0.5% of quota
     source_file: str = ""
+
+    @property
+    def min_gain_per_month_or_default(self) -> float:
+        """The materiality rule: ``min_gain_per_month``, else 0.5% of the monthly ``quota``."""
+        return float(self.min_gain_per_month) if self.min_gain_per_month is not None else 0.005 * self.quota
 
     @property
     def tier_protocols(self) -> dict[str, dict]:
@@ -272,6 +278,7 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
         score_band_width=_optional_number(raw, "score_band_width", low=0, high=1e9, low_open=True),
         lead_work_cost=_optional_number(raw, "lead_work_cost", low=0, high=1e9),
         gross_margin=_number(raw, "gross_margin", base.gross_margin, low=0, high=1, low_open=True),
+        min_gain_per_month=_optional_number(raw, "min_gain_per_month", low=0, high=1e12),
         source_file=source_file,
     )
 

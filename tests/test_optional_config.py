@@ -32,6 +32,7 @@ FULL = {
     **yaml.safe_load((paths.PROJECT_ROOT / "sla_analysis" / "defaults" / "sla.yml").read_text()),
     "business_hours": {"days": "mon-fri", "hours": ["08:00", "18:00"], "timezone": "UTC", "holidays": ["2024-01-01"]},
     "gross_margin": 0.7,
+    "min_gain_per_month": 5000.0,
     "score_band_width": 10,
     "lead_work_cost": 40.0,
     "mql_score_threshold": 60,

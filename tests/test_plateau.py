@@ -269,7 +269,9 @@ def test_bootstrap_is_deterministic_and_brackets_the_estimate():
                       "plateau_attempts", "support_max_attempts", "at_support_edge",
                       "cost_per_attempt", "gross_margin", "profit_definition", "hazard_model",
                       "revenue_by_attempt", "enforced_cap", "cannot_judge_above", "experiment", "by_tier",
-                      "stopping_sensitivity", "reached", "hazard_shape"}
+                      "stopping_sensitivity", "reached", "hazard_shape", "profit_per_lead_by_cap"}
+    assert len(s["profit_per_lead_by_cap"]) == s["support_max_attempts"]
+    assert max(s["profit_per_lead_by_cap"]) == s["profit_per_lead_by_cap"][s["recommended_attempts"] - 1]
     assert s["reached"] is None                          # no call outcomes: one state
     assert json.loads(json.dumps(s)) == s                # plain JSON types only
     assert s["enforced_cap"] is None and s["cannot_judge_above"] is None and s["experiment"] is None

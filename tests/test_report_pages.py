@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import nbformat
+import pytest
 
 from sla_analysis.report.actions import what_to_do
 from sla_analysis.report.periods_index import published_periods, write_periods_index
@@ -129,3 +130,29 @@ def test_a_page_never_describes_a_chart_or_table_it_does_not_show():
              _code(), _about("about-result", "nothing above")]
     kept = [c.source for c in without_unsupported_notes(cells) if c.cell_type == "markdown"]
     assert kept == ["the dots", "the table", "kept", "## Heading"]
+
+
+def test_a_cap_change_is_proposed_only_when_the_gain_a_month_is_worth_it():
+    """One materiality rule: moving from the SLA's cap of 6 to 9 adds $23 a contacted lead; at 686
+    contacted leads a month that is $15,448 a month, below a $20,000 threshold (no action, and the
+    page says keep 6) and above a $10,000 one (the action says what it is worth)."""
+    from sla_analysis.analyses import plateau as pl
+
+    curve = [1000.0, 2000.0, 2800.0, 3100.0, 3200.0, 3244.41, 3255.0, 3262.0, 3266.92, 3266.0]
+    plateau = {"recommended_attempts": 9, "ci_low": 7, "ci_high": 11, "plateau_attempts": 5, "profit_per_lead_by_cap": curve}
+    small = pl.change_from_current(plateau, 6, 686.284, 20000.0)
+    assert small["gain_per_lead"] == pytest.approx(22.51) and small["gain_per_month"] == pytest.approx(15448.25, abs=0.01)
+    assert not small["material"] and small["plateau_share_of_best"] == pytest.approx(3200 / 3266.92)
+    assert pl.change_sentence(small) == (
+        "Against today's cap of 6 attempts, 9 adds $23 of profit per contacted lead (+0.7%), about $15,448 a month at "
+        "686 contacted leads a month: less than the $20,000 a month worth changing the SLA for: keep 6. 5 attempts "
+        "already earn 98% of the best.")
+    flagged = {"figures": {"attempt_cap": {"assumed": 6, "measured": 9, "flagged": True, "drift": 0.5}}}
+    base = {"compliance": {"promises": []}, "sla_review": flagged}
+    assert what_to_do({**base, "plateau": {**plateau, "change": small}}) == []
+    big = pl.change_from_current(plateau, 6, 686.284, 10000.0)
+    (action,) = what_to_do({**base, "plateau": {**plateau, "change": big}})
+    assert action.text == ("Change the attempt cap in the SLA from 6 to 9 attempts (interval 7 to 11): $23 more profit "
+                           "per contacted lead, about $15,448 a month.")
+    assert pl.change_from_current(plateau, None, 686.0, 1.0) is None and pl.change_from_current(plateau, 40, 686.0, 1.0) is None
+    assert pl.change_sentence(pl.change_from_current(plateau, 9, 686.0, 1.0)).startswith("Today's cap of 9 attempts is the most")

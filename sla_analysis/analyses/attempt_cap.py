@@ -52,9 +52,17 @@ class PeriodCap:
     def contacted(self) -> pd.DataFrame:
         return self.profiles[self.profiles.attempts >= 1]
 
-    def summary(self) -> dict:
-        """``summary.json["plateau"]`` (:func:`plateau.plateau_summary`)."""
-        return pl.plateau_summary(self.cap, self.rule_of_thumb, self.profiles, self.covariates)
+    def summary(self, cfg: SLAConfig | None = None) -> dict:
+        """``summary.json["plateau"]`` (:func:`plateau.plateau_summary`); with ``cfg``, also what
+        moving from the SLA's cap (``review_baseline["attempt_cap"]``) is worth a lead and a month,
+        against ``cfg``'s smallest gain worth a change (:func:`plateau.change_from_current`)."""
+        out = pl.plateau_summary(self.cap, self.rule_of_thumb, self.profiles, self.covariates)
+        per_month = self.leads_per_week * 52 / 12 if self.leads_per_week else None
+        out["contacted_per_month"] = per_month
+        if cfg is not None:
+            out["change"] = pl.change_from_current(out, cfg.review_baseline.get("attempt_cap"), per_month,
+                                                   cfg.min_gain_per_month_or_default)
+        return out
 
 
 def compute_period_cap(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int = N_BOOT) -> PeriodCap:

@@ -1060,6 +1060,8 @@ class CapRecommendation:
             "stopping_sensitivity": self.stopping_sensitivity,
             "reached": self.reached,
             "hazard_shape": hazard_shape(self.curve["hazard"].to_numpy()),
+            # profit per contacted lead at each cap 1, 2, ... up to the attempts the history reaches
+            "profit_per_lead_by_cap": [float(v) for v in self.curve["profit_per_lead"]],
         }
 
 
@@ -1438,6 +1440,49 @@ def tier_table(plateau: dict) -> pd.DataFrame:
 REACHED_SELECTION_GAP = 0.10
 
 
+def change_from_current(plateau: dict, current_cap: float | None, contacted_per_month: float | None,
+                        min_gain_per_month: float) -> dict | None:
+    """What moving from the SLA's ``current_cap`` to the recommended cap is worth: profit per
+    contacted lead at each (``profit_per_lead_by_cap``), the gain a lead and a month (at
+    ``contacted_per_month``), whether it reaches ``min_gain_per_month`` (the smallest gain a month
+    worth changing the SLA for: one materiality rule), and the plateau's share of the best profit.
+    ``None`` without a recommended cap, a current cap, or a curve reaching the current cap."""
+    n, curve = plateau.get("recommended_attempts"), plateau.get("profit_per_lead_by_cap") or []
+    if n is None or current_cap is None or not curve or not 1 <= int(current_cap) <= len(curve):
+        return None
+    now, best = curve[int(current_cap) - 1], curve[int(n) - 1]
+    per_lead = best - now
+    per_month = per_lead * contacted_per_month if contacted_per_month else float("nan")
+    plateau_n = plateau.get("plateau_attempts")
+    share = curve[int(plateau_n) - 1] / best if plateau_n and 1 <= plateau_n <= len(curve) and best > 0 else float("nan")
+    return {"current_cap": int(current_cap), "recommended_cap": int(n), "profit_per_lead_now": now,
+            "gain_per_lead": per_lead, "gain_share": per_lead / now if now > 0 else float("nan"),
+            "contacted_per_month": contacted_per_month, "gain_per_month": per_month,
+            "min_gain_per_month": float(min_gain_per_month),
+            "material": bool(np.isfinite(per_month) and per_month >= min_gain_per_month and int(current_cap) != int(n)),
+            "plateau_attempts": plateau_n, "plateau_share_of_best": share}
+
+
+def change_sentence(change: dict | None, currency: str = "USD") -> str:
+    """Page 03 and the index: the gain of moving from today's cap, a lead and a month, against the
+    smallest gain worth a change, and the plateau."""
+    if not change:
+        return ""
+    c = change
+    plateau = (f" {c['plateau_attempts']} attempts already earn {c['plateau_share_of_best']:.0%} of the best."
+               if c.get("plateau_attempts") and np.isfinite(c.get("plateau_share_of_best", float("nan"))) else "")
+    if c["current_cap"] == c["recommended_cap"]:
+        return f"Today's cap of {c['current_cap']} attempts is the most profitable one.{plateau}"
+    month = (f", about {money(c['gain_per_month'], currency)} a month at {c['contacted_per_month']:,.0f} contacted "
+             "leads a month" if np.isfinite(c["gain_per_month"]) else "")
+    verdict = (f"worth changing the SLA for (at least {money(c['min_gain_per_month'], currency)} a month)" if c["material"]
+               else f"less than the {money(c['min_gain_per_month'], currency)} a month worth changing the SLA for: keep "
+                    f"{c['current_cap']}")
+    return (f"Against today's cap of {c['current_cap']} attempts, {c['recommended_cap']} adds "
+            f"{money(c['gain_per_lead'], currency)} of profit per contacted lead ({c['gain_share']:+.1%}){month}: "
+            f"{verdict}.{plateau}")
+
+
 def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
     """Plain-words sentences for page 03 from ``summary.json["plateau"]`` (keys: ``verdict``,
     ``value_by_attempt``, ``experiment``, ``reached``, ``stopping``; a key is absent when it has nothing
@@ -1454,6 +1499,14 @@ def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
     if judge is None:
         out["verdict"] = (f"Cap follow-up at {n} attempts (interval {plateau['ci_low']}–{plateau['ci_high']}): "
                           f"{profit} of {what} per contacted lead.")
+        change = change_sentence(plateau.get("change"), currency)
+        if change:
+            out["change"] = change
+        elif plateau.get("plateau_attempts"):
+            curve = plateau.get("profit_per_lead_by_cap") or []
+            k = int(plateau["plateau_attempts"])
+            if 1 <= k <= len(curve) and curve[int(n) - 1] > 0:
+                out["change"] = f"{k} attempts already earn {curve[k - 1] / curve[int(n) - 1]:.0%} of the best."
     else:
         why = ("reps stopped most leads there" if plateau.get("enforced_cap") == judge
                else "too few leads were worked longer")

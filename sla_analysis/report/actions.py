@@ -6,7 +6,8 @@ Read from ``summary.json`` only (never recomputed), so the box says exactly what
 1. a promise missed, the largest shortfall first (speed to lead and cadence grouped per promise);
 2. assumptions of the SLA that the review found drifted (the SLA should be rewritten around them);
 3. the attempt cap, when the history cannot judge it (the experiment that would) or it differs
-   from the cap the SLA was written with.
+   from the cap the SLA was written with by a gain a month worth a change (``min_gain_per_month``:
+   the one materiality rule; a smaller gain is no action).
 """
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def _assumed(name: str, value: float | None, currency: str) -> str:
     return f"{value:,.4g}"
 
 
-def _attempt_cap(plateau: dict, review: dict) -> list[Action]:
+def _attempt_cap(plateau: dict, review: dict, currency: str = "USD") -> list[Action]:
     experiment = plateau.get("experiment") or None
     judge = plateau.get("cannot_judge_above") or plateau.get("recommended_attempts")
     if experiment and experiment.get("test_cap") and experiment.get("feasible") is False:
@@ -125,9 +126,15 @@ def _attempt_cap(plateau: dict, review: dict) -> list[Action]:
                 + (f" for {weeks_in_words(weeks)}" if weeks else "") + ".")
         return [Action(text, CAP_SECTION, 0.5)]
     cap = (review.get("figures") or {}).get("attempt_cap") or {}
+    change = plateau.get("change") or {}
     if cap.get("flagged") and plateau.get("recommended_attempts") is not None:
+        if change and not change.get("material"):  # one materiality rule: not worth rewriting the SLA for
+            return []
+        worth = (f": {money(change['gain_per_lead'], currency)} more profit per contacted lead, about "
+                 f"{money(change['gain_per_month'], currency)} a month" if change.get("gain_per_month") is not None
+                 else ": profit per lead is highest there")
         text = (f"Change the attempt cap in the SLA from {cap['assumed']:.0f} to {plateau['recommended_attempts']} "
-                f"attempts (interval {plateau['ci_low']} to {plateau['ci_high']}): profit per lead is highest there.")
+                f"attempts (interval {plateau['ci_low']} to {plateau['ci_high']}){worth}.")
         return [Action(text, CAP_SECTION, abs(cap.get("drift") or 0))]
     return []
 
@@ -140,5 +147,5 @@ def what_to_do(summary: dict) -> list[Action]:
     promises = (summary.get("compliance") or {}).get("promises") or []
     missed = sorted(_missed_promises(promises, (summary.get("compliance") or {}).get("working_hours")),
                     key=lambda a: -a.weight)
-    others = _drifted_assumptions(review, currency) + _attempt_cap(summary.get("plateau") or {}, review)
+    others = _drifted_assumptions(review, currency) + _attempt_cap(summary.get("plateau") or {}, review, currency)
     return (missed[:2] + others)[:MAX_ACTIONS] if others else missed[:MAX_ACTIONS]

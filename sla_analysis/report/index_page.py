@@ -64,6 +64,15 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     if plateau.get("recommended_attempts") is not None:
         rows.append(("Attempt cap to write into the SLA (profit per lead is highest there)",
                      f"{_count(plateau['recommended_attempts'], 'attempt')} (interval {plateau['ci_low']}-{plateau['ci_high']})"))
+        change = plateau.get("change")
+        if change and change["current_cap"] != change["recommended_cap"] and change.get("gain_per_month") is not None:
+            verdict = "worth a change" if change["material"] else f"keep {change['current_cap']}: below the gain worth a change"
+            rows.append((f"What moving from today's cap of {change['current_cap']} is worth",
+                         f"{money(change['gain_per_lead'], cur)} a contacted lead, {money(change['gain_per_month'], cur)} "
+                         f"a month ({verdict}, {money(change['min_gain_per_month'], cur)} a month)"))
+        if plateau.get("plateau_attempts") and (change or {}).get("plateau_share_of_best"):
+            rows.append(("Where one more attempt stops paying much (the plateau)",
+                         f"{_count(plateau['plateau_attempts'], 'attempt')}: {change['plateau_share_of_best']:.0%} of the best profit"))
     elif plateau.get("reason"):
         rows.append(("Attempt cap", f"not available: {plateau['reason']}"))
     return rows
