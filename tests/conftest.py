@@ -71,4 +71,5 @@ def published_sample(tmp_path_factory, sample_dir) -> Path:
                               "--out", str(out)], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
                              timeout=1800)
         assert res.returncode == 0, res.stderr
+        assert "warning (" not in res.stderr, res.stderr  # a warning is an error over the sample, never on a page
     return out

@@ -156,3 +156,12 @@ def test_a_cap_change_is_proposed_only_when_the_gain_a_month_is_worth_it():
                            "per contacted lead, about $15,448 a month.")
     assert pl.change_from_current(plateau, None, 686.0, 1.0) is None and pl.change_from_current(plateau, 40, 686.0, 1.0) is None
     assert pl.change_sentence(pl.change_from_current(plateau, 9, 686.0, 1.0)).startswith("Today's cap of 9 attempts is the most")
+
+
+def test_summary_numbers_keep_what_the_pages_show():
+    """summary.json rounds for stable bytes, but never past a hundredth: marketing's $7,875,516 on
+    the page is 7,875,516.32 in summary.json, not 7,875,520."""
+    from sla_analysis.report.notebook import to_json
+
+    assert to_json([7875516.3217, 0.0720985569, 123.456789, 12345.6789, float("nan")]) == [
+        7875516.32, 0.0720986, 123.457, 12345.68, None]

@@ -75,7 +75,9 @@ class Context:
 
 
 def to_json(value: Any) -> Any:
-    """Plain JSON types, NaN as null, floats rounded to 6 significant digits for stable output."""
+    """Plain JSON types, NaN as null, floats rounded for stable output: to 6 significant digits, but
+    never coarser than a hundredth (7,875,516.32 stays so: six digits made it 7,875,520, another
+    figure than the page's $7,875,516)."""
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
@@ -85,7 +87,9 @@ def to_json(value: Any) -> Any:
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
-        return None if not np.isfinite(value) else float(f"{float(value):.6g}")
+        if not np.isfinite(value):
+            return None
+        return round(float(value), 2) if abs(value) >= 1e4 else float(f"{float(value):.6g}")
     if isinstance(value, (datetime, date, pd.Timestamp)):
         return value.isoformat()
     return value
