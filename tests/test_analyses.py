@@ -27,14 +27,31 @@ def test_dialling_pace_from_timestamps(crm_dir, tmp_path):
     crm = open_crm(prepare_inputs(crm_dir(activities=acts, deals=[], deal_fields=deal_fields), as_of=datetime(2025, 1, 1), cache_root=tmp_path / "c"))
     pace = cost.measured_pace(crm, datetime(2024, 1, 1), datetime(2024, 2, 1))
     overall = pace.iloc[-1]
-    assert overall.session_gaps == 3 and overall.median_gap_s == 360
+    assert overall.session_gaps == 3 and overall.mean_gap_s == 360 and overall.calling_seconds == 1080
     assert overall.calls_per_hour_dialling == pytest.approx(10.0)
+    assert np.isnan(overall.calls_per_hour_dialling_low)  # one rep: no interval across reps
     # 6 attempts in 2 clock hours (10:xx and 11:xx)
     assert overall.attempts_per_active_hour == pytest.approx(3.0)
     by_type = cost.attempts_by_type(crm, load_config(), datetime(2024, 1, 1), datetime(2024, 2, 1))
     assert dict(zip(by_type.type, by_type.attempts)) == {"call": 5, "email": 1}
     # blended: (5 x $5 + 1 x $50/30) / 6
     assert cost.blended_cost_per_attempt(by_type) == pytest.approx((5 * 5 + 50 / 30) / 6)
+
+
+def test_the_pace_is_calling_time_over_calls_not_the_median_gap():
+    """Quick unanswered calls (3.75 minutes) outnumber conversations (15 minutes), and each call's
+    slot runs until the next: the mean gap gives the true 10 calls an hour, the median gap 16. The
+    interval, reps as clusters, covers the truth."""
+    rng = np.random.default_rng(4)
+    gaps = {r: np.where(rng.random(400) < 0.2, 900.0, 225.0) for r in ("r1", "r2", "r3")}
+    g = np.array([len(v) for v in gaps.values()], dtype=float)
+    s = np.array([v.sum() for v in gaps.values()])
+    pace = 3600 * g.sum() / s.sum()
+    assert pace == pytest.approx(3600 / np.mean(np.concatenate(list(gaps.values()))))
+    assert 3600 / np.median(np.concatenate(list(gaps.values()))) == 16.0
+    lo, hi = cost.pace_interval(g, s, 0.95)
+    assert lo < 10 < hi and lo < pace < hi  # three reps: a t with 2 degrees of freedom, honestly wide
+    assert np.isnan(cost.pace_interval(g[:1], s[:1])[0])
 
 
 def test_no_rep_ids_means_no_measured_pace(crm_dir, tmp_path):

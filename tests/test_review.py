@@ -54,8 +54,13 @@ def test_sla_review_uses_config_cost_and_baseline():
     cfg = config_from_dict({"rep_hourly_cost": 60, "calls_per_hour": 10, "review_baseline": {"attempt_cap": 6},
                             "review_tolerance": 0.25})
     t = rv.sla_review(cfg, {"cost_per_call": (9.0, np.nan, np.nan), "attempt_cap": (7.0, 6.0, 8.0)}).set_index("figure")
-    assert t.loc["cost_per_call", "assumed"] == 6.0 and t.loc["cost_per_call", "flagged"]  # +50%, no interval
-    assert not t.loc["attempt_cap", "flagged"]  # +17%, inside tolerance
+    # +50% but no interval: never "beyond chance", listed as changed, not tested
+    assert t.loc["cost_per_call", "assumed"] == 6.0 and not t.loc["cost_per_call", "flagged"]
+    assert t.loc["cost_per_call", "changed_not_tested"]
+    assert rv.review_table(t.reset_index()).set_index("figure").loc["cost per call", "flag"] == "changed, not tested"
+    with_interval = rv.sla_review(cfg, {"cost_per_call": (9.0, 8.0, 10.0)}).set_index("figure")
+    assert with_interval.loc["cost_per_call", "flagged"] and not with_interval.loc["cost_per_call", "changed_not_tested"]
+    assert not t.loc["attempt_cap", "flagged"] and not t.loc["attempt_cap", "changed_not_tested"]  # +17%, inside tolerance
 
 
 def test_review_without_baseline_says_nothing_was_compared():

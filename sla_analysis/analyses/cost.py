@@ -4,8 +4,13 @@ Two views side by side:
 
 * **assumed**: ``rep_hourly_cost / calls_per_hour`` from ``config/sla.yml`` (the SLA's number);
 * **measured** from activity timestamps, where they allow:
-  - *dialling pace*: calls an hour while a rep is dialling, ``3600 / median gap`` between a rep's
-    consecutive calls that are at most ``session_gap_minutes`` apart (a calling session);
+  - *dialling pace*: calls an hour while a rep is dialling, the calling time over the calls: each
+    calling session (a rep's consecutive calls at most ``session_gap_minutes`` apart) spans its
+    calls but the last, so the pace is ``3600 × Σ gaps counted / Σ their seconds`` = ``3600 / mean
+    gap`` (the median gap reads a faster pace when quick unanswered calls outnumber long
+    conversations). Its interval treats each rep as a cluster (the ratio estimator's linearised
+    variance, t with reps − 1 degrees of freedom). The calls' ``duration_s`` is not used: it is the
+    talk time, without the dialling and wrap-up between calls an SDR hour also pays for;
   - *attempts per active rep-hour*: attempts / clock hours in which the rep logged any attempt
     (utilisation: lower than the pace when reps mix calling with other work).
 
@@ -16,9 +21,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import ibis
+import numpy as np
 import pandas as pd
+from scipy.stats import t as scipy_t
 
 from sla_analysis.config import SLAConfig
+from sla_analysis.formats import money
 from sla_analysis.io.engine import CRM
 
 
@@ -74,26 +82,52 @@ def call_gaps(crm: CRM, start: datetime, stop: datetime, session_gap_minutes: fl
     return gaps.filter(gaps.gap_s.notnull() & (gaps.gap_s > 0) & (gaps.gap_s <= session_gap_minutes * 60))
 
 
-def measured_pace(crm: CRM, start: datetime, stop: datetime, session_gap_minutes: float = 30.0) -> pd.DataFrame:
-    """Per rep and overall: calls, calls inside sessions, median gap and dialling pace
-    (3600 / median gap), and attempts per active rep-hour. Empty when no call has a rep."""
+def measured_pace(crm: CRM, start: datetime, stop: datetime, session_gap_minutes: float = 30.0,
+                  confidence: float = 0.95) -> pd.DataFrame:
+    """Per rep and overall (last row, ``all reps``): attempts, active clock hours, the gaps inside
+    calling sessions (``session_gaps``, ``calling_seconds``, ``mean_gap_s``), the dialling pace
+    ``calls_per_hour_dialling`` = 3600 × gaps / their seconds (the module docstring) and attempts
+    per active rep-hour; the all-reps pace with its interval (``calls_per_hour_dialling_low`` /
+    ``_high``, reps as clusters). Empty when no call has a rep."""
     if not crm.has("activities", "rep_id"):
         return pd.DataFrame()
     gaps = call_gaps(crm, start, stop, session_gap_minutes)
     a = _period_activities(crm, start, stop).filter(ibis._.rep_id.notnull())
     hours = a.mutate(hour=a.occurred_at.truncate("h"))
     util = hours.group_by("rep_id").aggregate(attempts=hours.count(), active_hours=hours.hour.nunique())
-    pace = gaps.group_by("rep_id").aggregate(session_gaps=gaps.count(), median_gap_s=gaps.gap_s.median())
+    pace = gaps.group_by("rep_id").aggregate(session_gaps=gaps.count(), calling_seconds=gaps.gap_s.sum())
     per_rep = util.left_join(pace, util.rep_id == pace.rep_id).drop("rep_id_right").order_by("rep_id").to_pandas()
-    overall = gaps.aggregate(session_gaps=gaps.count(), median_gap_s=gaps.gap_s.median()).to_pandas()
-    tot = util.aggregate(attempts=util.attempts.sum(), active_hours=util.active_hours.sum()).to_pandas()
-    row = {"rep_id": "all reps", **overall.iloc[0].to_dict(), **tot.iloc[0].to_dict()}
-    # the all-reps row appended by records: a concat with an all-NaN column warns (pandas FutureWarning)
-    per_rep = pd.DataFrame.from_records([*per_rep.to_dict("records"), row], columns=list(per_rep.columns))
     per_rep = per_rep.astype({c: float for c in per_rep.columns if c != "rep_id"})
-    per_rep["calls_per_hour_dialling"] = 3600.0 / per_rep.median_gap_s
-    per_rep["attempts_per_active_hour"] = per_rep.attempts / per_rep.active_hours
+    per_rep[["session_gaps", "calling_seconds"]] = per_rep[["session_gaps", "calling_seconds"]].fillna(0.0)
+    sums = per_rep.drop(columns="rep_id").sum()
+    row = {"rep_id": "all reps", **sums.to_dict()}
+    per_rep = pd.DataFrame.from_records([*per_rep.to_dict("records"), row], columns=list(per_rep.columns))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_rep["mean_gap_s"] = (per_rep.calling_seconds / per_rep.session_gaps).where(per_rep.session_gaps > 0)
+        per_rep["calls_per_hour_dialling"] = 3600.0 / per_rep.mean_gap_s
+        per_rep["attempts_per_active_hour"] = per_rep.attempts / per_rep.active_hours
+    lo, hi = pace_interval(per_rep.session_gaps[:-1].to_numpy(), per_rep.calling_seconds[:-1].to_numpy(), confidence)
+    per_rep["calls_per_hour_dialling_low"] = [np.nan] * (len(per_rep) - 1) + [lo]
+    per_rep["calls_per_hour_dialling_high"] = [np.nan] * (len(per_rep) - 1) + [hi]
+    per_rep.attrs["method"] = (f"calling sessions: the time from each call to a rep's next one, when at most "
+                               f"{session_gap_minutes:g} minutes apart, over those calls (3,600 ÷ the mean gap)")
     return per_rep
+
+
+def pace_interval(gaps: np.ndarray, seconds: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Interval of the pooled pace ``R = 3600 Σ gaps / Σ seconds`` with reps as clusters: the ratio
+    estimator's linearised variance ``n/(n−1) Σ_r (g_r − R̂ s_r)² / (Σ s)²`` (per second), a t
+    quantile with n − 1 degrees of freedom, bounds kept above 0. NaN with fewer than two reps that
+    dialled."""
+    keep = seconds > 0
+    g, s = gaps[keep].astype(float), seconds[keep].astype(float)
+    n = len(g)
+    if n < 2:
+        return float("nan"), float("nan")
+    r = g.sum() / s.sum()
+    var = n / (n - 1) * float(((g - r * s) ** 2).sum()) / s.sum() ** 2
+    half = scipy_t.ppf(0.5 + confidence / 2, n - 1) * np.sqrt(var)
+    return float(3600 * max(r - half, 1e-9)), float(3600 * (r + half))
 
 
 def rep_hourly_costs(crm: CRM, cfg: SLAConfig) -> pd.DataFrame:
@@ -108,13 +142,37 @@ def cost_summary(cfg: SLAConfig, by_type: pd.DataFrame, pace: pd.DataFrame, limi
     measured one (hourly cost / the dialling pace over all reps; null without reps on the calls),
     the blended cost per attempt at the period's mix and each type's cost per attempt; the
     period's attempts (null when the export records none, ``limits``)."""
-    pace_all = float(pace.iloc[-1].calls_per_hour_dialling) if len(pace) else float("nan")
-    measured = cost_per_call(cfg.rep_hourly_cost, pace_all) if pace_all > 0 else float("nan")
+    last = pace.iloc[-1] if len(pace) else {}
+    pace_all = float(last.get("calls_per_hour_dialling", np.nan)) if len(pace) else float("nan")
+    lo, hi = ((float(last.get("calls_per_hour_dialling_low", np.nan)), float(last.get("calls_per_hour_dialling_high", np.nan)))
+              if len(pace) else (np.nan, np.nan))
+    if "attempt_time" in (limits or {}):  # the hours of the attempts are placeholders: no pace from them
+        pace_all = lo = hi = float("nan")
+
+    def per_call(pph: float) -> float:
+        return cost_per_call(cfg.rep_hourly_cost, pph) if np.isfinite(pph) and pph > 0 else float("nan")
+
     return {"cost_per_call_assumed": cost_per_call(cfg.rep_hourly_cost, cfg.calls_per_hour),
-            "cost_per_call_measured": measured, "calls_per_hour_assumed": cfg.calls_per_hour,
-            "calls_per_hour_measured": pace_all, "cost_per_attempt_blended": blended_cost_per_attempt(by_type),
+            "cost_per_call_measured": per_call(pace_all), "cost_per_call_measured_ci": [per_call(hi), per_call(lo)],
+            "calls_per_hour_assumed": cfg.calls_per_hour, "calls_per_hour_measured": pace_all,
+            "calls_per_hour_measured_ci": [lo, hi], "pace_method": pace.attrs.get("method") if len(pace) else None,
+            "cost_per_attempt_blended": blended_cost_per_attempt(by_type),
             "attempts": None if "attempts" in (limits or {}) else int(by_type.attempts.sum()),
             "cost_per_attempt_by_type": dict(zip(by_type.type, by_type.cost_per_attempt))}
+
+
+def pace_sentence(figures: dict, currency: str = "USD") -> str:
+    """Page 02's measured pace and cost per call, with their intervals and how the pace was measured."""
+    pace, (lo, hi) = figures["calls_per_hour_measured"], figures["calls_per_hour_measured_ci"]
+    if pace is None or not np.isfinite(pace):
+        return ""
+    interval = f" (interval {lo:.1f}–{hi:.1f})" if lo is not None and np.isfinite(lo) else ""
+    clo, chi = figures["cost_per_call_measured_ci"]
+    cost_interval = (f" (interval {money(clo, currency, 2)}–{money(chi, currency, 2)})"
+                     if clo is not None and np.isfinite(clo) else "")
+    return (f"Across all reps the pace is **{pace:.1f} calls an hour**{interval}: a call costs "
+            f"**{money(figures['cost_per_call_measured'], currency, 2)}**{cost_interval} at the same hourly cost. "
+            f"Measured from {figures['pace_method']}.")
 
 
 def pace_spread_text(reps: pd.DataFrame, assumed: float, many: bool) -> str:

@@ -151,7 +151,7 @@ def drift_row(figure: str, assumed: float, measured, tolerance: float, confidenc
 
 
 REVIEW_COLUMNS = ["figure", "assumed", "measured", "low", "high", "n", "drift", "p_value", "p_adjusted", "compared",
-                  "flagged"]
+                  "flagged", "changed_not_tested"]
 
 
 def sla_review(cfg: SLAConfig, measured: dict, method: str = "holm-sidak") -> pd.DataFrame:
@@ -165,8 +165,9 @@ def sla_review(cfg: SLAConfig, measured: dict, method: str = "holm-sidak") -> pd
     interval, its test still rejects "equal to the assumption" after a family-wise correction over
     all the figures tested in this review (``method``: Holm–Šidák step-down by default, ``statsmodels.stats.multitest``)
     at ``1 − confidence_level``; so with every figure truly as assumed, the chance that the review
-    flags anything is at most ``1 − confidence_level``. A figure without an interval (cost per call,
-    a ratio of configured and measured rates) is flagged on its drift alone."""
+    flags anything is at most ``1 − confidence_level``. A figure without an interval is never
+    flagged: when it moved beyond the tolerance it is ``changed_not_tested`` ("changed, not tested":
+    the data cannot say whether beyond chance)."""
     baseline = dict(cfg.review_baseline)
     baseline.setdefault("cost_per_call", cost.assumed_cost_per_call(cfg))
     rows = [drift_row(figure, baseline.get(figure, np.nan), m, cfg.review_tolerance, cfg.confidence_level)
@@ -181,9 +182,11 @@ def sla_review(cfg: SLAConfig, measured: dict, method: str = "holm-sidak") -> pd
                                               method=method)
         out.loc[tested, "p_adjusted"] = adjusted
     out["compared"] = out.assumed.notna() & out.measured.notna() if len(out) else pd.Series(dtype=bool)
-    evidence = np.where(tested, out.p_adjusted < 1 - cfg.confidence_level,
-                        ~(out.low.notna() & out.high.notna())) if len(out) else np.zeros(0, dtype=bool)
+    evidence = (tested & (out.p_adjusted < 1 - cfg.confidence_level).to_numpy(dtype=bool)) if len(out) \
+        else np.zeros(0, dtype=bool)
     out["flagged"] = (out.beyond_tolerance & evidence).astype(bool) if len(out) else pd.Series(dtype=bool)
+    out["changed_not_tested"] = (out.beyond_tolerance & ~out.tested.astype(bool)).astype(bool) if len(out) \
+        else pd.Series(dtype=bool)
     return out[REVIEW_COLUMNS]
 
 
@@ -225,11 +228,14 @@ def measured_figures(crm: CRM, cfg: SLAConfig, period: Period, cap=None) -> dict
     values = lv.mql_value_by_group(lv.source_funnel(crm, s_from, s_to, end), confidence=cfg.confidence_level,
                                    min_n=cfg.min_group_size)
     out.update(value_figures(values, min_customers=cfg.min_group_size))
-    pace = cost.measured_pace(crm, period.start_ts(), end)
-    if len(pace):
-        pph = float(pace.iloc[-1].calls_per_hour_dialling)
-        if np.isfinite(pph) and pph > 0:
-            out["cost_per_call"] = Measured(cost.cost_per_call(cfg.rep_hourly_cost, pph))
+    pace = cost.measured_pace(crm, period.start_ts(), end, confidence=cfg.confidence_level)
+    if len(pace) and "attempt_time" not in crm.limits():
+        last = pace.iloc[-1]
+        pph, lo, hi = (float(last[c]) for c in ("calls_per_hour_dialling", "calls_per_hour_dialling_low",
+                                                  "calls_per_hour_dialling_high"))
+        if np.isfinite(pph) and pph > 0:  # a faster pace is a cheaper call: the interval's ends swap
+            per_call = (lambda v: cost.cost_per_call(cfg.rep_hourly_cost, v) if np.isfinite(v) and v > 0 else np.nan)  # noqa: E731
+            out["cost_per_call"] = Measured(per_call(pph), per_call(hi), per_call(lo))
     rec = attempt_cap(crm, cfg, end) if cap is None else cap
     if rec is not None:
         out["attempt_cap"] = Measured(float(rec.recommended_attempts), float(rec.ci_low), float(rec.ci_high),
@@ -308,7 +314,8 @@ def review_summary(review: pd.DataFrame, due: bool, why: str, tolerance: float) 
             "correction": "holm-sidak", "verdict": review_verdict(due, why, tolerance, compared),
             "figures": {r.figure: {"assumed": num(r.assumed), "measured": num(r.measured),
                                    "interval": [num(r.low), num(r.high)], "drift": num(r.drift),
-                                   "p_adjusted": num(r.p_adjusted), "flagged": bool(r.flagged)}
+                                   "p_adjusted": num(r.p_adjusted), "flagged": bool(r.flagged),
+                                   "changed_not_tested": bool(getattr(r, "changed_not_tested", False))}
                         for r in review.itertuples()}}
 
 
@@ -345,6 +352,7 @@ def review_table(review: pd.DataFrame, currency: str = "USD") -> pd.DataFrame:
     out["measured_text"] = [write(f, v) for f, v in zip(review.figure, review.measured)]
     out["interval_text"] = ["–" if write(f, lo) == "–" else f"{write(f, lo)} – {write(f, hi)}"
                             for f, lo, hi in zip(review.figure, review.low, review.high)]
-    out["flag"] = ["review" if f else "" for f in review.flagged]
+    untested = review.changed_not_tested if "changed_not_tested" in review else [False] * len(review)
+    out["flag"] = ["review" if f else "changed, not tested" if u else "" for f, u in zip(review.flagged, untested)]
     out["figure"] = [figure_words(f) for f in review.figure]
     return out

@@ -56,7 +56,8 @@ COLUMNS: dict[str, Column] = {
     "won_revenue_deals": C("Deals won", "count"), "session_gaps": C("Gaps in sessions", "count"),
     "first_touch_n": C("n", "count"), "active_hours": C("Active hours", "count"),
     "target": C("Target", "count"), "target_value": C("Target", "money"), "actual": C("Actual", "count"), "gap": C("Gap", "signed_count"),
-    "median_gap_s": C("Median gap (seconds)", "count"), "protocol_touches": C("Protocol touches", "count"),
+    "median_gap_s": C("Median gap (seconds)", "count"), "mean_gap_s": C("Mean gap (seconds)", "number1"),
+    "calling_seconds": C("Calling time (seconds)", "count"), "protocol_touches": C("Protocol touches", "count"),
     "median_touches": C("Median touches", "count"), "timeframe_days": C("Over days", "count"),
     # shares (every one with its n in the table and, where it has one, its interval)
     "conversion_rate": C("Converted", "share"), "close_rate": C("Close rate", "share"),
