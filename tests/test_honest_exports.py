@@ -129,7 +129,7 @@ def test_what_it_supports_is_right(published):
 def test_pages_say_what_is_not_available(published):
     report, _, _, _ = published
     index = (report / "index.html").read_text()
-    assert "MQL value marketing delivered</td><td class='num'>not available: the deals have no amounts" in index
+    assert "Expected value of the MQLs marketing delivered</td><td class='num'>not available: the deals have no amounts" in index
     pages = {p.name: p.read_text() for p in report.glob("0*.html")}
     assert "Speed to lead: not available in this data." in pages["05_sla_compliance.html"]
     assert "Cadence: not available in this data." in pages["05_sla_compliance.html"]

@@ -16,7 +16,7 @@ def test_marketing_value_not_judged_is_not_shown_as_zero():
                "compliance": {"promises": [{"side": "marketing", "status": "not judged", "actual": None,
                                             "text": "Marketing's MQL value cannot be judged: the data does not cover the period"}]}}
     rows = dict(headline_rows(summary))
-    value = rows["MQL value marketing delivered"]
+    value = rows["Expected value of the MQLs marketing delivered"]
     assert value.startswith("not available: ") and "0 EUR" not in value and "0%" not in value
 
 

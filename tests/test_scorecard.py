@@ -19,7 +19,7 @@ def test_period_progress():
 def test_marketing_promise_is_pro_rata_while_the_period_runs():
     p = sc.marketing_promise(5_000_000, 2_400_000, 3, 0.5, "USD")
     assert p["target"] == pytest.approx(3_600_000) and p["status"] == "met"
-    assert "$5,000,000 of MQL value against $3,600,000 due so far (50% of the period)" in p["text"]
+    assert "MQLs with an expected value of $5,000,000 against $3,600,000 due so far (50% of the period)" in p["text"]
     assert sc.marketing_promise(7_000_000, 2_400_000, 3, 1.0, "USD")["status"] == "missed"
 
 

@@ -53,7 +53,9 @@ def marketing_promise(delivered_value: float, monthly_target: float, months: int
         return {"side": "marketing", "promise": "MQL value delivered", "actual": None, "target": None,
                 "text": "Marketing's MQL value cannot be judged: the data does not cover the period",
                 "status": "not judged"}
-    text = (f"Marketing delivered {money(delivered_value, currency)} of MQL value against "
+    # the SLA writes marketing's promise as the value of the MQLs it delivers: their expected value
+    # (each MQL at its source's value per MQL, from settled history), not revenue already won
+    text = (f"Marketing delivered MQLs with an expected value of {money(delivered_value, currency)} against "
             f"{money(due, currency)} due" + ("" if progress >= 1 else f" so far ({progress:.0%} of the period)"))
     return {"side": "marketing", "promise": "MQL value delivered", "text": text, "actual": delivered_value,
             "target": due, "status": _status(delivered_value / due if due > 0 else np.nan, 1.0, None, 0)}

@@ -46,12 +46,12 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
                       if p.get("side") == "marketing"), None)
     if marketing and marketing.get("status") in ("not judged", "not available"):
         # the scorecard could not judge it: a figure beside "cannot be judged" would read as a zero
-        rows.append(("MQL value marketing delivered", f"not available: {marketing.get('reason') or marketing.get('text', '')}"))
+        rows.append(("Expected value of the MQLs marketing delivered", f"not available: {marketing.get('reason') or marketing.get('text', '')}"))
     elif delivered and None in delivered.values():
-        rows.append(("MQL value marketing delivered", "not available: no month of the period has a known MQL value"))
+        rows.append(("Expected value of the MQLs marketing delivered", "not available: no month of the period has a known MQL value"))
     elif delivered and summary.get("lead_value_target"):
         avg = sum(delivered.values()) / len(delivered)
-        rows.append(("MQL value marketing delivered, per month of the period",
+        rows.append(("Expected value of the MQLs marketing delivered, per month of the period",
                      f"{money(avg, cur)} ({avg / summary['lead_value_target']:.0%} of target)"))
     if summary.get("mqls_needed") is not None:
         rows.append(("MQLs needed per month at the current source mix", f"{summary['mqls_needed']:,.0f}"))
