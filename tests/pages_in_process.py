@@ -47,7 +47,10 @@ def run_pages(crm_dir: Path, period: str, out: Path, config_path: Path | None = 
         run_page(name, params)
     manifest = json.loads((Path(crm_dir) / "manifest.json").read_text())
     frags = {f.stem: json.loads(f.read_text()) for f in sorted(fragments.glob("*.json"))}
-    summary = build_summary(p, cfg, manifest, frags, [f"{n}.html" for n in paths.REPORT_NOTEBOOKS])
+    from sla_analysis.io.engine import open_crm
+
+    summary = build_summary(p, cfg, manifest, frags, [f"{n}.html" for n in paths.REPORT_NOTEBOOKS],
+                            open_crm(crm_dir, engine="duckdb").profile)
     write_workbook(out / "tables.xlsx", fragments / "tables", p, manifest, paths.REPORT_NOTEBOOKS, cfg.currency,
                    summary.get("limits") or {})
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))

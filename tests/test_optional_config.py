@@ -24,6 +24,7 @@ from sla_analysis.config import SLAConfig, config_from_dict, config_to_dict, loa
 from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.io.sample import SampleParams, write_sample
 from tests.pages_in_process import run_page, run_pages
+from tests.schema_check import assert_valid_summary
 
 PERIOD = "2024Q1"
 
@@ -151,6 +152,7 @@ def test_the_report_publishes_with_an_empty_config(small_crm, tmp_path):
     config.write_text("{}\n")
     with contextlib.redirect_stdout(io.StringIO()):
         summary = run_pages(small_crm, PERIOD, tmp_path / "report", config)
+    assert_valid_summary(summary)
     proposal = summary["proposal"]
     assert proposal["handoff"]["current_threshold"] is None
     md = (tmp_path / "report" / "sla_proposal.md").read_text()

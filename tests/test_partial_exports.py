@@ -18,6 +18,7 @@ from sla_analysis import paths
 from sla_analysis.io.sample import SampleParams, write_sample
 from tests.cli_runner import run_cli
 from tests.partial_exports import CORPUS, Partial, write_partial
+from tests.schema_check import assert_valid_summary
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +84,7 @@ def test_a_partial_export_publishes_and_says_what_it_lacks(partial: Partial, rep
     export, report, stderr = reports[partial.name]
     assert "warning (" not in stderr, stderr  # a page's warning is a failure here, never printed onto a page
     summary = json.loads((report / "summary.json").read_text())
+    assert_valid_summary(summary)
     facts = summary["export_profile"]["facts"]
     absent = {k for k, f in facts.items() if not f["present"]}
     if partial.fact is None:

@@ -28,7 +28,9 @@ from sla_analysis.periods import Period
 from sla_analysis.report.marks import NOT_AVAILABLE_MARK
 from sla_analysis.report.workbook import write_tables
 
-SUMMARY_SCHEMA_VERSION = "1"
+SUMMARY_SCHEMA_VERSION = "2"
+#: the JSON Schema ``summary.json`` follows, shipped with the package (checked in the tests)
+SUMMARY_SCHEMA = Path(__file__).with_name("summary.schema.json")
 
 
 @contextmanager
