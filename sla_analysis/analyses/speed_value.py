@@ -15,7 +15,11 @@ Three estimates:
   leads answered within an hour (Katz log interval). Leads answered fast are also the better leads
   (high tier), so this mixes the effect of speed with the effect of who got the fast answer;
 * **adjusted** (g-computation): per tier, a logistic GLM (statsmodels) of converted on the band plus
-  source, segment, the hour band and weekday the lead arrived; every lead of the tier is predicted
+  everything the export knows about the lead before its first touch, chosen from its profile
+  (:func:`covariates_for`: source, segment, score decile, owner, persona, MQL type, where the export
+  holds them, and the hour band and weekday the lead arrived); only leads whose groups were answered
+  both within the hour and later are compared (overlap: a group never answered within the hour, or
+  always, says nothing about speed and is left out, named); every lead of the tier is predicted
   under each band and the predictions averaged (standardisation). Fitting each tier apart lets the
   effect of speed differ by tier. The relative conversion of band b is
   ``Σ_t Σ_i p̂_i(b) / Σ_t Σ_i p̂_i(within 1 h)`` over the tiers where both bands have at least
@@ -23,7 +27,11 @@ Three estimates:
   one); intervals from a Poisson bootstrap of the leads (each lead weighted ~ Poisson(1)), refit each
   time;
 * **revenue gained a month** by moving the leads answered later than a band into it:
-  ``Σ_i (p̂_i(target) - p̂_i(own band)) x value of a conversion / months`` over those leads.
+  ``Σ_t Σ_i (p̂_i(target) - p̂_i(own band)) x value of a conversion in tier t / months`` over those
+  leads: priced at the value of the leads that would move (their tier's), not an average conversion;
+* **how strong a hidden cause would have to be** to explain the gain away: the E-value
+  (VanderWeele & Ding, 2017) of the ratio ``(Σ p̂(target)) / (Σ p̂(own))`` over the moved leads,
+  ``RR + sqrt(RR (RR - 1))``, and of its interval's end nearest no gain.
 
 It is **observational**: it assumes the covariates hold everything that drives both how fast a lead
 was answered and whether it converted. A rep who calls the leads that look promising first, on
@@ -85,32 +93,86 @@ def band_upper_hours(band: str) -> float:
     return {b[0]: b[2] for b in BANDS}[band]
 
 
-def speed_leads(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> ir.Table:
-    """One row per MQL in ``[start, stop)`` (Ibis): its band, tier, covariates, ``converted`` and
-    ``revenue`` (won amounts) as of ``as_of``."""
+#: what the export may know of a lead before its first touch: (covariate, leads column, in words)
+PRE_CONTACT = (("segment", "segment", "segment"), ("score_band", "score", "lead score"),
+               ("owner", "owner_id", "owner"), ("persona", "persona", "persona"), ("mql_type", "mql_type", "MQL type"))
+#: the covariates' names in words, for the pages
+COVARIATE_WORDS = {"source": "source", "segment": "segment", "score_band": "lead score (tenths)", "owner": "owner",
+                   "persona": "persona", "mql_type": "MQL type", "arrival_daypart": "time of day the MQL arrived",
+                   "arrival_weekday": "weekday the MQL arrived"}
+
+
+def covariates_for(crm: CRM) -> list[str]:
+    """What the comparison adjusts for, from the export's profile: source, and each of
+    :data:`PRE_CONTACT` the export holds and that tells leads apart (informative), then the time of
+    day and weekday the MQL arrived. Never a fixed list: an export with scores and owners is
+    compared within score tenth and owner."""
+    out = ["source"]
+    for name, column, _ in PRE_CONTACT:
+        p = crm.profile.column("leads", column)
+        if p is not None and p.informative:
+            out.append(name)
+    return out + ["arrival_daypart", "arrival_weekday"]
+
+
+def missing_pre_contact(covariates: list[str]) -> list[str]:
+    """The pre-contact facts (in words) the comparison could not adjust for: what the export lacks."""
+    return [words for name, _, words in PRE_CONTACT if name not in covariates]
+
+
+#: the score is compared within this many bands of equal size (deciles): fifths left enough of a
+#: steep score-to-speed link inside each band to show a gain where speed had none (a simulation in
+#: tests/test_speed_value.py)
+SCORE_BANDS = 10
+
+
+def _score_band(t: ir.Table) -> ir.Value:
+    """The lead's score tenth (``tenth 1`` lowest ... ``tenth 10``), cut at the MQLs' deciles."""
+    q = t.aggregate(**{f"q{i}": t.score.quantile(i / SCORE_BANDS) for i in range(1, SCORE_BANDS)}).to_pyarrow().to_pylist()[0]
+    cuts = [q[f"q{i}"] for i in range(1, SCORE_BANDS)]
+    s = t.score
+    return ibis.cases((s.isnull(), "(none)"), *[(s < c, f"tenth {i + 1}") for i, c in enumerate(cuts) if c is not None],
+                      else_=f"tenth {SCORE_BANDS}")
+
+
+def speed_leads(crm: CRM, start: datetime, stop: datetime, as_of: datetime,
+                covariates: list[str] | None = None) -> ir.Table:
+    """One row per MQL in ``[start, stop)`` (Ibis): its band, tier, ``covariates`` (default
+    :func:`covariates_for`), ``converted`` and ``revenue`` (won amounts) as of ``as_of``."""
+    covariates = covariates_for(crm) if covariates is None else covariates
     t = first_touch_table(crm, start, stop, as_of)
     out = lead_outcomes(crm, as_of).select("lead_id", "first_deal_at", "revenue")
     t = t.left_join(out, "lead_id").drop("lead_id_right")
+    extra = [c for name, c, _ in PRE_CONTACT if name in covariates and c not in t.columns]
+    if extra:
+        leads = crm.leads.select("lead_id", *extra)
+        t = t.left_join(leads, "lead_id").drop("lead_id_right")
     h = t.hours_to_first_touch
     band = ibis.cases(*[(h < b[2], b[0]) for b in BANDS[:-1]], else_=BANDS[-1][0])
     band = ibis.cases((h.isnull(), NEVER), else_=band)
     hour = t.mql_at.hour()
-    daypart = ibis.cases(*[(hour < d[2], d[0]) for d in DAYPARTS[:-1]], else_=DAYPARTS[-1][0])
-    weekday = t.mql_at.day_of_week.full_name()
-    return t.select(band=band, tier=t.tier.fill_null("(none)"), source=t.source.fill_null("(none)"),
-                    segment=t.segment.fill_null("(none)"), arrival_daypart=daypart, arrival_weekday=weekday,
+    cols = {"source": t.source.fill_null("(none)"),
+            "arrival_daypart": ibis.cases(*[(hour < d[2], d[0]) for d in DAYPARTS[:-1]], else_=DAYPARTS[-1][0]),
+            "arrival_weekday": t.mql_at.day_of_week.full_name()}
+    for name, column, _ in PRE_CONTACT:
+        if name in covariates:
+            cols[name] = _score_band(t) if name == "score_band" else t[column].cast("string").fill_null("(none)")
+    return t.select(band=band, tier=t.tier.fill_null("(none)"), **{c: cols[c] for c in covariates},
                     converted=t.first_deal_at.notnull(), revenue=t.revenue.fill_null(0.0))
 
 
-def speed_counts(crm: CRM, start: datetime, stop: datetime, as_of: datetime) -> pd.DataFrame:
+def speed_counts(crm: CRM, start: datetime, stop: datetime, as_of: datetime,
+                 covariates: list[str] | None = None) -> pd.DataFrame:
     """:func:`speed_leads` aggregated in the engine: one row per band x tier x covariates x converted
-    with ``leads`` and ``revenue``."""
-    t = speed_leads(crm, start, stop, as_of)
-    keys = ["band", "tier", *COVARIATES, "converted"]
+    with ``leads`` and ``revenue``; ``attrs["covariates"]`` names the covariates."""
+    covariates = covariates_for(crm) if covariates is None else covariates
+    t = speed_leads(crm, start, stop, as_of, covariates)
+    keys = ["band", "tier", *covariates, "converted"]
     agg = t.group_by(keys).aggregate(leads=t.count(), revenue=t.revenue.sum()).order_by(keys).to_pandas()
     agg["leads"] = agg["leads"].astype(np.int64)
     agg["converted"] = agg["converted"].astype(bool)
     agg["revenue"] = agg["revenue"].astype(float)
+    agg.attrs["covariates"] = list(covariates)
     return agg
 
 
@@ -160,6 +222,9 @@ class SpeedEffect:
     n_boot: int
     reason: str | None = None        # why the adjusted effect is not available
     notes: list[str] = field(default_factory=list)
+    covariates: list[str] = field(default_factory=list)   # what the comparison adjusted for
+    values_by_tier: dict = field(default_factory=dict)    # won revenue per conversion of each compared tier
+    outside_overlap: list[str] = field(default_factory=list)  # groups left out: never (or always) answered within the hour
 
 
 #: a band counts in a tier only with at least this many conversions (besides ``min_n`` MQLs)
@@ -218,20 +283,46 @@ def _fit(y: np.ndarray, X: np.ndarray, w: np.ndarray, start: np.ndarray | None =
     return params if np.all(np.isfinite(params)) else None
 
 
-def _tier_model(d: pd.DataFrame, min_n: int) -> dict | None:
+def _outside_overlap(d: pd.DataFrame, covariates: list[str], reference: list[str]) -> dict[str, list]:
+    """Per covariate, the groups of a tier whose leads were all answered within the hour, or none of
+    them: nothing in the data compares speeds inside such a group (no overlap)."""
+    if not reference:
+        return {}
+    fast = d.band.isin(reference)
+    out = {}
+    for c in covariates:
+        share = d.assign(_fast=np.where(fast, d.leads, 0)).groupby(c)[["_fast", "leads"]].sum()
+        bad = share.index[(share._fast == 0) | (share._fast == share.leads)].tolist()
+        if bad:
+            out[c] = bad
+    return out
+
+
+def _tier_model(d: pd.DataFrame, min_n: int, covariates: list[str] | None = None) -> dict | None:
     """One tier's rows (covariate pattern x band x converted, with ``leads``), its supported bands
-    (at least ``min_n`` MQLs and :data:`MIN_CONVERSIONS` conversions) and precomputed designs."""
+    (at least ``min_n`` MQLs and :data:`MIN_CONVERSIONS` conversions), the groups outside the overlap
+    (left out) and precomputed designs."""
+    covariates = list(COVARIATES) if covariates is None else list(covariates)
     d = d[d.band != NEVER]
     n = d.groupby("band").leads.sum()
     x = d[d.converted].groupby("band").leads.sum().reindex(n.index, fill_value=0)
     bands = [b for b in _order(n.index) if n[b] >= min_n and x[b] >= MIN_CONVERSIONS]
     d = d[d.band.isin(bands)].reset_index(drop=True)
+    outside = _outside_overlap(d, covariates, _reference_of(bands))
+    for c, bad in outside.items():
+        d = d[~d[c].isin(bad)]
+    d = d.reset_index(drop=True)
+    bands = [b for b in bands if d[d.band == b].leads.sum() >= min_n
+             and d[(d.band == b) & d.converted].leads.sum() >= MIN_CONVERSIONS]
+    d = d[d.band.isin(bands)].reset_index(drop=True)
     if len(bands) < 2:
         return None
-    levels = {c: sorted(d[c].unique()) for c in COVARIATES}
-    pid = d.groupby(list(COVARIATES), sort=True).ngroup().to_numpy()
-    patterns = d.groupby(list(COVARIATES), sort=True, as_index=False).leads.sum()
-    return {"rows": d, "bands": bands, "levels": levels, "pid": pid,
+    levels = {c: sorted(d[c].unique()) for c in covariates}
+    pid = d.groupby(covariates, sort=True).ngroup().to_numpy()
+    patterns = d.groupby(covariates, sort=True, as_index=False).leads.sum()
+    conv = d[d.converted]
+    value = float(conv.revenue.sum() / conv.leads.sum()) if conv.leads.sum() else np.nan
+    return {"rows": d, "bands": bands, "levels": levels, "pid": pid, "outside": outside, "value": value,
             "band_code": np.array([bands.index(b) for b in d.band]),
             "X": _design(d, bands, levels), "y": d.converted.to_numpy().astype(float),
             "X_by_band": [_design(patterns.assign(band=b), bands, levels) for b in bands]}
@@ -279,7 +370,7 @@ def _summaries(fit: dict, models: dict) -> dict[str, float]:
             vals[f"rr|{b}"] = num / den if den > 0 else np.nan
             vals[f"p|{b}"] = num / sum(fit[t]["n"] for t in tiers)
     for target in [REFERENCE] + all_bands:
-        extra, moved = 0.0, 0.0
+        extra, moved, own, revenue = 0.0, 0.0, 0.0, 0.0
         for t, f in fit.items():
             m = models[t]
             bands = m["bands"]
@@ -293,10 +384,15 @@ def _summaries(fit: dict, models: dict) -> dict[str, float]:
             tw = tw / tw.sum() if tw.sum() > 0 else np.full(len(targets), 1 / len(targets))
             p_target = f["p_rows"][:, [bands.index(b) for b in targets]] @ tw
             p_own = f["p_rows"][np.arange(len(m["band_code"])), m["band_code"]]
-            extra += float(np.sum((f["w"] * (p_target - p_own))[slower]))
+            extra_t = float(np.sum((f["w"] * (p_target - p_own))[slower]))
+            extra += extra_t
+            revenue += extra_t * m.get("value", np.nan)  # priced at the value of this tier's conversions
+            own += float(np.sum((f["w"] * p_own)[slower]))
             moved += float(f["w"][slower].sum())
         if moved > 0:
             vals[f"extra|{target}"], vals[f"moved|{target}"] = extra, moved
+            vals[f"revenue|{target}"] = revenue
+            vals[f"ratio|{target}"] = (own + extra) / own if own > 0 else np.nan
     return vals
 
 
@@ -330,21 +426,27 @@ def adjusted_effect(counts: pd.DataFrame, months: float, confidence: float = 0.9
     """The standardised (g-computation) effect of the band, per tier and over the tiers that
     support the comparison, with Poisson-bootstrap percentile intervals (see the module docstring).
     ``months``: the length of the MQL window, for the revenue a month."""
+    covariates = list(counts.attrs.get("covariates") or [c for c in COVARIATES if c in counts.columns])
     contacted = counts[counts.band != NEVER]
     conv = contacted[contacted.converted]
     value = float(conv.revenue.sum() / conv.leads.sum()) if conv.leads.sum() else np.nan
     models = {}
     for t, d in contacted.groupby("tier"):
-        m = _tier_model(d, min_n)
+        m = _tier_model(d, min_n, covariates)
         if m is not None:
             models[t] = m
-    empty = SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), value, months, n_boot)
+    empty = SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), value, months, n_boot, covariates=covariates)
     if not models:
         empty.reason = (f"no tier has two bands of response time with at least {min_n} contacted MQLs and "
                         f"{MIN_CONVERSIONS} conversions each")
         return empty
     with one_blas_thread():
-        return _adjusted(models, value, months, confidence, n_boot, seed, min_n)
+        eff = _adjusted(models, value, months, confidence, n_boot, seed, min_n)
+    eff.covariates = covariates
+    eff.values_by_tier = {t: m["value"] for t, m in models.items()}
+    eff.outside_overlap = [f"{t} tier, {COVARIATE_WORDS.get(c, c)} {', '.join(map(str, bad))}"
+                           for t, m in models.items() for c, bad in m["outside"].items()]
+    return eff
 
 
 def _adjusted(models: dict, value: float, months: float, confidence: float, n_boot: int, seed: int,
@@ -397,12 +499,17 @@ def _adjusted(models: dict, value: float, months: float, confidence: float, n_bo
         if est.get(f"moved|{target}", 0) <= 0:
             continue
         lo, hi = ci(f"extra|{target}")
+        rlo, rhi = ci(f"revenue|{target}")
+        qlo, qhi = ci(f"ratio|{target}")
+        ratio = est.get(f"ratio|{target}", np.nan)
         gains.append({"target": target, "tiers": ", ".join(with_hour) if target == REFERENCE else "",
                       "mqls_moved_per_month": est[f"moved|{target}"] / months,
                       "extra_conversions_per_month": est[f"extra|{target}"] / months,
                       "extra_conversions_low": lo / months, "extra_conversions_high": hi / months,
-                      "revenue_per_month": est[f"extra|{target}"] / months * value,
-                      "revenue_low": lo / months * value, "revenue_high": hi / months * value})
+                      "revenue_per_month": est[f"revenue|{target}"] / months,
+                      "revenue_low": rlo / months, "revenue_high": rhi / months,
+                      "relative_conversion": ratio, "relative_conversion_low": qlo, "relative_conversion_high": qhi,
+                      "e_value": e_value(ratio), "e_value_interval": e_value_bound(qlo, qhi)})
     notes = [f"{str(t).capitalize()} tier: no band inside the first hour has {min_n} contacted MQLs and {MIN_CONVERSIONS} "
              "conversions, so this tier is left out of the comparison with answering within an hour."
              for t, m in models.items() if not _reference_of(m["bands"])]
@@ -414,6 +521,26 @@ def _adjusted(models: dict, value: float, months: float, confidence: float, n_bo
     return SpeedEffect(pd.DataFrame(overall, columns=["band", "tiers", "conversion", "relative_to_within_1h",
                                                       "relative_low", "relative_high"]),
                        pd.DataFrame(by_tier), pd.DataFrame(gains), value, months, len(boots), reason, notes)
+
+
+def e_value(rr: float) -> float:
+    """How strong an unrecorded cause would have to be, on the risk-ratio scale, with both the
+    response time and conversion, to explain away a ratio ``rr`` (VanderWeele & Ding, 2017):
+    ``RR + sqrt(RR (RR - 1))`` with ``RR`` = ``rr`` or ``1 / rr`` below 1; 1 for no effect."""
+    if rr is None or not np.isfinite(rr) or rr <= 0:
+        return float("nan")
+    r = rr if rr >= 1 else 1 / rr
+    return float(r + np.sqrt(r * (r - 1)))
+
+
+def e_value_bound(low: float, high: float) -> float:
+    """The E-value of the interval's end nearest no effect: 1 when the interval holds 1 (nothing
+    hidden is needed to explain the gain away)."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return float("nan")
+    if low <= 1 <= high:
+        return 1.0
+    return e_value(low if low > 1 else high)
 
 
 def response_window(by_tier: pd.DataFrame, tier: str, current_hours: float,
@@ -444,11 +571,14 @@ def response_window(by_tier: pd.DataFrame, tier: str, current_hours: float,
             "reason": f"answering after {edge:g} h loses {max_loss_share:.0%} or more of a lead's value"}
 
 
-def observational_note() -> str:
-    """The plain caveat every page showing these figures carries."""
+def observational_note(missing: list[str] | None = None) -> str:
+    """The plain caveat every page showing these figures carries, naming what the export lacks of
+    what is known before the first touch (``missing``, from :func:`missing_pre_contact`)."""
+    lacks = (f" The export has no {', '.join(missing)}, so the comparison cannot hold {'it' if len(missing) == 1 else 'them'} "
+             "equal." if missing else "")
     return ("These figures are observational: leads answered fast may differ from the others in ways the export "
             "does not record (a rep calling first the leads that look most promising), so part of the difference may "
-            "not be the speed itself. Only a test that assigns response times at random would settle it.")
+            f"not be the speed itself.{lacks} Only a test that assigns response times at random would settle it.")
 
 
 PUBLISHED = ("The HBR study of 2,241 firms (Oldroyd et al., 2011) found leads contacted within an hour about 7 times as "
@@ -472,11 +602,44 @@ def comparison_with_published(overall: pd.DataFrame) -> str:
 
 def effect_text(eff, currency: str = "USD") -> str:
     """Under the like-for-like chart, as separate paragraphs: what answering faster would bring
-    (:func:`gain_sentence`), the tiers left out (a list), the observational caveat and the
-    comparison with the published studies."""
+    (:func:`gain_sentence`), what it is compared within and the groups the data cannot compare
+    (:func:`adjustment_sentence`), the tiers left out (a list), how strong a hidden cause would have
+    to be (:func:`hidden_cause_sentence`), the observational caveat naming what the export lacks and
+    the comparison with the published studies."""
     notes = "\n".join(f"- {note}" for note in eff.notes)
-    parts = [gain_sentence(eff, currency), notes, observational_note(), comparison_with_published(eff.overall)]
+    parts = [gain_sentence(eff, currency), adjustment_sentence(eff), notes, hidden_cause_sentence(eff),
+             observational_note(missing_pre_contact(eff.covariates) if eff.covariates else None),
+             comparison_with_published(eff.overall)]
     return "\n\n".join(p for p in parts if p)
+
+
+def adjustment_sentence(eff) -> str:
+    """What the like-for-like comparison holds equal, and which groups it leaves out (no overlap)."""
+    if not eff.covariates:
+        return ""
+    held = ", ".join(COVARIATE_WORDS.get(c, c) for c in eff.covariates)
+    text = f"Like for like means leads of the same tier, {held}."
+    if eff.outside_overlap:
+        shown = "; ".join(eff.outside_overlap[:4]) + (f"; and {len(eff.outside_overlap) - 4} more"
+                                                       if len(eff.outside_overlap) > 4 else "")
+        text += (" The data cannot compare speeds for leads that were all answered within the hour, or none of them, "
+                 f"so these are left out: {shown}.")
+    return text
+
+
+def hidden_cause_sentence(eff) -> str:
+    """How strong something the export does not record would have to be to explain the gain of
+    answering within the hour away (the E-value), in words."""
+    g = eff.gains.set_index("target") if len(eff.gains) else pd.DataFrame()
+    if REFERENCE not in g.index or not np.isfinite(g.loc[REFERENCE].get("e_value", np.nan)):
+        return ""
+    h = g.loc[REFERENCE]
+    if h.e_value_interval == 1.0 or not np.isfinite(h.e_value_interval):
+        return ("Nothing hidden is needed to explain this away: the interval already includes no gain.")
+    return (f"To explain this gain away, something the export does not record would have to make a lead about "
+            f"{h.e_value:.1f} times as likely to be answered within the hour and {h.e_value:.1f} times as likely to "
+            f"become an opportunity, beyond everything compared above (for the interval's end nearest no gain: "
+            f"{h.e_value_interval:.1f} times).")
 
 
 def gain_sentence(eff, currency: str = "USD") -> str:
@@ -491,6 +654,8 @@ def gain_sentence(eff, currency: str = "USD") -> str:
         return (f"{moved} might bring about {hour.extra_conversions_per_month:.1f} more opportunities a month, but the "
                 f"interval ({hour.extra_conversions_low:.1f} to {hour.extra_conversions_high:.1f}) includes no gain: "
                 "this history cannot show that answering faster pays.")
+    worth = (f", worth {money(hour.revenue_per_month, currency)} a month (interval {money(hour.revenue_low, currency)} to "
+             f"{money(hour.revenue_high, currency)}), each priced at the won revenue of an opportunity of its own tier"
+             if np.isfinite(hour.revenue_per_month) else "; what they are worth is not available (no deal amounts)")
     return (f"**{moved} would bring about {hour.extra_conversions_per_month:.1f} more opportunities a month** (interval "
-            f"{hour.extra_conversions_low:.1f} to {hour.extra_conversions_high:.1f}), worth {money(hour.revenue_per_month, currency)} "
-            f"a month at {money(eff.value_per_conversion, currency)} of won revenue per opportunity.")
+            f"{hour.extra_conversions_low:.1f} to {hour.extra_conversions_high:.1f}){worth}.")
