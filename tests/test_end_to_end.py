@@ -295,7 +295,9 @@ def test_the_proposal_adopted_as_next_periods_config_publishes(tmp_path, sample_
     assert res.returncode == 0, res.stderr
     adopted, before = config_to_dict(load_config(proposal)), config_to_dict(load_config(None))
     changed = {k for k in before if adopted[k] != before[k]}
-    assert changed <= {"tiers", "mql_score_threshold", "sla_written", "business_hours"}, changed
+    assert changed <= {"tiers", "mql_score_threshold", "sla_written", "business_hours", "review_baseline"}, changed
+    # the next review judges what was adopted: its baseline is the proposal's
+    assert adopted["review_baseline"]["close_rate:webinar"] != before["review_baseline"]["close_rate:webinar"]
     s = json.loads((tmp_path / "out" / "2024-02" / "summary.json").read_text())
     promises = {p["promise"]: p for p in s["compliance"]["promises"]}
     for tier, protocol in adopted["tiers"].items():
@@ -304,6 +306,20 @@ def test_the_proposal_adopted_as_next_periods_config_publishes(tmp_path, sample_
         speed = promises[f"speed to lead, {tier} tier"]
         assert adopted["business_hours"] and speed["unit"] == "working hours", speed
         assert speed["window"] == protocol["response_hours"] and "counting clock hours" in speed["text"]
+    for figure, row in s["sla_review"]["figures"].items():
+        if figure in adopted["review_baseline"]:
+            assert row["assumed"] == pytest.approx(adopted["review_baseline"][figure]), figure
+
+
+def test_a_period_run_with_its_own_proposal_proposes_it_again(tmp_path, sample_dir, published):
+    """Adoption is a closed loop: 2024Q1 run with its own proposal.yml as the config proposes the
+    same proposal.yml (the windows it wrote in working hours are held against the evidence in the
+    clock hours they span, the review baseline it wrote is kept)."""
+    proposal = published / "2024Q1" / "proposal.yml"
+    res = cli("report", "--period", "2024Q1", "--data", str(sample_dir), "--config", str(proposal), "--out",
+              str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "out" / "2024Q1" / "proposal.yml").read_text() == proposal.read_text()
 
 
 def test_every_see_why_opens_the_section_it_names(published):

@@ -62,8 +62,13 @@ def test_bank_marketing_report_says_conversion_falls_from_the_first_attempt(tmp_
     assert p["support_max_attempts"] == max(k for k in range(1, 100) if sum(c >= k for c in reached) >= 30)
     assert p["cohort_method_attempts"] == 1 and p["ci_low"] <= p["recommended_attempts"] <= p["ci_high"]
     # what the call history does not record is said, not judged (the adapter's unavailable.yml)
-    assert s["limits"] == {"first_touch": NOT_RECORDED["first_touch_times"], "outcomes": NOT_RECORDED["call_outcomes"],
-                           "mql_time": NOT_RECORDED["mql_times"], "attempt_time": NOT_RECORDED["attempt_times"]}
+    declared = {"first_touch": NOT_RECORDED["first_touch_times"], "outcomes": NOT_RECORDED["call_outcomes"],
+                "mql_time": NOT_RECORDED["mql_times"], "attempt_time": NOT_RECORDED["attempt_times"]}
+    assert {k: s["limits"][k] for k in declared} == declared
+    # the rest is what the export's profile finds it lacks: the bank exports subscriptions only (no
+    # lost deals), no tiers, scores, owners, rejections or recycling
+    assert set(s["limits"]) - set(declared) == {"lost_deals", "tiers", "scores", "owners", "rejected", "recycled"}
+    assert s["limits"]["lost_deals"] == s["export_profile"]["facts"]["lost_deals"]["reason"]
     speed = [p for p in s["compliance"]["promises"] if p["promise"] == "speed to lead"]
     assert [p["status"] for p in speed] == ["not available"]
     assert s["speed_to_lead_value"]["adjusted_available"] is False and s["speed_to_lead_value"]["bands"] == []
@@ -110,7 +115,12 @@ def test_olist_report_computes_close_rates_and_says_what_it_cannot(tmp_path):
         assert got[origin]["avg_revenue_per_customer"] is None  # no amounts: unknown, not zero
 
     # What it could not compute is said, on the pages and in summary.json, not fabricated
-    assert set(s["limits"]) == {"attempts", "revenue"}
+    assert {"attempts", "revenue"} <= set(s["limits"])
+    names = {"revenue": "amounts", "attempts": "attempts", "first_touch": "first_touch", "attempt_time": "attempt_times",
+             "rejected": "rejected_dates", "recycled": "recycled_dates"}
+    facts = s["export_profile"]["facts"]
+    for key, reason in s["limits"].items():  # every limit is the profile's reason for the fact it lacks
+        assert reason == facts[names.get(key, key)]["reason"], key
     assert [p["status"] for p in s["compliance"]["promises"]] == ["not available"] * 3
     assert s["plateau"].get("recommended_attempts") is None
     index = (report / "index.html").read_text()

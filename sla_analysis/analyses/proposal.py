@@ -26,7 +26,7 @@ Formulas:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import ibis
@@ -42,7 +42,7 @@ from sla_analysis.analyses import lead_value as lv
 from sla_analysis.analyses import plateau as pl
 from sla_analysis.analyses import review as rv
 from sla_analysis.analyses import speed_value as sv
-from sla_analysis.config import WEEKDAYS, SLAConfig, config_to_dict
+from sla_analysis.config import WEEKDAYS, BusinessHours, SLAConfig, config_to_dict
 from sla_analysis.formats import crm_text, money
 from sla_analysis.io.engine import CRM
 
@@ -323,15 +323,39 @@ class Inputs:
     attempt_months: float | None = None  # months of the period its attempts reach
     why_volume: str | None = None      # why the MQLs a month are unknown for this period
     why_no_timeframe: str | None = None  # why the data gives no timeframe per tier (no tiers, no timeline)
+    baseline: dict = field(default_factory=dict)  # the figures the proposal is written with (the next review's baseline)
 
 
 def response_windows(x: Inputs) -> dict[str, dict]:
     """The proposed response window per tier (:func:`sla_analysis.analyses.speed_value.response_window`),
-    or the current one with the reason when the export cannot measure speed to lead."""
+    or the current one with the reason when the export cannot measure speed to lead. Everything here
+    is in clock hours (the evidence is): an SLA whose windows count working hours has its current
+    windows stated in clock hours first (:func:`clock_window`), so a window of 10 working hours is
+    held against the evidence as the 24 clock hours it spans, not as 10."""
+    def current(t: str) -> float:
+        h = x.cfg.tiers[t].response_hours
+        return clock_window(h, x.working_hours) if x.cfg.business_hours and x.working_hours else h
+
     if x.why_speed:
-        return {t: {"hours": x.cfg.tiers[t].response_hours, "source": "current", "reason": x.why_speed}
-                for t in x.cfg.tiers}
-    return {t: sv.response_window(x.speed_effect.by_tier, t, x.cfg.tiers[t].response_hours) for t in x.cfg.tiers}
+        return {t: {"hours": current(t), "source": "current", "reason": x.why_speed} for t in x.cfg.tiers}
+    return {t: sv.response_window(x.speed_effect.by_tier, t, current(t)) for t in x.cfg.tiers}
+
+
+def clock_window(working_hours: float, worked: dict) -> float:
+    """The inverse of :func:`working_window`: a window of working hours as the clock hours of
+    evidence it stands for (up to a working day, as many; longer, 24 clock hours per working day)."""
+    day = float(worked["end"] - worked["start"])
+    return float(working_hours) if working_hours <= day else 24.0 * float(working_hours) / day
+
+
+def worked_from_config(business_hours: dict | None) -> dict | None:
+    """The SLA's own business hours in the shape :func:`working_window` reads (days, start, end):
+    the windows it writes count working hours."""
+    if not business_hours:
+        return None
+    bh = BusinessHours.from_config(business_hours)
+    return {"days": list(bh.days), "start": int(bh.start_hour), "end": int(np.ceil(bh.end_hour)), "share": None,
+            "from_config": True}
 
 
 def working_window(clock_hours: float, worked: dict) -> float:
@@ -360,8 +384,10 @@ def business_hours_block(worked: dict | None, zone: str) -> dict | None:
     """The working hours read from the attempts, in the config's ``business_hours`` shape."""
     if not worked:
         return None
+    config = bool(worked.get("from_config"))
     return {"days": [WEEKDAYS[d] for d in worked["days"]], "hours": [f"{worked['start']:02d}:00", f"{worked['end']:02d}:00"],
-            "timezone": zone, "share_of_attempts": float(worked["share"]), "source": "when attempts were made"}
+            "timezone": zone, "share_of_attempts": None if config else float(worked["share"]),
+            "source": "the current SLA's business hours" if config else "when attempts were made"}
 
 
 def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
@@ -408,7 +434,8 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     sdrs = int(a.rep_id.nunique().execute()) if crm.has("activities", "rep_id") else 0
     zone = (cfg.business_hours or {}).get("timezone", "UTC")
     limits = crm.limits()
-    worked = (None if cfg.business_hours or limits.get("attempt_time") or "attempts" in limits
+    worked = (worked_from_config(cfg.business_hours) if cfg.business_hours
+              else None if limits.get("attempt_time") or "attempts" in limits
               else cp.working_hours(cp.attempts_by_hour_weekday(crm, start_p, end, zone)))
     profile = crm.profile
     lead_months = profile.months_covered("leads", "created_at", start_p, end, len(period.months))
@@ -423,7 +450,7 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
                   work_cost, cost, caps, timeframes, counts, crude, effect, best, why_score, back, why_return, mqls,
                   tier_share, contacted_share, logged, sdrs, (s_from, s_to), why_speed, crm.limits().get("timeline"),
                   worked, zone, share_below(bands, cfg.mql_score_threshold), lead_months, attempt_months, why_volume,
-                  profile.unmet("tiers", "timeline"))
+                  profile.unmet("tiers", "timeline"), review_baseline(cfg, period_cap.summary(cfg), values))
 
 
 def assemble(x: Inputs) -> dict:
@@ -470,7 +497,7 @@ def assemble(x: Inputs) -> dict:
             "handoff": hand, "capacity": cap, "business_hours": business_hours_block(x.working_hours, x.timezone),
             "baseline_window": [f"{d:%Y-%m-%d}" for d in x.settled_window] if x.settled_window else None,
             "kpis": kpis(mqls_month, mkt["blended_mql_value"], None if x.why_speed else x.speed_crude, windows, avg_attempts, hand["recycled"]),
-            "review": review_dates(cfg, x.period_end), "not_filled": cannot}
+            "review": review_dates(cfg, x.period_end), "review_baseline": x.baseline, "not_filled": cannot}
 
 
 def speed_summary(x: Inputs) -> dict:
@@ -486,17 +513,37 @@ def speed_summary(x: Inputs) -> dict:
             "response_window": response_windows(x)}
 
 
+def review_baseline(cfg: SLAConfig, plateau: dict, values: pd.DataFrame) -> dict:
+    """The figures the proposed SLA is written with, for the next period's review (the config's
+    ``review_baseline``): the attempt cap it adopts (the recommended one when moving to it is worth a
+    change, by the materiality rule; else today's) and this period's close rate and value per MQL
+    of each source the settled MQLs price (rounded: a close rate to 0.01%, a value to whole money)."""
+    out = dict(cfg.review_baseline)
+    change = plateau.get("change")
+    if plateau.get("recommended_attempts") is not None and plateau.get("cannot_judge_above") is None:
+        if change is None and "attempt_cap" not in out or (change or {}).get("material"):
+            out["attempt_cap"] = int(plateau["recommended_attempts"])
+    for r in values.itertuples() if len(values) else []:
+        if np.isfinite(getattr(r, "close_rate", np.nan)):
+            out[f"close_rate:{r.source}"] = round(float(r.close_rate), 4)
+        if np.isfinite(getattr(r, "mql_value", np.nan)):
+            out[f"mql_value:{r.source}"] = float(round(float(r.mql_value)))
+    return out
+
+
 def proposal_config(cfg: SLAConfig, proposal: dict) -> dict:
     """The proposal as a config in the shape of ``config/sla.yml`` (accepted by
     :func:`sla_analysis.config.config_from_dict`): every key of the current config
-    (:func:`sla_analysis.config.config_to_dict`) with the proposed tiers, threshold and the
-    agreement date."""
+    (:func:`sla_analysis.config.config_to_dict`) with the proposed tiers, threshold, agreement date
+    and review baseline (:func:`review_baseline`)."""
     raw = config_to_dict(cfg)
     raw["tiers"] = {t: {"response_hours": float(r["response_hours"]["value"]), "touches": int(r["touches"]["value"]),
                         "timeframe_days": int(r["timeframe_days"]["value"])} for t, r in proposal["sales"]["tiers"].items()}
     wh = proposal.get("business_hours")
     if wh and not cfg.business_hours:  # the windows above are in working hours: count them that way
         raw["business_hours"] = {k: wh[k] for k in ("days", "hours", "timezone")}
+    if proposal.get("review_baseline"):  # the next review judges what this proposal adopts
+        raw["review_baseline"] = dict(proposal["review_baseline"])
     thr = proposal["handoff"]["threshold"]["value"]
     raw["mql_score_threshold"] = None if thr is None else float(thr)
     raw["sla_written"] = proposal["review"]["agreed_on"]
@@ -588,7 +635,11 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
           f"timeframe holds {TIMEFRAME_SHARE:.0%} of the tier's conversions in this history. The last touch is the break-up "
           "message that tells the lead it goes back to marketing.", ""]
     wh = p.get("business_hours")
-    if wh:
+    if wh and wh.get("share_of_attempts") is None:  # the SLA already counts working hours
+        L += [f"The windows count **working hours**, as the current SLA does: {_days(wh['days'])}, {wh['hours'][0]} to "
+              f"{wh['hours'][1]} ({wh['timezone']} time). A window up to a working day is as many working hours; a longer "
+              "one is a working day for each 24 hours of the clock-hour evidence.", ""]
+    elif wh:
         L += [f"The windows count **working hours**: SDRs made {wh['share_of_attempts']:.0%} of their attempts "
               f"{_days(wh['days'])}, {wh['hours'][0]} to {wh['hours'][1]} ({wh['timezone']} time), and a clock window shorter "
               "than a night cannot be kept for an MQL that arrives after hours. A window up to a working day is as many "
