@@ -107,7 +107,7 @@ lock: ## Recompile requirements.lock and requirements-lab.lock (with hashes) and
 test: $(STAMP) $(BROWSER_STAMP) ## Run the whole test suite (unit, notebooks, end to end, pages in Chromium)
 	$(PY) -m pytest -q -m "not real and not spark and not postgres"
 
-validate-real: $(STAMP) ## The public datasets in ../shared (Bank Marketing, Olist) end to end, checked independently
+validate-real: $(STAMP) ## The public datasets in ../shared (Bank Marketing, Olist, leadforge) end to end, checked independently
 	$(PY) -m pytest -q -m real tests/test_real_data.py
 
 test-fast: $(STAMP) ## The fast loop: unit tests, no report runs

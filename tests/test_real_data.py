@@ -129,3 +129,42 @@ def test_olist_report_computes_close_rates_and_says_what_it_cannot(tmp_path):
     assert "Speed to lead: not available in this data." in compliance
     assert "The Olist funnel data records no contact attempts." in compliance
     assert "not available" in (report / "04_lead_value_targets.html").read_text()
+
+
+LEADFORGE = DATASETS / "leadforge_b2b_synthetic" / "tables"
+
+
+def test_leadforge_synthetic_bundle_is_read_and_counted_as_its_files_say(tmp_path):
+    """The third-party synthetic B2B bundle (leads, sales activities with a rep and an outcome,
+    opportunities with an ACV) through examples/leadforge/mapping.yml, read from ../shared: the
+    close rates by source, the contact rate and the stale leads equal counts made here from the
+    Parquet files; what the bundle lacks (tiers, scores, rejections, recycling) is said."""
+    import pandas as pd
+
+    if not LEADFORGE.is_dir():
+        pytest.fail(f"make validate-real needs {LEADFORGE}")
+    res = cli("report", "--period", "2024Q1", "--data", str(LEADFORGE), "--profile",
+              str(ROOT / "examples" / "leadforge" / "mapping.yml"), "--config", str(ROOT / "examples" / "leadforge" / "sla.yml"),
+              "--out", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    s = json.loads((tmp_path / "out" / "2024Q1" / "summary.json").read_text())
+    leads = pd.read_parquet(LEADFORGE / "leads.parquet")
+    opps = pd.read_parquet(LEADFORGE / "opportunities.parquet")
+    acts = pd.read_parquet(LEADFORGE / "sales_activities.parquet")
+    # every lead (January 2024) is settled by 2024Q1's end (30 days to settle); a customer has a won deal
+    won = set(opps.lead_id[opps.stage == "closed_won"])
+    assert (s["stale_cohorts"]["leads"], s["stale_cohorts"]["customers"]) == (len(leads), len(won))
+    for source, group in leads.groupby("lead_source"):
+        got = s["lead_value"]["by_source"][source]
+        k = int(group.lead_id.isin(won).sum())
+        assert (got["mqls"], got["customers"]) == (len(group), k), source
+        lo, hi = wilson_interval(k, len(group), 0.95)
+        assert got["close_rate_ci"] == pytest.approx([float(lo), float(hi)], abs=1e-6)
+        acv = opps[opps.lead_id.isin(group.lead_id) & (opps.stage == "closed_won")].estimated_acv
+        assert got["avg_revenue_per_customer"] == pytest.approx(float(acv.mean()), abs=0.01)
+    calls = acts[acts.activity_type == "call"]
+    contact = s["kpis"]["contact_rate"]
+    assert contact["n"] == len(calls) and contact["value"] == pytest.approx((calls.activity_outcome == "connected").mean(), abs=1e-6)
+    assert {"tiers", "scores", "rejected", "recycled"} <= set(s["limits"]) and "attempts" not in s["limits"]
+    assert s["export_profile"]["facts"]["lost_deals"]["detail"] == f"{int((opps.stage == 'closed_lost').sum()):,} lost deals"
+    assert s["plateau"]["recommended_attempts"] is not None  # attempts, outcomes and amounts: a cap is estimated
