@@ -143,7 +143,9 @@ def test_revenue_gained_by_answering_within_the_hour_is_positive(sample_effect):
     assert eff.values_by_tier["high"] == pytest.approx(high.revenue.sum() / high.leads.sum(), rel=0.1)
     assert eff.values_by_tier["high"] > eff.value_per_conversion  # high-tier deals are the larger ones
     # what it adjusts for comes from the export's profile; the E-value says how strong a hidden cause must be
-    assert {"source", "segment", "score_band", "owner"} <= set(eff.covariates)
+    # 120,000 leads in 39,000 patterns: the model gives up MQL type, persona and segment (said so), keeps score and owner
+    assert {"source", "score_band", "owner", "arrival_daypart"} <= set(eff.covariates)
+    assert eff.too_many_groups and set(eff.too_many_groups) <= {"mql_type", "persona", "segment", "arrival_weekday"}
     assert g.relative_conversion > 1 and g.e_value == pytest.approx(sv.e_value(g.relative_conversion)) and g.e_value_interval > 1
 
 
@@ -212,3 +214,30 @@ def test_a_real_effect_under_score_confounding_is_found_and_priced():
     assert g.extra_conversions_low > 0 and g.e_value > 1.2
     later = eff.overall.set_index("band")
     assert later.loc["1-3 days", "relative_high"] < 1
+
+
+def test_many_groups_are_pooled_and_a_crowded_model_drops_covariates_it_cannot_hold():
+    """600 owners (the bench's L) would mean 600 dummies refitted 200 times: the 11 largest owners
+    stay, the rest pool as "(other)"; and when the patterns still exceed the cap, the covariates last
+    in the list are dropped and said so, never silently."""
+    rng = np.random.default_rng(0)
+    n = 5000
+    frame = pd.DataFrame({"band": rng.choice(["< 5 min", "1-4 h"], n), "tier": "high", "source": "s",
+                          "owner": [f"rep {i}" for i in rng.integers(0, 600, n)],
+                          "persona": [f"p{i}" for i in rng.integers(0, 40, n)], "mql_type": [f"m{i}" for i in rng.integers(0, 40, n)],
+                          "arrival_daypart": "d", "arrival_weekday": "Monday", "converted": rng.random(n) < 0.2,
+                          "leads": 1, "revenue": 0.0})
+    cov = ["source", "owner", "persona", "mql_type", "arrival_daypart", "arrival_weekday"]
+    out, kept, dropped = sv.fitted_counts(frame, cov)
+    assert out.owner.nunique() == sv.MAX_LEVELS and sv.OTHER in set(out.owner) and out.leads.sum() == n
+    assert dropped == [] and kept == cov  # 12 x 12 x 12 x 2 bands x 2 outcomes fit under the cap
+    small = sv.MAX_PATTERNS
+    try:
+        sv.MAX_PATTERNS = 100
+        out, kept, dropped = sv.fitted_counts(frame, cov)
+    finally:
+        sv.MAX_PATTERNS = small
+    assert dropped[0] == "mql_type" and "mql_type" not in kept and out.groupby(["band", "tier", *kept, "converted"]).ngroups <= 100
+    eff = sv.SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), 0.0, 1.0, 0, covariates=kept, too_many_groups=dropped)
+    missing, crowded = sv.not_held_equal(eff)
+    assert "MQL type" in crowded and "MQL type" not in missing and "lead score" in missing and "owner" not in missing

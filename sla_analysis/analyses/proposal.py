@@ -508,7 +508,8 @@ def speed_summary(x: Inputs) -> dict:
             "reason": e.reason, "adjusted": rec(e.overall), "by_tier": rec(e.by_tier), "revenue_gained": rec(e.gains),
             "value_per_conversion": e.value_per_conversion,
             "bootstrap_resamples": e.n_boot if e.reason is None else None, "notes": e.notes,
-            "adjusted_for": ["tier", *e.covariates], "not_held_equal": sv.missing_pre_contact(e.covariates),
+            "adjusted_for": ["tier", *e.covariates], "not_held_equal": sv.not_held_equal(e)[0],
+            "too_many_groups": sv.not_held_equal(e)[1],
             "outside_overlap": e.outside_overlap, "max_loss_share": sv.MAX_LOSS_SHARE,
             "response_window": response_windows(x)}
 
@@ -719,7 +720,7 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
                          f"{x['extra_conversions_per_month']:.1f} more opportunities a month, but the interval "
                          f"({x['extra_conversions_low']:.1f} to {x['extra_conversions_high']:.1f}) includes no gain: this "
                          "history cannot show that answering faster pays.")
-        L.append(sv.observational_note(speed.get("not_held_equal")) + " "
+        L.append(sv.observational_note(speed.get("not_held_equal"), speed.get("too_many_groups")) + " "
                  + sv.comparison_with_published(pd.DataFrame(speed["adjusted"])))
     else:
         L.append(f"Not available: {speed['reason']}.")

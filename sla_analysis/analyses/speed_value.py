@@ -94,8 +94,9 @@ def band_upper_hours(band: str) -> float:
 
 
 #: what the export may know of a lead before its first touch: (covariate, leads column, in words)
-PRE_CONTACT = (("segment", "segment", "segment"), ("score_band", "score", "lead score"),
-               ("owner", "owner_id", "owner"), ("persona", "persona", "persona"), ("mql_type", "mql_type", "MQL type"))
+#: (in this order: a crowded model drops them from the last, the least likely to drive who is answered first)
+PRE_CONTACT = (("score_band", "score", "lead score"), ("owner", "owner_id", "owner"), ("segment", "segment", "segment"),
+               ("persona", "persona", "persona"), ("mql_type", "mql_type", "MQL type"))
 #: the covariates' names in words, for the pages
 COVARIATE_WORDS = {"source": "source", "segment": "segment", "score_band": "lead score (tenths)", "owner": "owner",
                    "persona": "persona", "mql_type": "MQL type", "arrival_daypart": "time of day the MQL arrived",
@@ -116,7 +117,8 @@ def covariates_for(crm: CRM) -> list[str]:
 
 
 def missing_pre_contact(covariates: list[str]) -> list[str]:
-    """The pre-contact facts (in words) the comparison could not adjust for: what the export lacks."""
+    """The pre-contact facts (in words) the comparison did not adjust for: what the export lacks (or
+    holds in too many groups for the model: :func:`fitted_counts`)."""
     return [words for name, _, words in PRE_CONTACT if name not in covariates]
 
 
@@ -225,6 +227,7 @@ class SpeedEffect:
     covariates: list[str] = field(default_factory=list)   # what the comparison adjusted for
     values_by_tier: dict = field(default_factory=dict)    # won revenue per conversion of each compared tier
     outside_overlap: list[str] = field(default_factory=list)  # groups left out: never (or always) answered within the hour
+    too_many_groups: list[str] = field(default_factory=list)  # covariates not held equal: too many groups for the model
 
 
 #: a band counts in a tier only with at least this many conversions (besides ``min_n`` MQLs)
@@ -281,6 +284,44 @@ def _fit(y: np.ndarray, X: np.ndarray, w: np.ndarray, start: np.ndarray | None =
             return None
     params = np.asarray(res.params)
     return params if np.all(np.isfinite(params)) else None
+
+
+#: a covariate keeps its most frequent groups, the rest pooled as one (a model of 600 owners' dummies
+#: refitted 200 times would not run in a report's time)
+MAX_LEVELS = 12
+#: the most rows (covariate patterns x band x converted) the model is fitted on; beyond it the
+#: covariates last in the list (the least likely to drive both speed and conversion) are dropped
+#: and named as not held equal
+MAX_PATTERNS = 20_000
+OTHER = "(other)"
+
+
+#: the order a crowded model gives covariates up in: the lead's score, owner and arrival hour last
+#: (what most often decides both who is answered first and who converts)
+DROP_ORDER = ("mql_type", "persona", "segment", "arrival_weekday", "owner", "arrival_daypart", "score_band")
+
+
+def fitted_counts(counts: pd.DataFrame, covariates: list[str]) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """``counts`` with each covariate's groups beyond its :data:`MAX_LEVELS` most frequent pooled, and
+    covariates dropped in :data:`DROP_ORDER` while the patterns exceed :data:`MAX_PATTERNS` (the fit
+    and its 200 refits stay within seconds): the counts re-aggregated, the covariates kept, and those
+    dropped."""
+    out = counts.copy()
+    for c in covariates:
+        sizes = out.groupby(c).leads.sum().sort_values(ascending=False)
+        if len(sizes) > MAX_LEVELS:
+            keep = set(sizes.index[: MAX_LEVELS - 1])
+            out[c] = out[c].where(out[c].isin(keep), OTHER)
+    kept, dropped = list(covariates), []
+    droppable = [name for name in DROP_ORDER if name in kept]
+    while len(droppable) and out.groupby(["band", "tier", *kept, "converted"]).ngroups > MAX_PATTERNS:
+        name = droppable.pop(0)
+        kept.remove(name)
+        dropped.append(name)
+    keys = ["band", "tier", *kept, "converted"]
+    agg = out.groupby(keys, as_index=False)[["leads", "revenue"]].sum()
+    agg.attrs["covariates"] = kept
+    return agg, kept, dropped
 
 
 def _outside_overlap(d: pd.DataFrame, covariates: list[str], reference: list[str]) -> dict[str, list]:
@@ -427,6 +468,7 @@ def adjusted_effect(counts: pd.DataFrame, months: float, confidence: float = 0.9
     support the comparison, with Poisson-bootstrap percentile intervals (see the module docstring).
     ``months``: the length of the MQL window, for the revenue a month."""
     covariates = list(counts.attrs.get("covariates") or [c for c in COVARIATES if c in counts.columns])
+    counts, covariates, too_many = fitted_counts(counts, covariates)
     contacted = counts[counts.band != NEVER]
     conv = contacted[contacted.converted]
     value = float(conv.revenue.sum() / conv.leads.sum()) if conv.leads.sum() else np.nan
@@ -435,7 +477,8 @@ def adjusted_effect(counts: pd.DataFrame, months: float, confidence: float = 0.9
         m = _tier_model(d, min_n, covariates)
         if m is not None:
             models[t] = m
-    empty = SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), value, months, n_boot, covariates=covariates)
+    empty = SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), value, months, n_boot, covariates=covariates,
+                        too_many_groups=too_many)
     if not models:
         empty.reason = (f"no tier has two bands of response time with at least {min_n} contacted MQLs and "
                         f"{MIN_CONVERSIONS} conversions each")
@@ -443,6 +486,7 @@ def adjusted_effect(counts: pd.DataFrame, months: float, confidence: float = 0.9
     with one_blas_thread():
         eff = _adjusted(models, value, months, confidence, n_boot, seed, min_n)
     eff.covariates = covariates
+    eff.too_many_groups = too_many
     eff.values_by_tier = {t: m["value"] for t, m in models.items()}
     eff.outside_overlap = [f"{t} tier, {COVARIATE_WORDS.get(c, c)} {', '.join(map(str, bad))}"
                            for t, m in models.items() for c, bad in m["outside"].items()]
@@ -571,11 +615,21 @@ def response_window(by_tier: pd.DataFrame, tier: str, current_hours: float,
             "reason": f"answering after {edge:g} h loses {max_loss_share:.0%} or more of a lead's value"}
 
 
-def observational_note(missing: list[str] | None = None) -> str:
+def not_held_equal(eff) -> tuple[list[str], list[str]]:
+    """What the comparison did not hold equal, in words: what the export lacks, and what it holds in
+    too many groups for the model (:func:`fitted_counts`)."""
+    crowded = [COVARIATE_WORDS.get(c, c) for c in eff.too_many_groups]
+    return [w for w in missing_pre_contact(eff.covariates + list(eff.too_many_groups))], crowded
+
+
+def observational_note(missing: list[str] | None = None, crowded: list[str] | None = None) -> str:
     """The plain caveat every page showing these figures carries, naming what the export lacks of
-    what is known before the first touch (``missing``, from :func:`missing_pre_contact`)."""
+    what is known before the first touch (``missing``, from :func:`missing_pre_contact`) and what it
+    holds in too many groups to compare within (``crowded``)."""
     lacks = (f" The export has no {', '.join(missing)}, so the comparison cannot hold {'it' if len(missing) == 1 else 'them'} "
              "equal." if missing else "")
+    if crowded:
+        lacks += f" Its {', '.join(crowded)} come in too many combinations to be held equal as well."
     return ("These figures are observational: leads answered fast may differ from the others in ways the export "
             "does not record (a rep calling first the leads that look most promising), so part of the difference may "
             f"not be the speed itself.{lacks} Only a test that assigns response times at random would settle it.")
@@ -608,7 +662,7 @@ def effect_text(eff, currency: str = "USD") -> str:
     the comparison with the published studies."""
     notes = "\n".join(f"- {note}" for note in eff.notes)
     parts = [gain_sentence(eff, currency), adjustment_sentence(eff), notes, hidden_cause_sentence(eff),
-             observational_note(missing_pre_contact(eff.covariates) if eff.covariates else None),
+             observational_note(*not_held_equal(eff)) if eff.covariates else observational_note(),
              comparison_with_published(eff.overall)]
     return "\n\n".join(p for p in parts if p)
 
