@@ -97,7 +97,8 @@ def inspect_page(browser: Browser, path: Path) -> PageFacts:
     return PageFacts(url=path.as_posix(), title=title, overflow_px=overflow, images=len(images),
                      images_without_alt=[src for alt, src in images if not alt.strip()],
                      outside_requests=outside, pdf_pages=pdf_page_count(pdf),
-                     links=[str((path.parent / h).resolve()) for h in local])
+                     # a link to a section of a page resolves to that page's file
+                     links=[str((path.parent / h.split("#", 1)[0]).resolve()) for h in local])
 
 
 def take_screenshots(report_dir: Path, out_dir: Path | None = None) -> list[Path]:
