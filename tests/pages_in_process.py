@@ -5,22 +5,46 @@ check that a config or an export publishes, without kernels or the HTML export (
 checked by the end-to-end tests)."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 import matplotlib
 import nbformat
 
 from sla_analysis import paths
+from sla_analysis.analyses.plateau import CAP_WORKERS_ENV
 from sla_analysis.config import load_config
 from sla_analysis.periods import parse_period
 from sla_analysis.report.index_page import write_index
 from sla_analysis.report.publish import build_summary, page_title, write_workbook
 
 
+@contextlib.contextmanager
+def _cap_refits_in_process():
+    """The attempt cap's refits in this process: forking the test process (its engine and BLAS
+    threads running) for the cap's worker processes can crash the child, which a report's kernels,
+    forked from a quiet server, do not risk."""
+    before = os.environ.get(CAP_WORKERS_ENV)
+    os.environ[CAP_WORKERS_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CAP_WORKERS_ENV, None)
+        else:
+            os.environ[CAP_WORKERS_ENV] = before
+
+
 def run_page(name: str, parameters: dict) -> dict:
     """Run notebook ``name``'s code cells in a fresh namespace after its ``parameters`` cell; the
     namespace is returned. An error in a cell propagates, naming the page and the cell."""
+    with _cap_refits_in_process():
+        return _run_page(name, parameters)
+
+
+def _run_page(name: str, parameters: dict) -> dict:
     matplotlib.use("Agg")
     nb = nbformat.read(paths.NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
     ns: dict = {"__name__": f"page_{name}"}
