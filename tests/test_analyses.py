@@ -52,6 +52,9 @@ def test_the_pace_is_calling_time_over_calls_not_the_median_gap():
     lo, hi = cost.pace_interval(g, s, 0.95)
     assert lo < 10 < hi and lo < pace < hi  # three reps: a t with 2 degrees of freedom, honestly wide
     assert np.isnan(cost.pace_interval(g[:1], s[:1])[0])
+    # two reps far apart (10 and 20 calls an hour): a wide interval, both ends positive and finite
+    lo, hi = cost.pace_interval(np.array([10.0, 20.0]), np.array([3600.0, 3600.0]))
+    assert 0 < lo < 15 < hi < np.inf  # t with 1 degree of freedom: honestly wide, never negative
 
 
 def test_no_rep_ids_means_no_measured_pace(crm_dir, tmp_path):

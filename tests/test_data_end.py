@@ -1,5 +1,5 @@
-"""How far the data reaches: the end of the day of the last event of any kind (the whole last day is
-in the data, whatever the time of its last event)."""
+"""How far the data reaches: the latest end among the event columns; a column holding dates only reaches
+the end of its last day, a column with times its last time."""
 from datetime import datetime
 
 from sla_analysis.io.engine import open_crm
@@ -20,7 +20,7 @@ def test_last_event_counts_deal_dates(tmp_path):
     # last lead 01-04 11:00, last attempt 01-05 10:00, but a deal created 01-10 and closed 01-20
     deals = [dict(DEALS[0], closed_at="2024-01-20 15:30:00")]
     crm = open_export(tmp_path, LEADS, ACTIVITIES, deals)
-    assert crm.last_event_at() == datetime(2024, 1, 21)  # the deals of 20 Jan after 15:30 are in the data too
+    assert crm.last_event_at() == datetime(2024, 1, 20, 15, 30)  # columns with times end at their last time
     assert crm.first_event_at() == datetime(2024, 1, 2, 9)
 
 
@@ -37,3 +37,11 @@ def test_single_date_export_covers_that_day(tmp_path):
     crm = _open_dates_only(tmp_path, leads, [])
     assert crm.first_event_at() == datetime(2024, 3, 1)
     assert crm.last_event_at() == datetime(2024, 3, 2)
+
+
+def test_dates_only_deals_reach_the_end_of_their_day_beside_timed_leads(tmp_path):
+    """Timed leads and attempts, deals dated by day: a deal closed on the last day is in the data
+    (its column reaches the end of the day), however early the last timed event was."""
+    deals = [dict(DEALS[0], created_at="2024-01-10", closed_at="2024-01-20")]
+    crm = open_export(tmp_path, LEADS, ACTIVITIES, deals)
+    assert crm.last_event_at() == datetime(2024, 1, 21)

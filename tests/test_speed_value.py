@@ -241,3 +241,17 @@ def test_many_groups_are_pooled_and_a_crowded_model_drops_covariates_it_cannot_h
     eff = sv.SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), 0.0, 1.0, 0, covariates=kept, too_many_groups=dropped)
     missing, crowded = sv.not_held_equal(eff)
     assert "MQL type" in crowded and "MQL type" not in missing and "lead score" in missing and "owner" not in missing
+
+
+def test_a_tier_left_out_by_the_overlap_rule_is_named():
+    """Low-tier leads from one source were all answered within the hour and from the other never: the
+    data cannot compare speeds inside that tier, so it is left out, and the page says so."""
+    rows = [("< 5 min", "high", True, 20, 0.0), ("< 5 min", "high", False, 80, 0.0),
+            ("4-24 h", "high", True, 15, 0.0), ("4-24 h", "high", False, 185, 0.0)]
+    c = _counts(rows)
+    low = pd.DataFrame([{"band": b, "tier": "low", "source": s, "segment": "g", "arrival_daypart": "d",
+                         "arrival_weekday": "Monday", "converted": conv, "leads": n, "revenue": 0.0}
+                        for b, s, conv, n in (("< 5 min", "a", True, 12), ("< 5 min", "a", False, 40),
+                                              ("4-24 h", "b", True, 20), ("4-24 h", "b", False, 180))])
+    eff = sv.adjusted_effect(pd.concat([c, low], ignore_index=True), 12.0, min_n=30, n_boot=20)
+    assert any(n.startswith("Low tier: too few of its leads were answered both within the hour and later") for n in eff.notes)

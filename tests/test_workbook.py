@@ -126,3 +126,11 @@ def test_the_sample_reports_workbook_as_an_analyst_expects(published_sample):
         assert values not in seen, ws.title
         seen.append(values)
         assert len(ws.title) <= 31 and "~" not in ws.title
+
+
+def test_ids_written_as_digits_stay_text(tmp_path):
+    """A column of ids such as "007" keeps its leading zeros (and an id beyond 15 digits stays text);
+    a plain label column of whole numbers becomes numbers."""
+    t = pd.DataFrame({"owner_id": ["007", "120"], "cohort": ["0", "1"], "crm_id": ["1234567890123456789", "2"]})
+    ws = load_workbook(write_tables(tmp_path / "t.xlsx", {"t": t}, []))["t"]
+    assert [c.value for c in ws[2]] == ["007", 0, "1234567890123456789"]

@@ -116,18 +116,18 @@ def measured_pace(crm: CRM, start: datetime, stop: datetime, session_gap_minutes
 
 def pace_interval(gaps: np.ndarray, seconds: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
     """Interval of the pooled pace ``R = 3600 Σ gaps / Σ seconds`` with reps as clusters: the ratio
-    estimator's linearised variance ``n/(n−1) Σ_r (g_r − R̂ s_r)² / (Σ s)²`` (per second), a t
-    quantile with n − 1 degrees of freedom, bounds kept above 0. NaN with fewer than two reps that
-    dialled."""
+    estimator's linearised variance ``n/(n−1) Σ_r (g_r − R̂ s_r)² / (Σ s)²`` (per second), on the
+    log scale (``se = sqrt(var) / R̂``, a t quantile with n − 1 degrees of freedom), so both ends stay
+    positive and a cost per call from it stays finite. NaN with fewer than two reps that dialled."""
     keep = seconds > 0
     g, s = gaps[keep].astype(float), seconds[keep].astype(float)
     n = len(g)
-    if n < 2:
+    if n < 2 or g.sum() <= 0:
         return float("nan"), float("nan")
     r = g.sum() / s.sum()
     var = n / (n - 1) * float(((g - r * s) ** 2).sum()) / s.sum() ** 2
-    half = scipy_t.ppf(0.5 + confidence / 2, n - 1) * np.sqrt(var)
-    return float(3600 * max(r - half, 1e-9)), float(3600 * (r + half))
+    half = scipy_t.ppf(0.5 + confidence / 2, n - 1) * np.sqrt(var) / r
+    return float(3600 * r * np.exp(-half)), float(3600 * r * np.exp(half))
 
 
 def rep_hourly_costs(crm: CRM, cfg: SLAConfig) -> pd.DataFrame:

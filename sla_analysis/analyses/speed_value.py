@@ -472,11 +472,13 @@ def adjusted_effect(counts: pd.DataFrame, months: float, confidence: float = 0.9
     contacted = counts[counts.band != NEVER]
     conv = contacted[contacted.converted]
     value = float(conv.revenue.sum() / conv.leads.sum()) if conv.leads.sum() else np.nan
-    models = {}
+    models, dropped_tiers = {}, []
     for t, d in contacted.groupby("tier"):
         m = _tier_model(d, min_n, covariates)
         if m is not None:
             models[t] = m
+        elif d.leads.sum() >= min_n:
+            dropped_tiers.append(t)
     empty = SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), value, months, n_boot, covariates=covariates,
                         too_many_groups=too_many)
     if not models:
@@ -490,6 +492,9 @@ def adjusted_effect(counts: pd.DataFrame, months: float, confidence: float = 0.9
     eff.values_by_tier = {t: m["value"] for t, m in models.items()}
     eff.outside_overlap = [f"{t} tier, {COVARIATE_WORDS.get(c, c)} {', '.join(map(str, bad))}"
                            for t, m in models.items() for c, bad in m["outside"].items()]
+    eff.notes = list(eff.notes) + [f"{str(t).capitalize()} tier: too few of its leads were answered both within the hour "
+                                   "and later, in groups the data can compare, so it is left out."
+                                   for t in dropped_tiers]
     return eff
 
 
@@ -688,7 +693,9 @@ def hidden_cause_sentence(eff) -> str:
     if REFERENCE not in g.index or not np.isfinite(g.loc[REFERENCE].get("e_value", np.nan)):
         return ""
     h = g.loc[REFERENCE]
-    if h.e_value_interval == 1.0 or not np.isfinite(h.e_value_interval):
+    if not np.isfinite(h.e_value_interval):
+        return ""  # no interval (too few refits converged): nothing to say about its end
+    if h.e_value_interval == 1.0:
         return ("Nothing hidden is needed to explain this away: the interval already includes no gain.")
     return (f"To explain this gain away, something the export does not record would have to make a lead about "
             f"{h.e_value:.1f} times as likely to be answered within the hour and {h.e_value:.1f} times as likely to "
@@ -704,6 +711,10 @@ def gain_sentence(eff, currency: str = "USD") -> str:
     hour = g.loc[REFERENCE]
     who = f"{hour.tiers}-tier " if eff.notes and hour.get("tiers") else ""  # some tiers left out: say which are in
     moved = f"Answering within the hour the {hour.mqls_moved_per_month:,.0f} {who}MQLs a month now answered later"
+    if not (np.isfinite(hour.extra_conversions_low) and np.isfinite(hour.extra_conversions_high)):
+        return (f"{moved} might bring about {hour.extra_conversions_per_month:.1f} more opportunities a month, but its "
+                "interval could not be computed (too few of the refits converged): this history cannot show that "
+                "answering faster pays.")
     if not hour.extra_conversions_low > 0:  # the interval holds no gain (or a loss): no headline in bold
         return (f"{moved} might bring about {hour.extra_conversions_per_month:.1f} more opportunities a month, but the "
                 f"interval ({hour.extra_conversions_low:.1f} to {hour.extra_conversions_high:.1f}) includes no gain: "

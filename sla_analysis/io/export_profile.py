@@ -32,7 +32,7 @@ from sla_analysis.io.kept import computed_once, write_atomically
 
 PROFILE_FILE = "profile.json"
 #: bump when what the profile holds changes: an older profile.json is computed again
-PROFILE_VERSION = 3
+PROFILE_VERSION = 4
 
 #: what a row of each table is, in a sentence ("every lead has the same tier")
 ROW_NOUN = {"leads": "lead", "activities": "attempt", "deals": "deal", "reps": "rep"}
@@ -54,6 +54,7 @@ class ColumnProfile:
     filled: int
     smallest: str | None = None
     largest: str | None = None
+    timed: bool | None = None     # a timestamp column with a time of day in some row (None: not a timestamp)
 
     @property
     def informative(self) -> bool:
@@ -99,13 +100,30 @@ class ExportProfile:
 
     @property
     def data_end(self) -> datetime | None:
-        """How far the data reaches: the end of its last day (the next midnight). An event dated D,
-        whatever its time, is inside the data; a cut at the exact time of the last event would drop
-        that day's later deals."""
-        return None if self.last_day is None else datetime.combine(self.last_day + timedelta(days=1), datetime.min.time())
+        """How far the data reaches: the latest end among its event columns, where a column holding
+        dates only (every value at midnight) reaches the end of its last day (the next midnight: a
+        deal dated D, whatever hour it closed, is inside the data) and a column with times reaches
+        its last time exactly (an MQL that arrived an hour before the export was taken is still
+        inside its window, not missed)."""
+        ends = []
+        for table, names in EVENT_COLUMNS.items():
+            for c in names:
+                p = self.column(table, c)
+                if p is None or not p.filled:
+                    continue
+                last = datetime.fromisoformat(p.largest).replace(tzinfo=None)
+                ends.append(last if p.timed else datetime.combine(last.date() + timedelta(days=1), datetime.min.time()))
+        return max(ends) if ends else None
 
     def column(self, table: str, column: str) -> ColumnProfile | None:
         return self.columns.get(table, {}).get(column)
+
+    def stream_start(self, table: str, column: str) -> datetime | None:
+        """The first day ``table.column`` holds a date (its midnight)."""
+        p = self.column(table, column)
+        if p is None or not p.filled:
+            return None
+        return datetime.combine(datetime.fromisoformat(p.smallest).date(), datetime.min.time())
 
     def stream_end(self, table: str, column: str) -> datetime | None:
         """The end of the last day ``table.column`` holds a date (the next midnight): where that
@@ -116,13 +134,13 @@ class ExportProfile:
         return datetime.combine(datetime.fromisoformat(p.largest).date() + timedelta(days=1), datetime.min.time())
 
     def months_covered(self, table: str, column: str, start: datetime, end: datetime, months: int) -> float:
-        """How many of the ``months`` of ``[start, end)`` lie before :meth:`stream_end` (0 when the
-        stream ends before the period, or has no dates): the months a count of those events
+        """How many of the ``months`` of ``[start, end)`` lie between :meth:`stream_start` and
+        :meth:`stream_end` (0 when the stream ends before the period, or has no dates): the months a count of those events
         covers, so a rate a month is not diluted by months the export does not reach."""
-        stop = self.stream_end(table, column)
+        stop, first = self.stream_end(table, column), self.stream_start(table, column)
         if stop is None or end <= start:
             return 0.0
-        covered = (min(end, stop) - start).total_seconds() / (end - start).total_seconds()
+        covered = (min(end, stop) - max(start, first)).total_seconds() / (end - start).total_seconds()
         return months * min(1.0, max(0.0, covered))
 
     def to_json(self) -> dict:
@@ -153,11 +171,16 @@ def _column_profiles(t: ir.Table, columns: list[str]) -> tuple[int, dict[str, Co
     """One query: the rows, and each of ``columns``' non-empty count, smallest and largest value."""
     columns = [c for c in columns if c in t.columns]
     aggs = {"__rows": t.count()}
+    stamps = set()
     for i, c in enumerate(columns):
         col = t[c].cast("int8") if t[c].type().is_boolean() else t[c]
         aggs.update({f"n{i}": col.count(), f"lo{i}": col.min(), f"hi{i}": col.max()})
+        if t[c].type().is_timestamp():
+            stamps.add(c)
+            aggs[f"timed{i}"] = ((col.hour() + col.minute() + col.second()) > 0).any()
     row = t.aggregate(**aggs).to_pyarrow().to_pylist()[0]
-    return int(row["__rows"]), {c: ColumnProfile(int(row[f"n{i}"] or 0), _text(row[f"lo{i}"]), _text(row[f"hi{i}"]))
+    return int(row["__rows"]), {c: ColumnProfile(int(row[f"n{i}"] or 0), _text(row[f"lo{i}"]), _text(row[f"hi{i}"]),
+                                                 bool(row[f"timed{i}"]) if c in stamps else None)
                                  for i, c in enumerate(columns)}
 
 

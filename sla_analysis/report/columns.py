@@ -97,6 +97,8 @@ COLUMNS: dict[str, Column] = {
     "p90_business_hours": C("90% within (business hours)", "hours"), "response_hours": C("Window", "hours"),
     "median_days": C("Median", "days"), "p25_days": C("25% within", "days"), "p75_days": C("75% within", "days"),
     "p90_days": C("90% within", "days"),
+    # how strong a hidden cause would have to be (a ratio, not money)
+    "e_value": C("E-value (times)", "number2"), "e_value_interval": C("E-value of the interval's end (times)", "number2"),
     # the proposed protocol beside the current one
     "window_hours_are": C("Window counts"), "current_response_hours": C("Current window", "hours"),
     "current_window_hours_are": C("Current window counts"), "current_touches": C("Current touches", "count"),

@@ -76,12 +76,13 @@ def _numbers_as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for c in out.columns:
         values = out[c].dropna()
-        if out[c].dtype == object and len(values) and all(isinstance(v, str) and _WHOLE.match(v) for v in values):
+        if (out[c].dtype == object and len(values) and all(isinstance(v, str) and _WHOLE.match(v) for v in values)
+                and not any(len(v.lstrip("-")) > 1 and v.lstrip("-").startswith("0") for v in values)):  # ids keep "007"
             out[c] = pd.to_numeric(out[c]).astype("Int64")
     return out
 
 
-_WHOLE = re.compile(r"^-?\d+$")
+_WHOLE = re.compile(r"^-?\d{1,15}$")
 
 
 def _same_table(a: pd.DataFrame, b: pd.DataFrame) -> bool:
