@@ -503,13 +503,14 @@ def assemble(x: Inputs) -> dict:
 def speed_summary(x: Inputs) -> dict:
     """``summary.json["speed_to_lead_value"]``."""
     e = x.speed_effect
+    missing, crowded = sv.not_held_equal(e)
     rec = lambda f: [] if f is None or not len(f) else f.replace({np.nan: None}).to_dict(orient="records")  # noqa: E731
     return {"observational": True, "bands": [] if x.why_speed else rec(x.speed_crude.drop(columns=["relative_to_within_1h_low", "relative_to_within_1h_high"], errors="ignore")), "adjusted_available": e.reason is None,
             "reason": e.reason, "adjusted": rec(e.overall), "by_tier": rec(e.by_tier), "revenue_gained": rec(e.gains),
             "value_per_conversion": e.value_per_conversion,
             "bootstrap_resamples": e.n_boot if e.reason is None else None, "notes": e.notes,
-            "adjusted_for": ["tier", *e.covariates], "not_held_equal": sv.not_held_equal(e)[0],
-            "too_many_groups": sv.not_held_equal(e)[1],
+            "adjusted_for": ["tier", *e.covariates], "not_held_equal": missing,
+            "too_many_groups": crowded,
             "outside_overlap": e.outside_overlap, "max_loss_share": sv.MAX_LOSS_SHARE,
             "response_window": response_windows(x)}
 

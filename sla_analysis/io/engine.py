@@ -128,10 +128,9 @@ class CRM:
         return self._memo[key]
 
     def last_event_at(self):
-        """How far the data reaches: the end of the day of the latest event of any kind (lead
-        created, MQL, SQL, rejected, recycled, attempt, deal created, proposal, deal closed), so
-        deals closed after the last new lead count and so does the whole of the last day.
-        ``None`` for an export with no dated event."""
+        """How far the data reaches: the latest event of any kind (lead created, MQL, SQL, rejected,
+        recycled, attempt, deal created, proposal, deal closed), a column of dates reaching the end
+        of its last day (:attr:`ExportProfile.data_end`). ``None`` for an export with no dated event."""
         return self.profile.data_end
 
     def first_event_at(self):

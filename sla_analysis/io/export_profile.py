@@ -8,7 +8,7 @@ page. The profile has two layers:
 * **columns**: for each table and column of the contract the export holds, how many rows have a
   value and the smallest and largest value. A column is *filled* when a row has a value and
   *informative* when it is filled and not constant (its smallest and largest values differ);
-* **facts**: what the figures need (:data:`FACTS`), each present or absent with the reason in words,
+* **facts**: what the figures need (:data:`TELLS` lists them in words), each present or absent with the reason in words,
   e.g. ``lost_deals``: "the export records no lost deals (deals by stage: 812 won, 40 open)".
   A reason the mapping gives in ``unavailable.yml`` (an adapter that knows its export does not
   record a fact) comes first.
@@ -250,14 +250,6 @@ def _timeline(columns: dict[str, dict[str, ColumnProfile]]) -> Fact:
                        "the time between events and rates per month are unknown")
 
 
-def build_profile(tables: dict[str, ir.Table], inputs: dict[str, list[str]],
-                  unavailable: dict[str, str] | None = None) -> ExportProfile:
-    """The profile of the validated ``tables`` (``inputs``: the columns the export had in each table;
-    the validated tables also hold the contract's other columns, empty), with what the mapping
-    declares unavailable (:func:`declared`)."""
-    return declared(_measured(tables, inputs), unavailable)
-
-
 def declared(profile: ExportProfile, unavailable: dict[str, str] | None) -> ExportProfile:
     """``profile`` with the facts a mapping's ``unavailable.yml`` says the export does not record made
     absent with the mapping's reason (the attempts, when it has none, take every fact on attempts with
@@ -283,7 +275,8 @@ ON_ATTEMPTS = ("attempts", "call_outcomes", "call_durations", "first_touch", "at
 
 
 def _measured(tables: dict[str, ir.Table], inputs: dict[str, list[str]]) -> ExportProfile:
-    """The profile as the data shows it."""
+    """The profile as the data shows it (``inputs``: the columns the export had in each table; the
+    validated tables also hold the contract's other columns, empty)."""
     rows, columns = {}, {}
     for name in CONTRACT:
         if name in tables and name in inputs:
