@@ -83,3 +83,7 @@ class NotebookFailed(RuntimeError):
 
 USER_ERRORS = (ContractError, ConfigError, PeriodError, AdapterError, EngineError)
 """Errors that mean bad parameters or input: exit 2, nothing published."""
+
+
+class FigureError(LookupError):
+    """The figures' graph is asked for a figure it does not define, or was not computed for a page."""

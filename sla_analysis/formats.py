@@ -3,8 +3,11 @@ with an en dash, and an en dash alone for a figure that is not there (never a ze
 from __future__ import annotations
 
 import html
+from datetime import date, datetime
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 def interval_text(low, high, fmt="{:,.0f}") -> list[str]:
@@ -71,3 +74,24 @@ def weeks_in_words(weeks: int | None) -> str:
     if years < 2:
         return "more than a year"
     return f"about {years} years" if years <= 10 else "more than ten years"
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON types, NaN as null, floats rounded for stable output: to 6 significant digits, but
+    never coarser than a hundredth (7,875,516.32 stays so: six digits made it 7,875,520, another
+    figure than the page's $7,875,516)."""
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+        return [to_json(v) for v in list(value)]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return None
+        return round(float(value), 2) if abs(value) >= 1e4 else float(f"{float(value):.6g}")
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return value.isoformat()
+    return value

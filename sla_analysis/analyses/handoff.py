@@ -282,7 +282,8 @@ def _mql_work_cost(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as
     return float(band_work_cost(crm, cfg, t.mutate(band=ibis.literal(0)), start, stop, as_of).work_cost.sum() / n)
 
 
-def score_bands(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of: datetime) -> pd.DataFrame:
+def score_bands(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of: datetime,
+                work_cost_per_mql: float | None = None) -> pd.DataFrame:
     """Conversion, value and cost of working the settled MQLs by score band.
 
     Bands are ``width`` wide (``score_band_width``, else :func:`nice_width` of the 1st-99th
@@ -290,7 +291,8 @@ def score_bands(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of
     (:func:`pool_bands`). Per band: :func:`conversion_table` columns, ``attempts_per_mql``,
     ``work_cost_per_mql`` (measured, or ``lead_work_cost``), ``net_value_per_mql`` = value per MQL
     - cost of working it, ``low``/``high`` edges and ``band`` label. ``attrs``: ``score_column``,
-    ``threshold``, ``width``, ``unscored`` (MQLs without a score), ``work_cost_source``.
+    ``threshold``, ``width``, ``unscored`` (MQLs without a score), ``work_cost_source``,
+    ``work_cost_per_mql`` (:func:`mql_work_cost`; computed here when not given).
     """
     t = mql_outcomes(crm, start, stop, as_of)
     scored = t.filter(t.score_value.notnull())
@@ -320,7 +322,8 @@ def score_bands(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of
     out["work_cost_per_mql"] = cfg.lead_work_cost if cfg.lead_work_cost is not None else measured
     out["net_value_per_mql"] = out.mql_value - out.work_cost_per_mql  # NaN when either is unknown
     out.attrs.update(score_column=score_column(crm), threshold=cfg.mql_score_threshold, width=width,
-                     unscored=unscored, work_cost_per_mql=mql_work_cost(crm, cfg, start, stop, as_of),
+                     unscored=unscored, work_cost_per_mql=(mql_work_cost(crm, cfg, start, stop, as_of)
+                                                            if work_cost_per_mql is None else work_cost_per_mql),
                      work_cost_source="config" if cfg.lead_work_cost is not None else "measured")
     return out
 

@@ -391,38 +391,32 @@ def business_hours_block(worked: dict | None, zone: str) -> dict | None:
 
 
 def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
-    """Compute every input with the analyses the pages use (same windows, same functions)."""
+    """The proposal's inputs computed from ``crm`` through the report's graph of figures (the
+    figure ``proposal_inputs``, :mod:`sla_analysis.figures.proposal`); ``n_boot``: the speed
+    effect's bootstrap resamples."""
+    from sla_analysis.figures import Figures
+
+    return Figures(crm, cfg, period, values={"speed_resamples": n_boot})["proposal_inputs"]
+
+
+def inputs_from(crm: CRM, cfg: SLAConfig, period, settled: tuple, funnel: pd.DataFrame, values: pd.DataFrame,
+                mix: pd.Series, period_cap: ac.PeriodCap, work_cost: float, types, bands, best, back,
+                counts: pd.DataFrame, crude: pd.DataFrame, effect: sv.SpeedEffect, limits: dict) -> Inputs:
+    """Every input of the proposal, from the figures the pages show (the same windows and
+    functions: ``values`` page 04's MQL value by source, ``period_cap`` page 03's cap, ``work_cost``,
+    ``types``, ``bands``, ``best`` and ``back`` page 06's, each a ``Result`` where the export may not
+    support it) and the few counts only the proposal needs (MQLs and attempts of the period, its
+    SDRs, when the team works, the tiers' timeframes)."""
     end = period.end_ts()
     start_p = period.start_ts()
-    s_from, s_to = lv.settled_window(end, cfg.stale_after_days, cfg.lookback_days)
-    months = hd.months_between(s_from, s_to)
-    funnel = lv.source_funnel(crm, s_from, s_to, end)
-    values = lv.mql_value_by_group(funnel, confidence=cfg.confidence_level, min_n=cfg.min_group_size)
-    monthly = lv.mqls_by_month(crm, start_p, end)
-    mix, _ = lv.source_mix(monthly, funnel)
-    period_cap = ac.period_cap(crm, cfg, end)
+    s_from, s_to = settled
     cost = period_cap.cost_per_attempt
-    work_cost = hd.mql_work_cost(crm, cfg, s_from, s_to, end)     # page 06's figure, one computation
-    why_types = hd.unavailable(crm, "mql_type")
-    types = None if why_types else hd.conversion_by(crm, "mql_type", s_from, s_to, end, cfg.confidence_level, cfg.min_group_size)
+    why_types = None if types else types.reason
     caps = tier_caps(period_cap, cfg.tiers)
     timeframes = conversion_timeframes(crm, s_from, s_to, end, cfg.stale_after_days) if crm.has("leads", "tier") else pd.DataFrame()
-    counts = sv.speed_counts(crm, s_from, s_to, end)
-    crude = sv.conversion_by_band(counts, cfg.confidence_level, cfg.min_group_size)
-    why_speed = cp.speed_unavailable(crm.limits())
-    effect = (sv.SpeedEffect(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), float("nan"), months, 0, why_speed) if why_speed
-              else sv.adjusted_effect(counts, months, cfg.confidence_level, cfg.min_group_size, n_boot, cfg.random_seed % 2**32))
-    if not crm.profile.has("amounts") and not effect.reason:  # extra conversions stand; their money is unknown
-        effect.gains[[c for c in effect.gains.columns if c.startswith("revenue")]] = np.nan
-        effect.value_per_conversion = float("nan")
-    why_score = hd.unavailable(crm, "score")
-    best, bands = None, None
-    if not why_score:
-        bands = hd.score_bands(crm, cfg, s_from, s_to, end)
-        best = hd.best_threshold(bands, seed=cfg.random_seed, confidence=cfg.confidence_level)
-    why_return = hd.unavailable(crm, "recycling")
-    back = None if why_return else hd.return_path(crm, end, cfg.stale_after_days, cfg.lookback_days, cfg.confidence_level,
-                                                   cfg.min_group_size)
+    why_speed = cp.speed_unavailable(limits)
+    why_score = None if bands else bands.reason
+    why_return = None if back else back.reason
     mqls = hd.count_mqls(crm, start_p, end, end)
     by_tier = counts.groupby("tier").leads.sum()
     tier_share = (by_tier / by_tier.sum()).to_dict() if by_tier.sum() else {}
@@ -433,7 +427,6 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
     logged = int(a.count().execute())
     sdrs = int(a.rep_id.nunique().execute()) if crm.has("activities", "rep_id") else 0
     zone = (cfg.business_hours or {}).get("timezone", "UTC")
-    limits = crm.limits()
     worked = (worked_from_config(cfg.business_hours) if cfg.business_hours
               else None if limits.get("attempt_time") or "attempts" in limits
               else cp.working_hours(cp.attempts_by_hour_weekday(crm, start_p, end, zone)))
@@ -446,11 +439,13 @@ def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
         why_volume = (f"the export's last lead was created on {last - timedelta(days=1):%d %b %Y}, before {period.label} "
                       "began, so the MQLs a month of this period are unknown" if last else "the export has no dated leads")
     return Inputs(cfg, period.label, (end - timedelta(days=1)).date() if isinstance(end, datetime) else end, len(period.months),
-                  values.set_index("source").mql_value if len(values) else pd.Series(dtype=float), mix, types, why_types,
-                  work_cost, cost, caps, timeframes, counts, crude, effect, best, why_score, back, why_return, mqls,
-                  tier_share, contacted_share, logged, sdrs, (s_from, s_to), why_speed, crm.limits().get("timeline"),
-                  worked, zone, share_below(bands, cfg.mql_score_threshold), lead_months, attempt_months, why_volume,
-                  profile.unmet("tiers", "timeline"), review_baseline(cfg, period_cap.summary(cfg), values))
+                  values.set_index("source").mql_value if len(values) else pd.Series(dtype=float), mix,
+                  types.get() if types else None, why_types, work_cost, cost, caps, timeframes, counts, crude, effect,
+                  best.get() if best else None, why_score, back.get() if back else None, why_return, mqls,
+                  tier_share, contacted_share, logged, sdrs, (s_from, s_to), why_speed, limits.get("timeline"),
+                  worked, zone, share_below(bands.get() if bands else None, cfg.mql_score_threshold), lead_months,
+                  attempt_months, why_volume, profile.unmet("tiers", "timeline"),
+                  review_baseline(cfg, period_cap.summary(cfg), values))
 
 
 def assemble(x: Inputs) -> dict:

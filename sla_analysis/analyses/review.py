@@ -211,36 +211,47 @@ def attempt_cap(crm: CRM, cfg: SLAConfig, as_of: datetime):
     """The recommended attempt cap as the attempt-cap page computed it (one computation per report,
     :func:`sla_analysis.analyses.attempt_cap.period_cap`): a ``CapRecommendation``, or None when there
     is none or the history cannot judge caps above it (the review must not call that "no drift")."""
-    found = ac.reviewable_cap(ac.period_cap(crm, cfg, as_of))
-    return None if found is None else found.cap.get()
+    return reviewed_cap(ac.period_cap(crm, cfg, as_of))
 
 
 def measured_figures(crm: CRM, cfg: SLAConfig, period: Period, cap=None) -> dict:
-    """This period's figures to review, each a :class:`Measured`: close rate (with its counts) and
-    MQL value per source (settled MQLs, :mod:`sla_analysis.analyses.lead_value`), the cost per call
-    at the measured dialling pace (no interval), and the recommended attempt cap with its bootstrap
-    replicates. ``cap``: the attempt-cap page's result (:func:`attempt_cap`), computed here when
-    not given."""
-
+    """This period's figures to review (:func:`figures_to_review`), computed from ``crm``. ``cap``:
+    the attempt-cap page's result (:func:`attempt_cap`), computed here when not given. A report
+    reads the same figures from its graph (:mod:`sla_analysis.figures.compliance`)."""
     end = period.end_ts()
-    out: dict[str, Measured] = {}
     s_from, s_to = lv.settled_window(end, cfg.stale_after_days, cfg.lookback_days)
     values = lv.mql_value_by_group(lv.source_funnel(crm, s_from, s_to, end), confidence=cfg.confidence_level,
                                    min_n=cfg.min_group_size)
-    out.update(value_figures(values, min_customers=cfg.min_group_size))
     pace = cost.measured_pace(crm, period.start_ts(), end, confidence=cfg.confidence_level)
-    if len(pace) and "attempt_time" not in crm.limits():
+    return figures_to_review(cfg, values, pace, attempt_cap(crm, cfg, end) if cap is None else cap, crm.limits())
+
+
+def figures_to_review(cfg: SLAConfig, values: pd.DataFrame, pace: pd.DataFrame, rec, limits: dict) -> dict:
+    """Each a :class:`Measured`: close rate (with its counts) and MQL value per source (settled
+    MQLs, ``values``: :func:`lead_value.mql_value_by_group`), the cost per call at the measured
+    dialling pace (``pace``'s last row; its interval from the pace's), and the recommended attempt
+    cap ``rec`` (a ``CapRecommendation`` or None) with its bootstrap replicates."""
+    out: dict[str, Measured] = {}
+    out.update(value_figures(values, min_customers=cfg.min_group_size))
+    if len(pace) and "attempt_time" not in limits:
         last = pace.iloc[-1]
         pph, lo, hi = (float(last[c]) for c in ("calls_per_hour_dialling", "calls_per_hour_dialling_low",
                                                   "calls_per_hour_dialling_high"))
         if np.isfinite(pph) and pph > 0:  # a faster pace is a cheaper call: the interval's ends swap
             per_call = (lambda v: cost.cost_per_call(cfg.rep_hourly_cost, v) if np.isfinite(v) and v > 0 else np.nan)  # noqa: E731
             out["cost_per_call"] = Measured(per_call(pph), per_call(hi), per_call(lo))
-    rec = attempt_cap(crm, cfg, end) if cap is None else cap
     if rec is not None:
         out["attempt_cap"] = Measured(float(rec.recommended_attempts), float(rec.ci_low), float(rec.ci_high),
                                       boot=rec.boot_recommendations)
     return out
+
+
+def reviewed_cap(found: ac.PeriodCap):
+    """The period's cap (:func:`sla_analysis.analyses.attempt_cap.period_cap`) as the review judges
+    it: a ``CapRecommendation``, or None when there is none or the history cannot judge caps above
+    it (the review must not call that "no drift")."""
+    found = ac.reviewable_cap(found)
+    return None if found is None else found.cap.get()
 
 
 def review_due(review: pd.DataFrame, period_end: datetime, sla_written: datetime | None, every_months: int) -> tuple[bool, str]:

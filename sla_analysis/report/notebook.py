@@ -15,22 +15,20 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from sla_analysis.analyses.compliance import in_tier_order
 from sla_analysis.config import SLAConfig, load_config
-from sla_analysis.formats import attempts, crm_text, interval_text, money, number, pct, plural  # noqa: F401 (the pages' formatters)
-from sla_analysis.io.engine import CRM, open_crm
-from sla_analysis.io.shared_results import RESULTS_FOLDER
+from sla_analysis.figures import FIGURES_FILE, Figures
+from sla_analysis.formats import attempts, crm_text, interval_text, money, number, pct, plural, to_json  # noqa: F401 (the pages' formatters)
+from sla_analysis.io.engine import open_crm
 from sla_analysis.periods import Period, parse_period
 from sla_analysis.report.charts import TIER_ORDER
 from sla_analysis.report.columns import column, readable, unsupported
@@ -39,11 +37,23 @@ from sla_analysis.report.marks import NOT_AVAILABLE_MARK, SAMPLE_BANNER  # noqa:
 
 @dataclass
 class Context:
+    """A page's context: its period and config, and the report's figures (``ctx.figures["name"]``)."""
+
     notebook: str
     period: Period
     cfg: SLAConfig
-    crm: CRM
+    figures: Figures
     fragments_dir: Path | None
+
+    def __getitem__(self, name: str) -> Any:
+        """The figure ``name`` (:mod:`sla_analysis.figures`): the report's stored value, or, in a
+        notebook opened by hand, computed now through the same graph."""
+        return self.figures[name]
+
+    @property
+    def limits(self) -> dict[str, str]:
+        """What the export cannot support, with the reasons (the figure ``limits``)."""
+        return self.figures["limits"]
 
     def record(self, values: dict[str, Any], section: str | None = None) -> None:
         """Add ``values`` to ``summary.json``: top-level keys, or under ``section``."""
@@ -74,27 +84,6 @@ class Context:
         (self.fragments_dir.parent / name).write_text(text, encoding="utf-8")
 
 
-def to_json(value: Any) -> Any:
-    """Plain JSON types, NaN as null, floats rounded for stable output: to 6 significant digits, but
-    never coarser than a hundredth (7,875,516.32 stays so: six digits made it 7,875,520, another
-    figure than the page's $7,875,516)."""
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
-        return [to_json(v) for v in list(value)]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        if not np.isfinite(value):
-            return None
-        return round(float(value), 2) if abs(value) >= 1e4 else float(f"{float(value):.6g}")
-    if isinstance(value, (datetime, date, pd.Timestamp)):
-        return value.isoformat()
-    return value
-
-
 def start(notebook: str, period: str, crm_dir: str = "", config_path: str = "",
           fragments_dir: str = "", data_dir: str = "", profile: str = "") -> Context:
     """Build the notebook's context and set the chart style. Shows the sample-data banner.
@@ -105,17 +94,20 @@ def start(notebook: str, period: str, crm_dir: str = "", config_path: str = "",
     validated through the same cache as ``make report``."""
     sns.set_theme(style="whitegrid", context="notebook")
     matplotlib.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 96, "svg.hashsalt": "sla-analysis"})
-    cfg = load_config(config_path or None)
-    if not crm_dir:
-        # Only here is the validator needed: a report's kernels read the cache and never load it.
-        from sla_analysis.io.inputs import resolve_inputs
+    cfg, the_period = load_config(config_path or None), parse_period(period)
+    stored = Path(fragments_dir) / FIGURES_FILE if fragments_dir else None
+    if stored is not None and stored.is_file():
+        # a report's page: the orchestrator computed the figures once; the page only reads them
+        figures = Figures.load(stored, cfg, the_period)
+    else:
+        if not crm_dir:
+            # Only here is the validator needed: a report's kernels read the cache and never load it.
+            from sla_analysis.io.inputs import resolve_inputs
 
-        crm_dir = str(resolve_inputs(Path(data_dir) if data_dir else None, quiet=True, profile=profile or None))
-    # a report's pages share their queries' results (one computation per figure, io/shared_results.py)
-    shared = Path(fragments_dir) / RESULTS_FOLDER if fragments_dir else None
-    ctx = Context(notebook, parse_period(period), cfg, open_crm(crm_dir, shared=shared),
-                  Path(fragments_dir) if fragments_dir else None)
-    if ctx.crm.is_sample:
+            crm_dir = str(resolve_inputs(Path(data_dir) if data_dir else None, quiet=True, profile=profile or None))
+        figures = Figures(open_crm(crm_dir), cfg, the_period)
+    ctx = Context(notebook, the_period, cfg, figures, Path(fragments_dir) if fragments_dir else None)
+    if figures["is_sample"]:
         display(HTML(SAMPLE_BANNER))
     _CURRENT["ctx"] = ctx
     return ctx
@@ -192,7 +184,7 @@ def table(frame: pd.DataFrame, columns: list[str], labels: dict[str, str] | None
     gets every row."""
     ctx = _CURRENT.get("ctx")
     currency, confidence = (ctx.cfg.currency, ctx.cfg.confidence_level) if ctx else ("USD", 0.95)
-    limits = ctx.crm.limits() if ctx else {}
+    limits = ctx.limits if ctx else {}
     if columns and columns[0] == "tier" and "tier" in frame:  # tiers in the protocol's order, not the alphabet's
         frame = in_tier_order(frame, ctx.cfg.tier_protocols if ctx else dict.fromkeys(TIER_ORDER))
     if record and ctx:

@@ -40,6 +40,7 @@ from sla_analysis import __version__, paths
 from sla_analysis.config import SLAConfig, load_config
 from sla_analysis.console import log as _log
 from sla_analysis.errors import NotebookFailed, OutputError, PeriodError
+from sla_analysis.figures import FIGURES_FILE, Figures, page_figures
 from sla_analysis.io.engine import check_engine_ready, engine_name, open_crm
 from sla_analysis.io.export_profile import ExportProfile
 from sla_analysis.io.inputs import resolve_inputs
@@ -204,6 +205,13 @@ def _start_fork_server_quietly() -> None:
         pass
 
 
+def compute_figures(crm_dir: Path, cfg: SLAConfig, period: Period, notebooks: Sequence[str]) -> Figures:
+    """The figures ``notebooks`` show and what they are computed from, each computed once, here
+    (one process, one engine session), for the pages to read (:mod:`sla_analysis.figures`)."""
+    names = dict.fromkeys(n for page in notebooks for n in page_figures(page))
+    return Figures(open_crm(crm_dir), cfg, period).compute(names)
+
+
 def execute_notebook(name: str, staging: Path, parameters: dict) -> Path:
     """Run ``notebooks/<name>.ipynb`` with papermill into ``staging/notebooks``."""
     out = staging / "notebooks" / f"{name}.ipynb"
@@ -335,6 +343,8 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
         try:
             fragments_dir = staging / "fragments"
             fragments_dir.mkdir()
+            with watch.stage("figures"):  # every figure the pages show, computed once, in this process
+                compute_figures(crm_dir, cfg, period, notebooks).save(fragments_dir / FIGURES_FILE)
             params = {"period": period.label, "crm_dir": str(crm_dir.resolve()),
                       "config_path": str(Path(cfg.source_file).resolve()) if cfg.source_file else "",
                       "fragments_dir": str(fragments_dir)}

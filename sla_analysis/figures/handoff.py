@@ -1,0 +1,112 @@
+"""Page 06's figures: lead qualification and the handoff from marketing to sales.
+
+A section the export cannot support is ``Result.absent`` with the reason generated from the
+export's profile (:func:`sla_analysis.analyses.handoff.unavailable`), or because the settled window
+holds no MQL."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sla_analysis.analyses import handoff as hd
+from sla_analysis.figures.graph import figure
+from sla_analysis.results import Result
+
+PAGE = ("06_lead_qualification",)
+PAGES = ("06_lead_qualification", "07_proposed_sla")
+
+
+@figure(pages=PAGES)
+def handoff_mqls(crm, settled_window, as_of) -> int:
+    """MQLs of the settled window (their outcome known by the period's end)."""
+    return hd.count_mqls(crm, *settled_window, as_of)
+
+
+@figure(pages=PAGES)
+def no_settled_mqls(handoff_mqls, settled_window) -> str | None:
+    """Why the settled window cannot be described (it holds no MQL), or None."""
+    s = settled_window
+    return None if handoff_mqls else f"no lead became an MQL between {s[0]:%d %b %Y} and {s[1]:%d %b %Y}"
+
+
+def _section(crm, section: str, also: str | None = None) -> str | None:
+    return hd.unavailable(crm, section) or also
+
+
+@figure(pages=PAGES)
+def mql_work_cost(crm, cfg, settled_window, as_of) -> float:
+    """The cost of working an MQL: ``lead_work_cost`` when set, else the settled MQLs' counted
+    attempts x the cost of their type, over those MQLs."""
+    return hd.mql_work_cost(crm, cfg, *settled_window, as_of)
+
+
+@figure(pages=PAGES)
+def score_bands(crm, cfg, settled_window, as_of, no_settled_mqls, mql_work_cost) -> Result:
+    """Conversion, value and cost of working the settled MQLs by lead-score band."""
+    why = _section(crm, "score", no_settled_mqls)
+    return Result.absent(why) if why else Result.of(hd.score_bands(crm, cfg, *settled_window, as_of, mql_work_cost))
+
+
+@figure(pages=PAGES)
+def best_threshold(score_bands, cfg) -> Result:
+    """The MQL score threshold that maximises the net value of the MQLs passed, with its bootstrap interval."""
+    if not score_bands:
+        return score_bands
+    return Result.of(hd.best_threshold(score_bands.get(), seed=cfg.random_seed, confidence=cfg.confidence_level))
+
+
+@figure(pages=PAGES)
+def mql_types(crm, cfg, settled_window, as_of, no_settled_mqls) -> Result:
+    """Conversion and value of the settled MQLs by MQL type."""
+    why = _section(crm, "mql_type", no_settled_mqls)
+    return Result.absent(why) if why else Result.of(
+        hd.conversion_by(crm, "mql_type", *settled_window, as_of, cfg.confidence_level, cfg.min_group_size))
+
+
+@figure(pages=PAGE)
+def rejections(crm, cfg, settled_window, as_of, no_settled_mqls) -> Result:
+    """Rejected MQLs by source (share with interval, days to reject), the reasons, and where the
+    MQLs ended: a dict of ``by_source``, ``reasons`` (None without reason codes) and ``outcomes``."""
+    why = _section(crm, "rejection", no_settled_mqls)
+    if why:
+        return Result.absent(why)
+    rej = hd.rejection_by(crm, "source", *settled_window, as_of, cfg.confidence_level, cfg.min_group_size)
+    reasons = None
+    if hd.has_values(crm, "rejection_reason") and rej.rejected.iloc[0] > 0:
+        reasons = hd.rejection_reasons(crm, *settled_window, as_of, cfg.confidence_level)
+    outcomes = hd.handoff_outcomes(crm, *settled_window, as_of, cfg.confidence_level)
+    return Result.of({"by_source": rej, "reasons": reasons, "outcomes": outcomes})
+
+
+@figure(pages=PAGES)
+def return_path(crm, cfg, as_of) -> Result:
+    """What became of rejected and recycled leads: requalified, won, and their revenue."""
+    why = _section(crm, "recycling")
+    return Result.absent(why) if why else Result.of(
+        hd.return_path(crm, as_of, cfg.stale_after_days, cfg.lookback_days, cfg.confidence_level, cfg.min_group_size))
+
+
+@figure(pages=PAGE)
+def attribution(crm, cfg, as_of) -> Result:
+    """Marketing's sourced and influenced shares of leads, pipeline and won revenue over the look-back."""
+    why = _section(crm, "attribution")
+    return Result.absent(why) if why else Result.of(
+        hd.attribution(crm, as_of - timedelta(days=cfg.lookback_days), as_of, cfg.confidence_level))
+
+
+def _conversion_by(crm, cfg, column, settled_window, as_of, no_settled_mqls) -> Result:
+    why = _section(crm, column, no_settled_mqls)
+    return Result.absent(why) if why else Result.of(
+        hd.conversion_by(crm, column, *settled_window, as_of, cfg.confidence_level, cfg.min_group_size))
+
+
+@figure(pages=PAGE)
+def conversion_by_segment(crm, cfg, settled_window, as_of, no_settled_mqls) -> Result:
+    """Conversion and value of the settled MQLs by segment."""
+    return _conversion_by(crm, cfg, "segment", settled_window, as_of, no_settled_mqls)
+
+
+@figure(pages=PAGE)
+def conversion_by_persona(crm, cfg, settled_window, as_of, no_settled_mqls) -> Result:
+    """Conversion and value of the settled MQLs by persona."""
+    return _conversion_by(crm, cfg, "persona", settled_window, as_of, no_settled_mqls)
+
