@@ -16,9 +16,12 @@ import nbformat
 from sla_analysis import paths
 from sla_analysis.analyses.plateau import CAP_WORKERS_ENV
 from sla_analysis.config import load_config
+from sla_analysis.figures import FIGURES_FILE
+from sla_analysis.figures.graph import summary_sections
 from sla_analysis.periods import parse_period
 from sla_analysis.report.index_page import write_index
 from sla_analysis.report.publish import build_summary, page_title, write_workbook
+from sla_analysis.report.run import compute_figures, write_figure_files
 
 
 @contextlib.contextmanager
@@ -57,26 +60,32 @@ def _run_page(name: str, parameters: dict) -> dict:
     return ns
 
 
-def run_pages(crm_dir: Path, period: str, out: Path, config_path: Path | None = None) -> dict:
-    """Every page of the report for ``period`` on the validated export ``crm_dir``; writes
+def run_pages(crm_dir: Path, period: str, out: Path, config_path: Path | None = None,
+              pages: tuple[str, ...] | None = None) -> dict:
+    """The pages (default: every page) of the report for ``period`` on the validated export
+    ``crm_dir``, their figures computed once first, as the orchestrator does; writes
     ``summary.json``, ``tables.xlsx``, ``index.html`` and the page 07 files into ``out`` and
     returns the summary."""
     cfg = load_config(config_path)
     p = parse_period(period)
+    pages = pages or paths.REPORT_NOTEBOOKS
     fragments = out / "fragments"
     fragments.mkdir(parents=True)
+    with _cap_refits_in_process():
+        figures = compute_figures(Path(crm_dir), cfg, p, pages)
+    figures.save(fragments / FIGURES_FILE)
+    write_figure_files(figures, pages, out)
     params = {"period": p.label, "crm_dir": str(crm_dir), "config_path": str(config_path or ""),
               "fragments_dir": str(fragments)}
-    for name in paths.REPORT_NOTEBOOKS:
+    for name in pages:
         run_page(name, params)
     manifest = json.loads((Path(crm_dir) / "manifest.json").read_text())
-    frags = {f.stem: json.loads(f.read_text()) for f in sorted(fragments.glob("*.json"))}
     from sla_analysis.io.engine import open_crm
 
-    summary = build_summary(p, cfg, manifest, frags, [f"{n}.html" for n in paths.REPORT_NOTEBOOKS],
-                            open_crm(crm_dir, engine="duckdb").profile)
-    write_workbook(out / "tables.xlsx", fragments / "tables", p, manifest, paths.REPORT_NOTEBOOKS, cfg.currency,
+    summary = build_summary(p, cfg, manifest, {"figures": summary_sections(figures, pages)},
+                            [f"{n}.html" for n in pages], open_crm(crm_dir, engine="duckdb").profile)
+    write_workbook(out / "tables.xlsx", fragments / "tables", p, manifest, pages, cfg.currency,
                    summary.get("limits") or {})
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-    write_index(out / "index.html", summary, [(f"{n}.html", page_title(n)) for n in paths.REPORT_NOTEBOOKS], "test")
+    write_index(out / "index.html", summary, [(f"{n}.html", page_title(n)) for n in pages], "test")
     return summary

@@ -112,7 +112,7 @@ def test_a_table_can_show_some_rows_and_record_all(monkeypatch):
 
     class Ctx:
         cfg = type("C", (), {"currency": "USD", "confidence_level": 0.95})()
-        crm = type("R", (), {"limits": staticmethod(lambda: {})})()
+        limits: dict = {}
 
         def record_table(self, name, frame):
             recorded[name] = frame

@@ -217,19 +217,6 @@ def test_score_bands_by_hand(hand_crm):
 
 
 
-def test_mql_work_cost_is_computed_once_per_page_and_config(hand_crm, monkeypatch):
-    """Page 07 asks for the cost of working an MQL directly and through the score bands: it is
-    computed once for a config, and afresh for another config (a different hourly cost)."""
-    calls = []
-    real = hd.band_work_cost
-    monkeypatch.setattr(hd, "band_work_cost", lambda *a, **k: calls.append(1) or real(*a, **k))
-    cfg = config_from_dict(dict(CFG_RAW))
-    first = hd.mql_work_cost(hand_crm, cfg, JAN, FEB, APR)
-    assert hd.mql_work_cost(hand_crm, cfg, JAN, FEB, APR) == first and len(calls) == 1
-    dearer = config_from_dict({**CFG_RAW, "rep_hourly_cost": 100})
-    assert hd.mql_work_cost(hand_crm, dearer, JAN, FEB, APR) == pytest.approx(2 * first) and len(calls) == 2
-
-
 def _raw(cfg):
     return {"mql_score_threshold": cfg.mql_score_threshold, "score_band_width": cfg.score_band_width,
             "min_group_size": cfg.min_group_size}

@@ -23,7 +23,7 @@ from sla_analysis import paths
 from sla_analysis.config import SLAConfig, config_from_dict, config_to_dict, load_config
 from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.io.sample import SampleParams, write_sample
-from tests.pages_in_process import run_page, run_pages
+from tests.pages_in_process import run_pages
 from tests.schema_check import assert_valid_summary
 
 PERIOD = "2024Q1"
@@ -110,16 +110,11 @@ def keys_read(small_crm, tmp_path_factory) -> dict[str, set[str]]:
         SLAConfig.__getattribute__ = watch
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                run_page(page, _parameters(small_crm, config, folder / page))
+                run_pages(small_crm, PERIOD, folder / page, config, pages=(page,))
         finally:
             SLAConfig.__getattribute__ = original
         reads[page] = seen
     return reads
-
-
-def _parameters(crm: Path, config: Path, fragments: Path) -> dict:
-    fragments.mkdir(parents=True, exist_ok=True)
-    return {"period": PERIOD, "crm_dir": str(crm), "config_path": str(config), "fragments_dir": str(fragments)}
 
 
 @pytest.mark.slow
@@ -140,8 +135,8 @@ def test_each_page_reading_a_key_runs_without_it(key, keys_read, small_crm, tmp_
     assert key not in yaml.safe_load(config.read_text())
     for page in pages:
         with contextlib.redirect_stdout(io.StringIO()):
-            run_page(page, _parameters(small_crm, config, tmp_path / "fragments"))
-    written = tmp_path / "proposal.yml"
+            run_pages(small_crm, PERIOD, tmp_path / page, config, pages=(page,))
+    written = tmp_path / "07_proposed_sla" / "proposal.yml"
     if "07_proposed_sla" in pages:  # the proposal is a config the next period can load
         assert load_config(written).currency
 

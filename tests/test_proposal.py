@@ -13,6 +13,7 @@ import yaml
 from sla_analysis.analyses import attempt_cap as ac
 from sla_analysis.analyses import proposal as pr
 from sla_analysis.config import SLAConfig, config_from_dict
+from sla_analysis.figures import Figures
 from sla_analysis.periods import parse_period
 from sla_analysis.report.notebook import to_json
 from tests.conftest import open_export
@@ -153,9 +154,14 @@ def crm_without_attempts(tmp_path):
     return open_export(tmp_path, leads, acts, deals, as_of=datetime(2024, 4, 1))
 
 
+def proposal_inputs(crm, cfg, period: str) -> pr.Inputs:
+    """The proposal's inputs through the report's graph (the speed effect with 20 resamples)."""
+    return Figures(crm, cfg, parse_period(period), values={"speed_resamples": 20})["proposal_inputs"]
+
+
 def test_a_crm_without_attempts_gets_the_parts_it_supports(crm_without_attempts):
     cfg = SLAConfig()
-    x = pr.gather(crm_without_attempts, cfg, parse_period("2024Q1"), n_boot=20)
+    x = proposal_inputs(crm_without_attempts, cfg, "2024Q1")
     p = to_json(pr.assemble(x))
     speed = to_json(pr.speed_summary(x))
     # supported: the shared goal, marketing's lead value, the review
@@ -181,7 +187,7 @@ def test_the_handoff_section_is_written_for_every_threshold_case(crm_without_att
     """The decisions issue's blocker: a config without ``mql_score_threshold`` on data from which page
     06 finds a threshold failed with KeyError 'reason' (and, before it, comparing with no threshold)."""
     cfg = replace(SLAConfig(), mql_score_threshold=current)
-    x = pr.gather(crm_without_attempts, cfg, parse_period("2024Q1"), n_boot=20)
+    x = proposal_inputs(crm_without_attempts, cfg, "2024Q1")
     p = to_json(pr.assemble(x))
     hand = {"current_threshold": current, "page": "06", "below_current_share": below,
             "return_rule": p["handoff"]["return_rule"], "recycled": {"available": False, "reason": "none recorded"},

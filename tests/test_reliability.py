@@ -552,12 +552,11 @@ def test_makefile_parameters_are_never_exported():
 
 def test_notebooks_and_package_never_evaluate_data():
     """No eval/exec/compile, no pandas .query/.eval (expression strings), no SQL built from values
-    (SQL text must be a constant, but for three reviewed uses)."""
+    (SQL text must be a constant, but for two reviewed uses)."""
     banned_names = {"eval", "exec", "compile", "__import__"}
     banned_attrs = {"query", "eval", "raw_sql", "sql"}
-    # a quoted path; an engine-made table name; the SQL Ibis compiled from an expression (what its own
-    # execute runs, io/shared_results.py)
-    allowed = {("readers.py", "raw_sql"), ("bank_marketing.py", "sql"), ("shared_results.py", "sql")}
+    # a quoted path; an engine-made table name
+    allowed = {("readers.py", "raw_sql"), ("bank_marketing.py", "sql")}
     sources = [(p.name, p.read_text()) for p in (ROOT / "sla_analysis").rglob("*.py")]
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]

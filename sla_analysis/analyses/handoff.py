@@ -270,11 +270,6 @@ def mql_work_cost(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_
         return float(cfg.lead_work_cost)
     if "attempts" in crm.limits():
         return float("nan")
-    # computed once per page (page 07 asks for it directly and through the score bands)
-    return crm.remember(("mql_work_cost", start, stop, as_of), cfg, lambda: _mql_work_cost(crm, cfg, start, stop, as_of))
-
-
-def _mql_work_cost(crm: CRM, cfg: SLAConfig, start: datetime, stop: datetime, as_of: datetime) -> float:
     t = mql_outcomes(crm, start, stop, as_of)
     n = int(t.count().execute())
     if not n:

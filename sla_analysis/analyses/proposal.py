@@ -2,7 +2,7 @@
 period's data, each number with its interval, the page it comes from and the current SLA's value.
 
 Each component is one pure function over figures already computed by the analyses the pages use
-(:func:`gather` calls them); :func:`assemble` puts them together as ``summary.json["proposal"]``,
+(:func:`inputs_from` calls them, from the report's figures); :func:`assemble` puts them together as ``summary.json["proposal"]``,
 :func:`proposal_markdown` writes ``sla_proposal.md`` and :func:`proposal_config` the
 ``proposal.yml`` that :func:`sla_analysis.config.config_from_dict` accepts (the agreed proposal
 becomes next period's config). A component the export cannot support is ``available: false`` with
@@ -287,7 +287,7 @@ def kpis(mqls_per_month: float, blended_value: float, speed: pd.DataFrame | None
 
 @dataclass
 class Inputs:
-    """Everything the proposal is built from (see :func:`gather`)."""
+    """Everything the proposal is built from (see :func:`inputs_from`)."""
 
     cfg: SLAConfig
     period_label: str
@@ -388,15 +388,6 @@ def business_hours_block(worked: dict | None, zone: str) -> dict | None:
     return {"days": [WEEKDAYS[d] for d in worked["days"]], "hours": [f"{worked['start']:02d}:00", f"{worked['end']:02d}:00"],
             "timezone": zone, "share_of_attempts": None if config else float(worked["share"]),
             "source": "the current SLA's business hours" if config else "when attempts were made"}
-
-
-def gather(crm: CRM, cfg: SLAConfig, period, n_boot: int = 200) -> Inputs:
-    """The proposal's inputs computed from ``crm`` through the report's graph of figures (the
-    figure ``proposal_inputs``, :mod:`sla_analysis.figures.proposal`); ``n_boot``: the speed
-    effect's bootstrap resamples."""
-    from sla_analysis.figures import Figures
-
-    return Figures(crm, cfg, period, values={"speed_resamples": n_boot})["proposal_inputs"]
 
 
 def inputs_from(crm: CRM, cfg: SLAConfig, period, settled: tuple, funnel: pd.DataFrame, values: pd.DataFrame,

@@ -23,7 +23,7 @@ def period_start(period) -> datetime:
     return period.start_ts()
 
 
-@figure(pages=ALL_PAGES)
+@figure(pages=ALL_PAGES, summary="limits")
 def limits(crm) -> dict[str, str]:
     """What the export cannot support, each with its reason (the export profile's facts by short name)."""
     return crm.limits()

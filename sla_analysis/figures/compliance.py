@@ -129,3 +129,36 @@ def promises(marketing_judgement, speed_to_lead_by_tier, cadence_by_tier, cfg, l
     return [marketing_judgement, *sc.sales_promises(speed_to_lead_by_tier, cadence_by_tier, cfg.speed_to_lead_target,
                                                     cfg.cadence_target, cfg.min_group_size, limits,
                                                     working_hours=cfg.business_hours is not None)]
+
+
+@figure(pages=PAGE, summary="compliance")
+def compliance_section(speed_to_lead_by_tier, cadence_by_tier, marketing_judgement, promises, judged_until,
+                       period_progress, attempt_times) -> dict:
+    """``summary.json["compliance"]``: the scorecard of the period."""
+    return sc.compliance_summary(speed_to_lead_by_tier, cadence_by_tier, marketing_judgement, promises, judged_until,
+                                 period_progress, attempt_times.summary())
+
+
+@figure(pages=PAGE, summary="sla_review")
+def sla_review_section(sla_review, review_due, cfg) -> dict:
+    """``summary.json["sla_review"]``."""
+    return rv.review_summary(sla_review, *review_due, cfg.review_tolerance)
+
+
+@figure(pages=PAGE, summary="trend")
+def trend_section(kpi_trend) -> dict:
+    """``summary.json["trend"]``."""
+    return rv.trend_summary(kpi_trend)
+
+
+@figure(pages=PAGE, summary="kpis")
+def kpis_section(period_kpis, win_rates) -> dict:
+    """``summary.json["kpis"]``."""
+    return kp.kpi_summary(period_kpis, win_rates)
+
+
+@figure(pages=PAGE, summary="sdr_capacity")
+def sdr_capacity_section(sdr_plan) -> dict:
+    """``summary.json["sdr_capacity"]``: the headcount the MQLs a month need, per SDR their load."""
+    cap, _, mqls_per_month, headcount = sdr_plan
+    return kp.sdr_summary(headcount, cap, mqls_per_month)

@@ -22,7 +22,13 @@ def dialling_pace(crm, cfg, period_start, as_of) -> pd.DataFrame:
     return cost.measured_pace(crm, period_start, as_of, confidence=cfg.confidence_level)
 
 
-@figure(pages=PAGE)
+@figure(pages=PAGE, summary="cost")
 def cost_section(cfg, attempts_by_type, dialling_pace, limits) -> dict:
     """``summary.json["cost"]``: cost per call assumed (hourly cost / calls an hour) and measured."""
     return cost.cost_summary(cfg, attempts_by_type, dialling_pace, limits)
+
+
+@figure(pages=PAGE, summary="cost_per_call")
+def cost_per_call(cost_section) -> float:
+    """The cost of one call the SLA assumes = a rep's hourly cost / calls an hour."""
+    return cost_section["cost_per_call_assumed"]

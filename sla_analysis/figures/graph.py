@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from sla_analysis.errors import FigureError
+from sla_analysis.formats import to_json
 from sla_analysis.results import Result
 
 #: what every figure is ultimately computed from
@@ -40,6 +41,7 @@ class Figure:
     needs: tuple[str, ...]      # facts of the export (ExportProfile) the figure cannot do without
     unit: str | None
     pages: tuple[str, ...]      # the pages that show it (what a report computes for a page)
+    summary: str | None         # its key in summary.json ("" : its keys are top-level ones), or None
 
     @property
     def definition(self) -> str:
@@ -52,15 +54,17 @@ class Figure:
 REGISTRY: dict[str, Figure] = {}
 
 
-def figure(*, needs: Iterable[str] = (), unit: str | None = None, pages: Iterable[str] = ()) -> Callable:
-    """Register the decorated function as the figure named after it."""
+def figure(*, needs: Iterable[str] = (), unit: str | None = None, pages: Iterable[str] = (),
+           summary: str | None = None) -> Callable:
+    """Register the decorated function as the figure named after it. ``summary``: the key of
+    ``summary.json`` its value is written under (``""``: a dict whose keys are top-level keys)."""
 
     def register(func: Callable) -> Callable:
         name = func.__name__
         if name in REGISTRY or name in INPUTS:
             raise FigureError(f"figure {name!r} is defined twice")
         params = tuple(inspect.signature(func).parameters)
-        REGISTRY[name] = Figure(name, func, params, tuple(needs), unit, tuple(pages))
+        REGISTRY[name] = Figure(name, func, params, tuple(needs), unit, tuple(pages), summary)
         return func
 
     return register
@@ -153,10 +157,38 @@ class Figures:
         return cls(None, cfg, period, values, strict=True)
 
 
-def mermaid() -> str:
-    """The graph as a Mermaid flowchart (docs/architecture.md draws it; GitHub renders it)."""
-    lines = ["flowchart LR"]
+def summary_sections(figures: Figures, pages: Iterable[str]) -> dict[str, Any]:
+    """The figures of ``pages`` that ``summary.json`` carries, by their key (in JSON types)."""
+    pages = set(pages)
+    out: dict[str, Any] = {}
     for name in sorted(REGISTRY):
-        for dep in REGISTRY[name].inputs:
-            lines.append(f"    {dep} --> {name}")
-    return "\n".join(lines)
+        fig = REGISTRY[name]
+        if fig.summary is None or not pages & set(fig.pages):
+            continue
+        value = to_json(figures[name])
+        for key, v in (value.items() if fig.summary == "" else [(fig.summary, value)]):
+            if isinstance(v, dict) and isinstance(out.get(key), dict):
+                out[key].update(v)
+            else:
+                out[key] = v
+    return out
+
+
+def mermaid() -> str:
+    """The graph as a Mermaid flowchart (``docs/architecture.md`` draws it; GitHub renders it):
+    the figures grouped by the first page that shows them, an arrow from each figure to those
+    computed from it; the figures that query the export (``crm``) drawn with a thick border. The
+    config and the period, which most figures read, are left out of the drawing."""
+    lines = ["flowchart LR", "    classDef export stroke-width:3px"]
+    groups: dict[str, list[str]] = {}
+    for name in sorted(REGISTRY):
+        pages = REGISTRY[name].pages
+        group = "every page" if len(pages) > 2 else pages[0] if pages else "what other figures read"
+        groups.setdefault(group, []).append(name)
+    for i, (page, names) in enumerate(sorted(groups.items())):
+        lines.append(f'    subgraph g{i}["{page}"]')
+        lines += [f"        {n}" + (":::export" if "crm" in REGISTRY[n].inputs else "") for n in names]
+        lines.append("    end")
+    for name in sorted(REGISTRY):
+        lines += [f"    {dep} --> {name}" for dep in REGISTRY[name].inputs if dep in REGISTRY]
+    return "\n".join(lines) + "\n"

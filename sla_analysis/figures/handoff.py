@@ -110,3 +110,47 @@ def conversion_by_persona(crm, cfg, settled_window, as_of, no_settled_mqls) -> R
     """Conversion and value of the settled MQLs by persona."""
     return _conversion_by(crm, cfg, "persona", settled_window, as_of, no_settled_mqls)
 
+
+
+@figure(pages=PAGE)
+def threshold_comparison(score_bands, cfg) -> Result:
+    """The score band just below today's MQL threshold against the one just above: SQL and close
+    rates and their differences (Newcombe's interval)."""
+    return score_bands if not score_bands else Result.of(
+        hd.threshold_comparison(score_bands.get(), cfg.mql_score_threshold, cfg.confidence_level))
+
+
+@figure(pages=PAGE)
+def threshold_split(score_bands, cfg) -> Result:
+    """All scored MQLs at or above today's threshold against all below it (Wilson intervals)."""
+    return score_bands if not score_bands else Result.of(
+        hd.split_at_threshold(score_bands.get(), cfg.mql_score_threshold, cfg.confidence_level))
+
+
+def _absent(result: Result) -> dict:
+    return {"available": False, "reason": result.reason}
+
+
+@figure(pages=PAGE, summary="handoff")
+def handoff_section(settled_window, as_of, handoff_mqls, score_bands, threshold_comparison, best_threshold,
+                    threshold_split, mql_types, rejections, return_path, attribution, conversion_by_segment,
+                    conversion_by_persona, cfg) -> dict:
+    """``summary.json["handoff"]``: each section's summary, or ``available: false`` with its reason."""
+    out = {"settled_window": [f"{d:%Y-%m-%d}" for d in settled_window], "as_of": f"{as_of:%Y-%m-%d}",
+           "mqls": handoff_mqls}
+    out["score"] = (hd.score_summary(score_bands.get(), threshold_comparison.get(), best_threshold.get(),
+                                     threshold_split.get()) if score_bands else _absent(score_bands))
+    out["mql_types"] = ({"available": True, "by_type": hd.group_summary(mql_types.get(), "mql_type")}
+                        if mql_types else _absent(mql_types))
+    if rejections:
+        r = rejections.get()
+        out["rejection"] = hd.rejection_summary(r["by_source"], r["reasons"], r["outcomes"])
+    else:
+        out["rejection"] = _absent(rejections)
+    out["return_path"] = hd.return_path_summary(return_path.get()) if return_path else _absent(return_path)
+    trail_from = as_of - timedelta(days=cfg.lookback_days)
+    out["attribution"] = (hd.attribution_summary(attribution.get(), trail_from, as_of, cfg.marketing_share)
+                          if attribution else _absent(attribution))
+    for col, key, found in (("segment", "segments", conversion_by_segment), ("persona", "personas", conversion_by_persona)):
+        out[key] = {"available": True, f"by_{col}": hd.group_summary(found.get(), col)} if found else _absent(found)
+    return out

@@ -74,7 +74,15 @@ def funnel_per_month(source_funnel, cfg, limits) -> dict:
     return lv.monthly_funnel(source_funnel, cfg.lookback_days, limits.get("timeline"))
 
 
-@figure(pages=("04_lead_value_targets",))
+@figure(pages=("04_lead_value_targets",), summary="lead_value")
 def lead_value_section(mql_value_by_source, marketing_delivered, funnel_per_month, settled_window, source_mix) -> dict:
     """``summary.json["lead_value"]``."""
     return lv.lead_value_summary(mql_value_by_source, marketing_delivered, funnel_per_month, settled_window, source_mix[1])
+
+
+@figure(pages=("04_lead_value_targets",), summary="")
+def marketing_headline(mql_value_by_source, marketing_target, mqls_needed) -> dict:
+    """``summary.json``'s ``mql_value_by_source``, ``lead_value_target`` and ``mqls_needed``."""
+    values = mql_value_by_source
+    return {"mql_value_by_source": dict(zip(values.source, values.mql_value)), "lead_value_target": marketing_target,
+            "mqls_needed": mqls_needed}

@@ -17,7 +17,7 @@ def attempt_cap(crm, cfg, as_of) -> ac.PeriodCap:
     return ac.period_cap(crm, cfg, as_of)
 
 
-@figure(pages=PAGE)
+@figure(pages=PAGE, summary="plateau")
 def plateau_section(attempt_cap, cfg) -> dict:
     """``summary.json["plateau"]``: the cap, its interval, the plateau and what changing the SLA's cap is worth."""
     return attempt_cap.summary(cfg)

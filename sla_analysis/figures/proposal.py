@@ -61,13 +61,13 @@ def proposal_inputs(crm, cfg, period, settled_window, source_funnel, mql_value_b
                           speed_counts, conversion_by_first_touch, speed_effect, limits)
 
 
-@figure(pages=PAGE)
+@figure(pages=PAGE, summary="proposal")
 def proposal(proposal_inputs) -> dict:
     """``summary.json["proposal"]``: every component of the proposed SLA, with what it could not fill."""
     return to_json(pr.assemble(proposal_inputs))
 
 
-@figure(pages=PAGE)
+@figure(pages=PAGE, summary="speed_to_lead_value")
 def speed_to_lead_value(proposal_inputs) -> dict:
     """``summary.json["speed_to_lead_value"]``: what answering within the hour is worth a month."""
     return to_json(pr.speed_summary(proposal_inputs))

@@ -34,7 +34,7 @@ def attempt_gaps(crm, settled_window, as_of) -> pd.DataFrame:
     return co.attempt_gaps(crm, *settled_window, as_of)
 
 
-@figure(pages=PAGE)
+@figure(pages=PAGE, summary="stale_cohorts")
 def stale_cohorts_section(stale_cohorts, cohort_attempt_types, attempt_gaps, settled_window, limits) -> dict:
     """``summary.json["stale_cohorts"]``."""
     return co.stale_cohorts_summary(stale_cohorts, cohort_attempt_types, attempt_gaps, settled_window, limits)

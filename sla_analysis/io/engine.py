@@ -38,7 +38,6 @@ from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT
 from sla_analysis.io.export_profile import ExportProfile, export_profile
 from sla_analysis.io.facts import FACTS, FIRST_TOUCHES
-from sla_analysis.io.shared_results import share_results
 
 
 @dataclass
@@ -56,15 +55,6 @@ class CRM:
         if key not in self._memo:
             self._memo[key] = build().cache()
         return self._memo[key]
-
-    def remember(self, key: tuple, cfg: object, build: Callable[[], object]) -> object:
-        """``build()``, a value computed from this CRM under ``cfg``, computed once per ``key`` and
-        ``cfg`` object (a config is not hashable: it is matched by identity, and kept so that its
-        identity is not reused)."""
-        full = ("remember", id(cfg), *key)
-        if full not in self._memo:
-            self._memo[full] = (cfg, build())
-        return self._memo[full][1]
 
     def filled_columns(self, table: str) -> frozenset[str]:
         """The columns of ``table`` holding at least one value: one query per table (the non-NULL
@@ -246,10 +236,9 @@ def spark_session():
     return spark
 
 
-def open_crm(cache_dir: str | Path, engine: str | None = None, shared: Path | None = None) -> CRM:
+def open_crm(cache_dir: str | Path, engine: str | None = None) -> CRM:
     """Open a cache folder written by :func:`sla_analysis.io.ingest.prepare_inputs` on ``engine``
-    (see the module docstring). With ``shared`` (a report's folder of results, DuckDB only), a query
-    another page of the report has run is read from there (:mod:`sla_analysis.io.shared_results`)."""
+    (see the module docstring)."""
     cache_dir = Path(cache_dir)
     manifest = json.loads((cache_dir / MANIFEST).read_text())
     name = engine_name(engine)
@@ -259,8 +248,6 @@ def open_crm(cache_dir: str | Path, engine: str | None = None, shared: Path | No
     if name == "duckdb":
         con = connect()
         tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=n) for n in names + derived}
-        if shared is not None:
-            share_results(con, shared, scope=str(cache_dir.resolve()))
     elif name == "spark":
         con = ibis.pyspark.connect(spark_session())
         tables = {n: con.read_parquet(str(cache_dir / f"{n}.parquet"), table_name=f"{n}_{manifest_key(cache_dir)}")

@@ -1,6 +1,5 @@
 """A value computed once among processes and kept in a file: the attempt cap of a period
-(:mod:`sla_analysis.analyses.attempt_cap`) and the query results a report's pages share
-(:mod:`sla_analysis.io.shared_results`).
+(:mod:`sla_analysis.analyses.attempt_cap`), the one result kept across runs and periods.
 
 The first process to ask computes the value and writes it (to a temporary name, then renamed, so a
 reader never sees half a file); a process asking meanwhile waits on a lock beside it, then reads it.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import io
 import itertools
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,19 +49,19 @@ class Context:
         notebook opened by hand, computed now through the same graph."""
         return self.figures[name]
 
+    def shown(self, name: str, title: str) -> Any:
+        """The value of the figure ``name`` (a ``Result``) when available; otherwise the section
+        ``title`` says "not available: <the reason>" and None is returned (nothing to draw)."""
+        found = self.figures[name]
+        if found:
+            return found.get()
+        not_available(title, found.reason)
+        return None
+
     @property
     def limits(self) -> dict[str, str]:
         """What the export cannot support, with the reasons (the figure ``limits``)."""
         return self.figures["limits"]
-
-    def record(self, values: dict[str, Any], section: str | None = None) -> None:
-        """Add ``values`` to ``summary.json``: top-level keys, or under ``section``."""
-        if self.fragments_dir is None:
-            return
-        path = self.fragments_dir / f"{self.notebook}.json"
-        data = json.loads(path.read_text()) if path.exists() else {}
-        (data.setdefault(section, {}) if section else data).update(to_json(values))
-        path.write_text(json.dumps(data, indent=2, sort_keys=True))
 
     def record_table(self, name: str, frame: pd.DataFrame) -> None:
         """Add ``frame`` to the report's ``tables.xlsx`` as the sheet ``name`` (in recording order)."""
@@ -74,14 +73,6 @@ class Context:
         frame = frame.reset_index(drop=True)
         frame.attrs = {}  # notes kept in attrs are for the page, not the workbook
         frame.to_parquet(tables / f"{self.notebook}__{n:02d}__{name}.parquet", index=False)
-
-
-    def write_file(self, name: str, text: str) -> None:
-        """Write ``text`` as ``name`` into the report's folder (beside the pages; e.g. the page 07's
-        ``sla_proposal.md`` and ``proposal.yml``). Not written when the page is opened by hand."""
-        if self.fragments_dir is None:
-            return
-        (self.fragments_dir.parent / name).write_text(text, encoding="utf-8")
 
 
 def start(notebook: str, period: str, crm_dir: str = "", config_path: str = "",

@@ -41,6 +41,7 @@ from sla_analysis.config import SLAConfig, load_config
 from sla_analysis.console import log as _log
 from sla_analysis.errors import NotebookFailed, OutputError, PeriodError
 from sla_analysis.figures import FIGURES_FILE, Figures, page_figures
+from sla_analysis.figures.graph import summary_sections
 from sla_analysis.io.engine import check_engine_ready, engine_name, open_crm
 from sla_analysis.io.export_profile import ExportProfile
 from sla_analysis.io.inputs import resolve_inputs
@@ -212,6 +213,18 @@ def compute_figures(crm_dir: Path, cfg: SLAConfig, period: Period, notebooks: Se
     return Figures(open_crm(crm_dir), cfg, period).compute(names)
 
 
+#: the files the proposal page's figures are written to, beside the pages
+FIGURE_FILES = {"07_proposed_sla": {"sla_proposal.md": "sla_proposal_text", "proposal.yml": "proposal_config"}}
+
+
+def write_figure_files(figures: Figures, notebooks: Sequence[str], folder: Path) -> None:
+    """``sla_proposal.md`` and ``proposal.yml`` from the figures (when the proposal's page runs)."""
+    for page, files in FIGURE_FILES.items():
+        if page in notebooks:
+            for name, figure_name in files.items():
+                (folder / name).write_text(figures[figure_name], encoding="utf-8")
+
+
 def execute_notebook(name: str, staging: Path, parameters: dict) -> Path:
     """Run ``notebooks/<name>.ipynb`` with papermill into ``staging/notebooks``."""
     out = staging / "notebooks" / f"{name}.ipynb"
@@ -344,7 +357,9 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
             fragments_dir = staging / "fragments"
             fragments_dir.mkdir()
             with watch.stage("figures"):  # every figure the pages show, computed once, in this process
-                compute_figures(crm_dir, cfg, period, notebooks).save(fragments_dir / FIGURES_FILE)
+                figures = compute_figures(crm_dir, cfg, period, notebooks)
+                figures.save(fragments_dir / FIGURES_FILE)
+                write_figure_files(figures, notebooks, staging)
             params = {"period": period.label, "crm_dir": str(crm_dir.resolve()),
                       "config_path": str(Path(cfg.source_file).resolve()) if cfg.source_file else "",
                       "fragments_dir": str(fragments_dir)}
@@ -374,8 +389,8 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
             run_notebooks(notebooks, run_one, jobs, order=start_order(notebooks))
             _log(f"[{len(notebooks) + 2}/{len(notebooks) + 3}] writing summary.json and index.html", quiet)
             with watch.stage("summary"):
-                fragments = {p.stem: json.loads(p.read_text()) for p in sorted(fragments_dir.glob("*.json"))}
-                summary = build_summary(period, cfg, manifest, fragments, [f"{n}.html" for n in notebooks], profile)
+                summary = build_summary(period, cfg, manifest, {"figures": summary_sections(figures, notebooks)},
+                                        [f"{n}.html" for n in notebooks], profile)
                 write_workbook(staging / "tables.xlsx", fragments_dir / "tables", period, manifest, notebooks,
                                cfg.currency, summary.get("limits") or {})
                 shutil.rmtree(fragments_dir)
