@@ -53,7 +53,7 @@ def test_the_checker_sees_an_import_inside_a_function(tmp_path):
 
 
 def test_layers_import_only_downwards():
-    """cli > tools > report > analyses > io > config, periods, formats, console > paths, errors;
+    """cli > tools > report > figures > analyses > io > config, periods, formats, console > paths, errors;
     and a report's pages never load the validator or the orchestrator."""
     lint = Path(sys.executable).with_name("lint-imports")
     res = subprocess.run([str(lint), "--no-cache"], cwd=PACKAGE.parent, capture_output=True, text=True, timeout=300)

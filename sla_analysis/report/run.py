@@ -268,20 +268,6 @@ def run_report(period_text: str, data_dir: Path | None = None, config_path: Path
                 os.environ[k] = v
 
 
-#: Notebooks started before the others: the attempt-cap page computes the report's longest figure
-#: (:mod:`sla_analysis.analyses.attempt_cap`, its refits spread over the cores).
-START_FIRST = ("03_profitability_plateau",)
-#: Notebooks started after the others: they read that figure, and would hold a slot waiting for it.
-START_LAST = ("05_sla_compliance", "07_proposed_sla")
-
-
-def start_order(notebooks: Sequence[str]) -> list[str]:
-    """The order the notebooks are started in: :data:`START_FIRST`, the rest as given, :data:`START_LAST`.
-    Their outputs do not depend on it; the report's wall time does."""
-    rank = {n: 0 for n in START_FIRST} | {n: 2 for n in START_LAST}
-    return sorted(notebooks, key=lambda n: rank.get(n, 1))
-
-
 def run_notebooks(notebooks: Sequence[str], run_one: Callable[[str], None], jobs: int,
                   order: Sequence[str] | None = None) -> None:
     """Run ``run_one(name)`` for every notebook, ``jobs`` at a time, in daemon threads (a signal to
@@ -340,7 +326,8 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
     notebooks = notebooks or paths.REPORT_NOTEBOOKS
     t0 = time.monotonic()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    _log(f"[1/{len(notebooks) + 3}] validating inputs", quiet)
+    steps = len(notebooks) + 4  # validate, the figures, each page, the summary, publish
+    _log(f"[1/{steps}] validating inputs", quiet)
     watch = Stopwatch()
     # the kernels' fork server imports while the inputs are validated (it would otherwise hold up
     # the first notebook by a few seconds)
@@ -356,6 +343,7 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
         try:
             fragments_dir = staging / "fragments"
             fragments_dir.mkdir()
+            _log(f"[2/{steps}] computing the figures", quiet)
             with watch.stage("figures"):  # every figure the pages show, computed once, in this process
                 figures = compute_figures(crm_dir, cfg, period, notebooks)
                 figures.save(fragments_dir / FIGURES_FILE)
@@ -370,11 +358,11 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
             footer = (f"sla-analysis {__version__} (commit {commit}) · period {period.label} · inputs: {hashes}"
                       + (" · SAMPLE DATA" if manifest.get("sample") else "")
                       + f" · built {started} · provenance.json")
-            # numbered in the order they start ([2/10] before [3/10]), the attempt-cap page first
-            step = {name: i for i, name in enumerate(start_order(notebooks), start=2)}
+            # numbered in the order they start ([3/11] before [4/11])
+            step = {name: i for i, name in enumerate(notebooks, start=3)}
 
             def run_one(name: str) -> None:
-                _log(f"[{step[name]}/{len(notebooks) + 3}] running {name}", quiet)
+                _log(f"[{step[name]}/{steps}] running {name}", quiet)
                 began = time.monotonic()
                 _checkpoint(f"notebook:{name}", staging)
                 with watch.stage(f"notebook:{name}"):
@@ -384,10 +372,10 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
                     logged = export_html(executed, staging / f"{name}.html", footer, **page_links(notebooks, name))
                 for text in logged:  # a warning goes to the run's log, never onto the page
                     print(f"warning ({name}): " + text.replace("\n", "\n  "), file=sys.stderr, flush=True)
-                _log(f"[{step[name]}/{len(notebooks) + 3}] {name} done in {time.monotonic() - began:.0f} s", quiet)
+                _log(f"[{step[name]}/{steps}] {name} done in {time.monotonic() - began:.0f} s", quiet)
 
-            run_notebooks(notebooks, run_one, jobs, order=start_order(notebooks))
-            _log(f"[{len(notebooks) + 2}/{len(notebooks) + 3}] writing summary.json and index.html", quiet)
+            run_notebooks(notebooks, run_one, jobs)
+            _log(f"[{steps - 1}/{steps}] writing summary.json and index.html", quiet)
             with watch.stage("summary"):
                 summary = build_summary(period, cfg, manifest, {"figures": summary_sections(figures, notebooks)},
                                         [f"{n}.html" for n in notebooks], profile)
@@ -418,6 +406,6 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
         except BaseException:
             remove_folder(staging)
             raise
-    _log(f"[{len(notebooks) + 3}/{len(notebooks) + 3}] published {target} ({time.monotonic() - t0:.0f} s)", quiet)
+    _log(f"[{steps}/{steps}] published {target} ({time.monotonic() - t0:.0f} s)", quiet)
     return target
 
