@@ -42,6 +42,15 @@ def pct(value: float, digits: int = 1) -> str:
     return f"{100 * value:.{digits}f}%"
 
 
+def pct_against(value: float, target: float) -> str:
+    """``value`` as a whole percentage, or with one decimal when a whole one would read as the
+    ``target`` while it is not (89.5% against 90% is not "90%", a miss shown as the target)."""
+    whole = pct(value, 0)
+    if whole == pct(target, 0) and value is not None and np.isfinite(value) and value != target:
+        return pct(value, 1)
+    return whole
+
+
 def plural(n: float | None, one: str, many: str | None = None) -> str:
     """``1 attempt``, ``9 attempts``, ``1,200 leads``; an en dash for a missing count."""
     if n is None or (isinstance(n, float) and not np.isfinite(n)):

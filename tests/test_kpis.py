@@ -480,7 +480,7 @@ def test_sample_sdr_capacity(sample_crm, raw, sample_truth):
 def test_win_rate_by_rep_and_source_by_hand(hand_crm, bare_crm):
     # closed in [Feb, Apr) as of Apr: D1 won (L1, s1), D3 lost (L3, s1), D6b lost (L6, s2); D4 and D8
     # close after Apr, D6 is open (not a loss)
-    rep = k.win_rate_by(hand_crm, "owner_id", FEB, APR, AS_OF, min_n=1).set_index("owner_id")
+    rep = k.win_rate_by(hand_crm, "owner_id", FEB, APR, AS_OF, min_n=1).get().set_index("owner_id")
     assert rep.closed.to_dict() == {"s1": 2, "s2": 1} and rep.won.to_dict() == {"s1": 1, "s2": 0}
     assert rep.loc["s1", "win_rate"] == 0.5 and rep.loc["s2", "win_rate"] == 0.0
     lo, hi = wilson_interval(1, 2)
@@ -488,13 +488,13 @@ def test_win_rate_by_rep_and_source_by_hand(hand_crm, bare_crm):
     # shrunk toward the overall 1/3, in order: s1 first, still above s2
     assert 1 / 3 <= rep.loc["s1", "win_rate_shrunk"] <= 0.5 and 0 <= rep.loc["s2", "win_rate_shrunk"] <= 1 / 3
     assert list(rep.index) == ["s1", "s2"]
-    src = k.win_rate_by(hand_crm, "source", FEB, APR, AS_OF, min_n=1)
+    src = k.win_rate_by(hand_crm, "source", FEB, APR, AS_OF, min_n=1).get()
     assert src.source.tolist() == ["webinar"] and src.win_rate.iloc[0] == pytest.approx(1 / 3)
     # a later as_of sees D4 closed in April, outside the window: unchanged
-    assert k.win_rate_by(hand_crm, "source", FEB, APR, datetime(2024, 6, 1), min_n=1).closed.iloc[0] == 3
-    # without closed_at: empty, with the reason
+    assert k.win_rate_by(hand_crm, "source", FEB, APR, datetime(2024, 6, 1), min_n=1).get().closed.iloc[0] == 3
+    # without closed_at: absent, with the reason
     bare = k.win_rate_by(bare_crm, "source", FEB, APR, AS_OF)
-    assert bare.empty and "closed_at" in bare.attrs["unavailable"]
+    assert not bare and "closed_at" in bare.reason
 
 
 def test_shrinkage_orders_a_small_lucky_rep_below_a_steady_one():

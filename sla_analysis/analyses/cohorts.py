@@ -409,3 +409,9 @@ def contacted_per_week(profiles: pd.DataFrame, window_from: datetime, as_of: dat
     weeks = (as_of - window_from).total_seconds() / (7 * 86400)
     n = float(profiles.loc[profiles["attempts"] >= 1, "weight"].sum())
     return n / weeks if weeks > 0 and n > 0 else None
+
+
+def stale_leads_sentence(leads: int, window: tuple[datetime, datetime], min_group_size: int) -> str:
+    """How many stale leads the cohorts hold, from when, and what *converted* means."""
+    return (f"**{leads:,} stale leads** became MQLs from {window[0]:%d %b %Y} to {window[1]:%d %b %Y}. *Converted* is the "
+            f"share that became customers; groups of fewer than {min_group_size} leads are marked *few leads*.")

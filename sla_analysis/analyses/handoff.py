@@ -847,3 +847,9 @@ def attribution_sentence(shares: pd.DataFrame, days: int) -> str:
     parts = [f"{m} leads made {pct(s.loc[m, 'leads_share'])} of the leads, {pct(s.loc[m, 'pipeline_share'])} of the "
              f"pipeline and **{pct(s.loc[m, 'won_revenue_share'])} of the won revenue**" for m in s.index]
     return f"Over the last {days} days: " + "; ".join(parts) + "."
+
+
+def settled_sentence(mqls: int, settled: tuple[datetime, datetime], as_of: datetime) -> str:
+    """Over which MQLs the handoff is counted, and as of when."""
+    return (f"Counted over the **{mqls:,} MQLs created from {settled[0]:%d %b %Y} to {settled[1]:%d %b %Y}**, with what had "
+            f"happened to them by {as_of:%d %b %Y}.")

@@ -47,6 +47,7 @@ from statsmodels.duration.survfunc import SurvfuncRight
 from sla_analysis.analyses.stats import mean_interval, rate_table, shrunk_rates, wilson_interval
 from sla_analysis.formats import money
 from sla_analysis.io.engine import CRM
+from sla_analysis.results import Result
 
 DAYS_PER_MONTH = 365.25 / 12
 SECONDS_PER_DAY = 86_400.0
@@ -622,23 +623,20 @@ def sql_time_km(mqls: ir.Table, as_of, confidence: float = 0.95, n_boot: int = 2
             "km_horizon_days": float(agg._m.max() / (24 * 60))}
 
 
-def win_rate_by(crm: CRM, by: str, start, stop, as_of, confidence: float = 0.95, min_n: int = 30) -> pd.DataFrame:
+def win_rate_by(crm: CRM, by: str, start, stop, as_of, confidence: float = 0.95, min_n: int = 30) -> Result:
     """The usual sales win rate per ``by`` group of the deal's lead (``owner_id`` for the rep,
     ``source``, ``segment``): among deals closed in ``[start, stop)`` (``closed_at``, before
     ``as_of``), ``win_rate = won / (won + lost)`` with a Wilson interval; open deals are not losses.
     ``win_rate_shrunk``: empirical-Bayes shrinkage toward the overall win rate
     (:func:`sla_analysis.analyses.stats.shrunk_rates`), what the rows are ordered by (small groups,
     ``closed < min_n``, last and flagged: not ranked). An empty value is its own group ``(none)``.
-    Empty with ``attrs["unavailable"]`` when the export lacks ``closed_at`` or the ``by`` column, or
+    A ``Result``: the table, or absent when the export lacks ``closed_at`` or the ``by`` column, or
     records no won or no lost deals (the export's profile: a win rate of 100% would stand for
     "losses not exported")."""
-    cols = [by, "closed", "won", "lost", "win_rate", "win_rate_low", "win_rate_high", "win_rate_shrunk", "small_sample"]
     outcomes = crm.profile.unmet("won_deals", "lost_deals")  # a count of wins alone is not a win rate
     if not _has(crm, "deals", "closed_at") or not _has(crm, "leads", by) or outcomes:
-        out = pd.DataFrame(columns=cols)
-        out.attrs["unavailable"] = (outcomes if outcomes else f"the leads have no {by} column" if not _has(crm, "leads", by)
-                                    else "the deals have no closed_at column: closed deals cannot be dated")
-        return out
+        return Result.absent(outcomes if outcomes else f"the leads have no {by} column" if not _has(crm, "leads", by)
+                             else "the deals have no closed_at column: closed deals cannot be dated")
     d, leads = crm.deals, crm.leads
     end = min(_ts(stop), _ts(as_of))
     d = d.filter(d.stage.isin(["won", "lost"]) & d.closed_at.notnull() & (d.closed_at >= _ts(start))
@@ -650,7 +648,8 @@ def win_rate_by(crm: CRM, by: str, start, stop, as_of, confidence: float = 0.95,
     agg["lost"] = agg.closed - agg.won
     out = rate_table(agg, "won", "closed", confidence, min_n, prefix="win_rate")
     out["win_rate_shrunk"] = shrunk_rates(out.won, out.closed)
-    return ranked_win_rates(out, by)[cols]
+    cols = [by, "closed", "won", "lost", "win_rate", "win_rate_low", "win_rate_high", "win_rate_shrunk", "small_sample"]
+    return Result.of(ranked_win_rates(out, by)[cols])
 
 
 def ranked_win_rates(out: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -969,15 +968,16 @@ def kpi_rows(lvr: pd.DataFrame, rates: pd.DataFrame, contact: pd.DataFrame, to_s
     return out
 
 
-def kpi_summary(rows: pd.DataFrame, win_rates: dict[str, pd.DataFrame] | None = None) -> dict:
+def kpi_summary(rows: pd.DataFrame, win_rates: dict[str, Result] | None = None) -> dict:
     """``summary.json["kpis"]``: each KPI's value, n and interval; and the win rate by rep and by
     source (``win_rate_by_rep``, ``win_rate_by_source``: {group: {value, n, interval, shrunk}}, or
     ``{available: false, reason}``)."""
     out = {r.key: {"value": r.value, "n": r.n, "interval": [r.low, r.high]} for r in rows.itertuples()}
-    for name, table in (win_rates or {}).items():
-        if table.attrs.get("unavailable"):
-            out[f"win_rate_by_{name}"] = {"available": False, "reason": table.attrs["unavailable"]}
+    for name, found in (win_rates or {}).items():
+        if not found:
+            out[f"win_rate_by_{name}"] = {"available": False, "reason": found.reason}
             continue
+        table = found.get()
         out[f"win_rate_by_{name}"] = {str(getattr(r, table.columns[0])): {
             "value": r.win_rate, "n": int(r.closed), "interval": [r.win_rate_low, r.win_rate_high],
             "shrunk": r.win_rate_shrunk} for r in table.itertuples()}

@@ -217,3 +217,17 @@ def funnel_sentence(f: dict, currency: str, limits: dict[str, str]) -> str:
     return (text + f" at an average deal of {money(f['avg_deal_value'], currency)}: **{money(f['lead_value'], currency)} of "
             f"lead value a month**, or {money(f['value_per_lead'], currency)} per MQL at those MQLs' own mix of sources "
             "(the value used for the target above weights the sources as the period's MQLs do).")
+
+
+def counted_sentence(values: pd.DataFrame, settled: tuple[datetime, datetime]) -> str:
+    """Over which MQLs the value per source is counted."""
+    return (f"Counted over the **{values.mqls.sum():,.0f} MQLs created from {settled[0]:%d %b %Y} to {settled[1]:%d %b %Y}**, "
+            "old enough for their outcome to be known. A wide interval means few customers: treat that source's value as rough.")
+
+
+def target_sentence(quota: float, marketing_share: float, target: float, mix_basis: str, blended: float, needed: float,
+                    currency: str = "USD") -> str:
+    """Marketing's target in money and in MQLs a month."""
+    return (f"Marketing owns {marketing_share:.0%} of the {money(quota, currency)} monthly quota: "
+            f"**{money(target, currency)} of MQL value a month**. At {mix_basis} mix an MQL is worth "
+            f"{money(blended, currency)}, so marketing must deliver **{needed:,.0f} MQLs a month**.")

@@ -52,7 +52,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, DomainWarning, PerfectSeparationWarning
 
 from sla_analysis.analyses.stats import logit_irls
-from sla_analysis.formats import money, weeks_in_words
+from sla_analysis.formats import money, plural, weeks_in_words
 from sla_analysis.processes import die_with_parent
 from sla_analysis.results import Result
 
@@ -1553,3 +1553,15 @@ def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
                            f"{sens['recommended_attempts']}: read the answer as {min(n, sens['recommended_attempts'])}–"
                            f"{max(n, sens['recommended_attempts'])} attempts.")
     return out
+
+
+def hazard_caption(hazard_shape: str) -> str:
+    """What the conversion-per-attempt chart shows."""
+    return (f"Grey dots: the share of open leads that converted at each attempt, with its interval; blue line: the "
+            f"fitted curve. **Conversion per attempt {hazard_shape}**.")
+
+
+def rule_of_thumb_sentence(rule_of_thumb_attempts: float, recommended_attempts: float) -> str:
+    """The seeds' rule of thumb against the recommended cap."""
+    return (f"The rule of thumb answers **{plural(rule_of_thumb_attempts, 'attempt')}**; the cap above answers "
+            f"**{plural(recommended_attempts, 'attempt')}**.")

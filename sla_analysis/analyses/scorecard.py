@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from sla_analysis.formats import money, pct
+from sla_analysis.formats import money, pct, pct_against
 
 
 def period_progress(start: datetime, end: datetime, data_end: datetime, data_start: datetime | None = None) -> float:
@@ -98,7 +98,7 @@ def speed_to_lead_promises(table: pd.DataFrame, target_share: float, min_n: int,
             share, n, unit, other = r.share_within, int(r.decided), "clock hours", ""
         status = _status(share, target_share, n, min_n)
         out.append({"side": "sales", "promise": f"speed to lead, {r.tier} tier",
-                    "text": (f"Sales contacted {pct(share, 0)} of {r.tier}-tier MQLs within {r.response_hours:g} "
+                    "text": (f"Sales contacted {pct_against(share, target_share)} of {r.tier}-tier MQLs within {r.response_hours:g} "
                              f"{unit} (target {target_share:.0%}; {n:,} MQLs{other})"),
                     "actual": share, "target": target_share, "n": n, "status": status, "unit": unit,
                     "window": float(r.response_hours),
@@ -113,7 +113,7 @@ def cadence_promises(table: pd.DataFrame, target_share: float, min_n: int) -> li
     for r in table.itertuples():
         share = (r.to_protocol + r.converted_early) / r.leads if r.leads else np.nan
         out.append({"side": "sales", "promise": f"follow-up cadence, {r.tier} tier",
-                    "text": (f"{pct(share, 0)} of {r.tier}-tier leads got the protocol's {r.protocol_touches:g} touches "
+                    "text": (f"{pct_against(share, target_share)} of {r.tier}-tier leads got the protocol's {r.protocol_touches:g} touches "
                              f"or converted before (target {target_share:.0%}; {int(r.leads):,} leads)"),
                     "actual": share, "target": target_share, "n": int(r.leads), "status": _status(share, target_share, int(r.leads), min_n)})
     return out

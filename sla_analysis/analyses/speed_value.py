@@ -659,6 +659,12 @@ def comparison_with_published(overall: pd.DataFrame) -> str:
             "opportunities), so they include the effect of who got the fast answer.")
 
 
+#: what the raw table of conversion by time to first attempt shows, and what it mixes
+RAW_BANDS_NOTE = ("Settled MQLs by how long they waited for the first call or e-mail, and the share that became opportunities. "
+                  "These raw figures mix the effect of speed with *who* got the fast answer: the best leads are usually "
+                  "answered first.")
+
+
 def effect_text(eff, currency: str = "USD") -> str:
     """Under the like-for-like chart, as separate paragraphs: what answering faster would bring
     (:func:`gain_sentence`), what it is compared within and the groups the data cannot compare

@@ -11,6 +11,7 @@ from sla_analysis.analyses import kpis as kp
 from sla_analysis.analyses import review as rv
 from sla_analysis.analyses import scorecard as sc
 from sla_analysis.figures.graph import figure
+from sla_analysis.results import Result
 
 PAGE = ("05_sla_compliance",)
 
@@ -27,14 +28,34 @@ def period_progress(period_start, as_of, data_end, first_event_at) -> dict:
     return sc.period_progress(period_start, as_of, data_end, first_event_at)
 
 
-@figure(pages=PAGE)
-def speed_to_lead_by_tier(crm, cfg, period_start, as_of, judged_until) -> pd.DataFrame:
-    """Per tier and for all: the period's MQLs answered within the tier's response window (clock
-    and, with business hours, working hours), pending, late, never contacted, with Wilson intervals."""
+def speed_table(crm, cfg, period_start, as_of, judged_until) -> pd.DataFrame:
+    """Speed to lead by tier under ``cfg``'s windows (today's SLA, or a proposed one)."""
     t = cp.speed_to_lead(crm, cfg.tier_protocols, period_start, as_of, judged_until, by="tier",
                          business_hours=cfg.business_hours, total=True, confidence=cfg.confidence_level,
                          min_n=cfg.min_group_size, default_tier=cfg.default_tier)
     return cp.in_tier_order(t, cfg.tier_protocols)
+
+
+def cadence(crm, cfg, period_start, as_of, judged_until) -> pd.DataFrame:
+    """Cadence by tier under ``cfg``'s protocols (today's SLA, or a proposed one)."""
+    longest = max(p["timeframe_days"] for p in cfg.tier_protocols.values())
+    t = cp.cadence_table(crm, cfg.tier_protocols, period_start - timedelta(days=longest), as_of, judged_until,
+                         by="tier", breakup_touches=cfg.breakup_touches, confidence=cfg.confidence_level,
+                         min_n=cfg.min_group_size, default_tier=cfg.default_tier, ended_from=period_start)
+    return cp.in_tier_order(t, cfg.tier_protocols)
+
+
+def judged_promises(cfg, speed: pd.DataFrame, cad: pd.DataFrame, limits) -> list[dict]:
+    """Sales' promises judged as ``cfg`` writes them (working hours when it sets business hours)."""
+    return sc.sales_promises(speed, cad, cfg.speed_to_lead_target, cfg.cadence_target, cfg.min_group_size, limits,
+                             working_hours=cfg.business_hours is not None)
+
+
+@figure(pages=PAGE)
+def speed_to_lead_by_tier(crm, cfg, period_start, as_of, judged_until) -> pd.DataFrame:
+    """Per tier and for all: the period's MQLs answered within the tier's response window (clock
+    and, with business hours, working hours), pending, late, never contacted, with Wilson intervals."""
+    return speed_table(crm, cfg, period_start, as_of, judged_until)
 
 
 @figure(pages=PAGE)
@@ -66,11 +87,7 @@ def attempt_times(crm, cfg, period_start, as_of) -> cp.AttemptTimes:
 @figure(pages=PAGE)
 def cadence_by_tier(crm, cfg, period_start, as_of, judged_until) -> pd.DataFrame:
     """Per tier, MQLs whose follow-up time ended in the period: touches made against the protocol's."""
-    longest = max(p["timeframe_days"] for p in cfg.tier_protocols.values())
-    t = cp.cadence_table(crm, cfg.tier_protocols, period_start - timedelta(days=longest), as_of, judged_until,
-                         by="tier", breakup_touches=cfg.breakup_touches, confidence=cfg.confidence_level,
-                         min_n=cfg.min_group_size, default_tier=cfg.default_tier, ended_from=period_start)
-    return cp.in_tier_order(t, cfg.tier_protocols)
+    return cadence(crm, cfg, period_start, as_of, judged_until)
 
 
 @figure(pages=PAGE)
@@ -96,8 +113,9 @@ def period_kpis(crm, cfg, sdr_plan, period_start, as_of, judged_until, data_end)
 
 
 @figure(pages=PAGE)
-def win_rates(crm, cfg, period_start, as_of, judged_until) -> dict[str, pd.DataFrame]:
-    """Win rate of the deals closed in the period, by rep and by source (shrunk, with intervals)."""
+def win_rates(crm, cfg, period_start, as_of, judged_until) -> dict[str, Result]:
+    """Win rate of the deals closed in the period, by rep and by source (shrunk, with intervals),
+    each a ``Result`` (absent without closing dates, the group's column, or won and lost deals)."""
     return {k: kp.win_rate_by(crm, by, period_start, as_of, judged_until, cfg.confidence_level, cfg.min_group_size)
             for k, by in (("rep", "owner_id"), ("source", "source"))}
 
@@ -126,9 +144,7 @@ def review_due(sla_review, cfg, as_of) -> tuple[bool, str]:
 @figure(pages=PAGE)
 def promises(marketing_judgement, speed_to_lead_by_tier, cadence_by_tier, cfg, limits) -> list[dict]:
     """Each promise of the SLA judged as written: marketing's, then sales' per tier."""
-    return [marketing_judgement, *sc.sales_promises(speed_to_lead_by_tier, cadence_by_tier, cfg.speed_to_lead_target,
-                                                    cfg.cadence_target, cfg.min_group_size, limits,
-                                                    working_hours=cfg.business_hours is not None)]
+    return [marketing_judgement, *judged_promises(cfg, speed_to_lead_by_tier, cadence_by_tier, limits)]
 
 
 @figure(pages=PAGE, summary="compliance")

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from sla_analysis.analyses import compliance as cp
 from sla_analysis.analyses import handoff as hd
 from sla_analysis.analyses import proposal as pr
+from sla_analysis.analyses import replay as rp
 from sla_analysis.analyses import speed_value as sv
+from sla_analysis.config import BusinessHours, SLAConfig, config_from_dict
+from sla_analysis.figures.compliance import cadence, judged_promises, speed_table
 from sla_analysis.figures.graph import figure
 from sla_analysis.formats import to_json
+from sla_analysis.results import Result
 
 PAGE = ("07_proposed_sla",)
 
@@ -83,3 +88,50 @@ def sla_proposal_text(cfg, proposal, speed_to_lead_value) -> str:
 def proposal_config(cfg, proposal) -> str:
     """``proposal.yml``: the config that adopts the proposal."""
     return pr.proposal_yaml(cfg, proposal)
+
+
+@figure(pages=PAGE)
+def proposed_config(proposal_config) -> SLAConfig:
+    """The proposal as next period's config: ``proposal.yml`` read exactly as adopting it would."""
+    return config_from_dict(yaml.safe_load(proposal_config))
+
+
+@figure(pages=PAGE)
+def replayed_promises(crm, proposed_config, period_start, as_of, judged_until, limits, promises) -> pd.DataFrame:
+    """Sales' promises of the period judged under the proposed SLA exactly as the next scorecard
+    will (its windows in their own units, its touches), beside today's judgement."""
+    speed = speed_table(crm, proposed_config, period_start, as_of, judged_until)
+    cad = cadence(crm, proposed_config, period_start, as_of, judged_until)
+    return rp.compared_promises(promises, judged_promises(proposed_config, speed, cad, limits))
+
+
+@figure(pages=PAGE)
+def first_touch_staffing(crm, proposed_config, cfg, period, period_start, as_of, dialling_pace, limits) -> Result:
+    """SDR hours a week needed on first touches by weekday and hour for every MQL to be touched
+    within the proposed windows (the staffing model of :mod:`sla_analysis.analyses.replay`)."""
+    why = limits.get("first_touch")
+    moment = "mql_at" if crm.has("leads", "mql_at") else "created_at"
+    column = crm.profile.column("leads", moment)
+    if not why and not (column and column.timed):
+        why = f"the leads' {moment.replace('_', ' ')} holds dates without a time of day, so the hour an MQL arrived is unknown"
+    if why:
+        return Result.absent(why)
+    bh = BusinessHours.from_config(proposed_config.business_hours)
+    zone = bh.timezone if bh else (cfg.business_hours or {}).get("timezone", "UTC")
+    pace = float(dialling_pace.iloc[-1].calls_per_hour_dialling) if len(dialling_pace) else float("nan")
+    measured = np.isfinite(pace) and pace > 0 and not limits.get("attempt_time")
+    per_hour, source = (pace, "measured") if measured else (float(cfg.calls_per_hour), "assumed")
+    arrivals = rp.mql_arrivals(crm, period_start, as_of, zone)
+    weeks = (as_of - period_start).days / 7
+    grid = rp.first_touch_staffing(arrivals, bh, 1 / per_hour, weeks)
+    grid.attrs["summary"] = rp.staffing_summary(grid, 1 / per_hour, source)
+    return Result.of(grid)
+
+
+@figure(pages=PAGE, summary="replay")
+def replay_section(replayed_promises, first_touch_staffing) -> dict:
+    """``summary.json["replay"]``: the period under the proposed SLA, promise by promise, and the
+    first-touch staffing its windows take."""
+    staffing = (first_touch_staffing.get().attrs["summary"] if first_touch_staffing
+                else {"available": False, "reason": first_touch_staffing.reason})
+    return {"promises": replayed_promises.to_dict("records"), "staffing": staffing}

@@ -44,6 +44,8 @@ COLUMNS: dict[str, Column] = {
     "period": C("Period"), "kpi": C("KPI"), "goal": C("Goal key"), "goal_name": C("Measure"), "measure": C("Marketing's part"),
     "figure": C("Figure"), "outcome": C("Where the MQL ended"), "reason": C("Reason given"),
     "kind": C("Returned to marketing"), "basis": C("Counted over"), "value_text": C("Value"), "flag": C(""),
+    "promise": C("Promise"), "current_text": C("Today's SLA, this period"), "current_status": C("Kept today?"),
+    "proposed_text": C("The proposed SLA, on this period"), "proposed_status": C("Kept under the proposal?"),
     # counts
     "leads": C("Leads", "count"), "mqls": C("MQLs", "count"), "customers": C("Customers", "count"),
     "opportunities": C("Opportunities", "count"), "attempts": C("Attempts", "count"), "calls": C("Calls", "count"),

@@ -49,10 +49,11 @@ class Context:
         notebook opened by hand, computed now through the same graph."""
         return self.figures[name]
 
-    def shown(self, name: str, title: str) -> Any:
-        """The value of the figure ``name`` (a ``Result``) when available; otherwise the section
-        ``title`` says "not available: <the reason>" and None is returned (nothing to draw)."""
-        found = self.figures[name]
+    def shown(self, name: str, title: str, key: str | None = None) -> Any:
+        """The value of the figure ``name`` (a ``Result``; with ``key``, the figure's ``Result``
+        under that key) when available; otherwise the section ``title`` says "not available: <the
+        reason>" and None is returned (nothing to draw)."""
+        found = self.figures[name] if key is None else self.figures[name][key]
         if found:
             return found.get()
         not_available(title, found.reason)
