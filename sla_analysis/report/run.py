@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -210,7 +211,11 @@ def compute_figures(crm_dir: Path, cfg: SLAConfig, period: Period, notebooks: Se
     """The figures ``notebooks`` show and what they are computed from, each computed once, here
     (one process, one engine session), for the pages to read (:mod:`sla_analysis.figures`)."""
     names = dict.fromkeys(n for page in notebooks for n in page_figures(page))
-    return Figures(open_crm(crm_dir), cfg, period).compute(names)
+    with warnings.catch_warnings(record=True) as caught:  # a warning goes to the run's log, once
+        figures = Figures(open_crm(crm_dir), cfg, period).compute(names)
+    for w in caught:
+        print(f"warning (figures): {w.category.__name__}: {w.message}", file=sys.stderr, flush=True)
+    return figures
 
 
 #: the files the proposal page's figures are written to, beside the pages
