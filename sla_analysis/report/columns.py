@@ -63,7 +63,7 @@ COLUMNS: dict[str, Column] = {
     "median_touches": C("Median touches", "count"), "timeframe_days": C("Over days", "count"),
     # shares (every one with its n in the table and, where it has one, its interval)
     "conversion_rate": C("Converted", "share"), "close_rate": C("Close rate", "share"),
-    "win_rate": C("Win rate", "share"), "win_rate_shrunk": C("Adjusted for group size", "share"), "sql_rate": C("Became SQL", "share"), "contact_rate": C("Contact rate", "share"),
+    "win_rate": C("Win rate of deals closed in the period", "share"), "win_rate_shrunk": C("Adjusted for group size", "share"), "sql_rate": C("Became SQL", "share"), "contact_rate": C("Contact rate", "share"),
     "share": C("Share", "share"), "rate": C("Share of all MQLs", "share"), "leads_share": C("Share of leads", "share"),
     "share_within": C("Share within", "share"), "share_within_bh": C("Share within", "share"),
     "share_to_protocol": C("Worked to protocol or beyond", "share"), "share_to_protocol_only": C("Worked to protocol", "share"), "share_converted_early": C("Converted before it was done", "share"),
