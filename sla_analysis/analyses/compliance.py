@@ -574,7 +574,8 @@ def cadence_table(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     over-worked included), ``over_worked`` (``> protocol + breakup``), ``to_protocol_only``
     (``to_protocol - over_worked``), ``converted_early`` and ``abandoned_early``
     (``to_protocol + converted_early + abandoned_early = leads``: four outcomes with
-    ``to_protocol_only`` and ``over_worked``); and the
+    ``to_protocol_only`` and ``over_worked``), and ``kept_protocol = to_protocol + converted_early``
+    (the cadence promise: worked to the protocol, or converted before it was done); and the
     protocol (``protocol_touches``, ``timeframe_days``) when the group has a single one. Without
     contact attempts in the export the touch figures are NaN (:func:`without_attempts`)."""
     keys = _as_list(by)
@@ -609,7 +610,8 @@ def cadence_table(crm: CRM, tiers: Mapping, start: datetime, stop: datetime, as_
     out = out.drop(columns=["_pt_min", "_tf_min"])
     out["breakup_touches"] = breakup_touches
     out["to_protocol_only"] = out.to_protocol - out.over_worked
-    for name in ("to_protocol", "to_protocol_only", "over_worked", "converted_early", "abandoned_early"):
+    out["kept_protocol"] = out.to_protocol + out.converted_early  # what the SLA's cadence promise judges
+    for name in ("kept_protocol", "to_protocol", "to_protocol_only", "over_worked", "converted_early", "abandoned_early"):
         _add_share(out, name, "leads", f"share_{name}", confidence)
     out["small_sample"] = out.leads < min_n
     return without_attempts(out, crm, [*keys, "leads", "mqls_in_period", "protocol_touches", "timeframe_days",

@@ -111,7 +111,7 @@ def cadence_promises(table: pd.DataFrame, target_share: float, min_n: int) -> li
     :func:`sla_analysis.analyses.compliance.cadence_table` frame by tier) against ``target_share``."""
     out = []
     for r in table.itertuples():
-        share = (r.to_protocol + r.converted_early) / r.leads if r.leads else np.nan
+        share = r.share_kept_protocol if r.leads else np.nan  # worked to the protocol or converted before it
         out.append({"side": "sales", "promise": f"follow-up cadence, {r.tier} tier",
                     "text": (f"{pct_against(share, target_share)} of {r.tier}-tier leads got the protocol's {r.protocol_touches:g} touches "
                              f"or converted before (target {target_share:.0%}; {int(r.leads):,} leads)"),
@@ -146,5 +146,8 @@ def compliance_summary(stl: pd.DataFrame, cad: pd.DataFrame, marketing: dict, pr
                                        "share_within_ci": [r.share_within_low, r.share_within_high],
                                        "median_hours": r.median_hours, "p90_hours": r.p90_hours} for r in stl.itertuples()},
             "cadence_to_protocol": {r.tier: r.share_to_protocol for r in cad[cad.leads > 0].itertuples()},
+            "cadence_kept": {r.tier: {"share": r.share_kept_protocol, "n": int(r.leads),
+                                      "interval": [r.share_kept_protocol_low, r.share_kept_protocol_high]}
+                             for r in cad[cad.leads > 0].itertuples()},
             "marketing_delivered": marketing["actual"], "marketing_due": marketing["target"], "promises": promises,
             "working_hours": working_hours}

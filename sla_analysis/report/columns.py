@@ -31,7 +31,7 @@ REVENUE_COLUMNS = ("revenue", "profit", "profit_per_lead", "revenue_per_lead", "
                    "avg_revenue_per_customer", "value", "revenue_per_attempt", "marginal_profit", "won_revenue_share")
 ATTEMPT_COLUMNS = ("attempts", "attempts_cost", "attempts_per_lead", "cost_per_lead", "calls", "never_contacted",
                    "within", "within_bh", "share_within", "share_within_bh", "contact_rate", "late", "pending",
-                   "first_touch_within_window", "share_to_protocol", "median_touches", "attempts_per_active_hour",
+                   "first_touch_within_window", "share_to_protocol", "share_kept_protocol", "median_touches", "attempts_per_active_hour",
                    "calls_per_hour_dialling", "work_cost_per_mql")
 
 
@@ -66,6 +66,7 @@ COLUMNS: dict[str, Column] = {
     "win_rate": C("Win rate of deals closed in the period", "share"), "win_rate_shrunk": C("Adjusted for group size", "share"), "sql_rate": C("Became SQL", "share"), "contact_rate": C("Contact rate", "share"),
     "share": C("Share", "share"), "rate": C("Share of all MQLs", "share"), "leads_share": C("Share of leads", "share"),
     "share_within": C("Share within", "share"), "share_within_bh": C("Share within", "share"),
+    "share_kept_protocol": C("Kept the protocol (worked to it, or converted first)", "share"),
     "share_to_protocol": C("Worked to protocol or beyond", "share"), "share_to_protocol_only": C("Worked to protocol", "share"), "share_converted_early": C("Converted before it was done", "share"),
     "share_abandoned_early": C("Abandoned early", "share"), "share_over_worked": C("Worked beyond it", "share"),
     "share_open": C("Still open", "share"), "share_of_goal": C("Share of goal", "share"),
