@@ -156,3 +156,21 @@ def test_the_architecture_page_draws_the_current_graph():
     assert "```mermaid\n" + graph.mermaid() + "```" in doc, (
         "docs/architecture.md's graph is out of date: paste the output of "
         "`python -c 'from sla_analysis.figures.graph import mermaid; print(mermaid(), end=\"\")'`")
+
+
+def test_the_one_sdr_headcount_is_the_count_that_binds():
+    import pandas as pd
+
+    from sla_analysis.figures.proposal import sdr_headcount
+
+    cap = pd.DataFrame({"owner_id": ["a", "b", "(none)"]})
+    plan = (cap, None, 500.0, {"sdrs_by_sql_output": 4.6, "sdrs_by_active_mqls_low": 3.0, "sdrs_by_active_mqls_high": 4.0})
+    hours = {"capacity": {"available": True, "sdrs_needed": 10.6, "today_sdrs": 2}}
+    out = sdr_headcount(plan, hours)
+    assert out["binding"] == "hours" and out["sdrs_needed"] == [10.6, 10.6] and out["sdrs_today"] == 2
+    assert sdr_headcount(plan, {"capacity": {"available": False}})["binding"] == "sql_output"
+    busy = (cap, None, 500.0, {"sdrs_by_sql_output": 4.6, "sdrs_by_active_mqls_low": 11.9, "sdrs_by_active_mqls_high": 15.8})
+    assert sdr_headcount(busy, hours)["sdrs_needed"] == [11.9, 15.8]
+    unknown = (cap, None, float("nan"), {"sdrs_by_sql_output": float("nan"), "sdrs_by_active_mqls_low": float("nan"),
+                                        "sdrs_by_active_mqls_high": float("nan")})
+    assert not sdr_headcount(unknown, {"capacity": {"available": False}})["available"]

@@ -135,3 +135,31 @@ def replay_section(replayed_promises, first_touch_staffing) -> dict:
     staffing = (first_touch_staffing.get().attrs["summary"] if first_touch_staffing
                 else {"available": False, "reason": first_touch_staffing.reason})
     return {"promises": replayed_promises.to_dict("records"), "staffing": staffing}
+
+
+#: the three ways the report counts the SDRs a volume needs, in words (what each one limits)
+HEADCOUNT_WAYS = {"sql_output": "the SQLs each SDR can produce a month",
+                  "workload": "the active MQLs each SDR can keep track of",
+                  "hours": "the hours the proposed touches take at today's pace"}
+
+
+@figure(pages=PAGE, summary="sdr_headcount")
+def sdr_headcount(sdr_plan, proposal) -> dict:
+    """The one SDR headcount the report states: the largest of the three counts (by SQL output,
+    by workload, by the hours the proposed touches take), since the constraint that binds decides;
+    a range where the binding count is one (the workload's per-SDR band)."""
+    cap, _, _, headcount = sdr_plan
+    counts = {"sql_output": (headcount.get("sdrs_by_sql_output"),) * 2}
+    if len(cap):
+        counts["workload"] = (headcount.get("sdrs_by_active_mqls_low"), headcount.get("sdrs_by_active_mqls_high"))
+    capacity = proposal.get("capacity") or {}
+    if capacity.get("available") and capacity.get("sdrs_needed") is not None:
+        counts["hours"] = (capacity["sdrs_needed"],) * 2
+    known = {k: v for k, v in counts.items() if v[0] is not None and np.isfinite(v[0])}
+    today = int((cap.owner_id != "(none)").sum()) if len(cap) else capacity.get("today_sdrs")
+    if not known:
+        return {"available": False, "reason": "the MQLs a month are unknown, so the headcount they need is too"}
+    binding = max(known, key=lambda k: known[k][0])
+    low, high = known[binding]
+    return {"available": True, "sdrs_needed": [low, high], "binding": binding, "binding_words": HEADCOUNT_WAYS[binding],
+            "by": {k: list(v) for k, v in known.items()}, "sdrs_today": today}

@@ -55,6 +55,12 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
                      f"{money(avg, cur)} ({avg / summary['lead_value_target']:.0%} of target)"))
     if summary.get("mqls_needed") is not None:
         rows.append(("MQLs needed per month at the current source mix", f"{summary['mqls_needed']:,.0f}"))
+    team = summary.get("sdr_headcount") or {}
+    if team.get("available"):
+        low, high = team["sdrs_needed"]
+        need = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f} to {high:.0f}"
+        today = f"; today {team['sdrs_today']}" if team.get("sdrs_today") is not None else ""
+        rows.append(("SDRs the volume needs (the count that binds)", f"{need}: {team['binding_words']}{today}"))
     if summary.get("cost_per_call") is not None:
         rows.append(("Cost per call (assumed in the SLA)", money(summary["cost_per_call"], cur, 2)))
     measured = summary.get("cost", {}).get("cost_per_call_measured")
