@@ -37,3 +37,19 @@ def test_data_quality_counts_rows_left_out_per_table():
     text = "".join(data_quality_section(summary))
     assert "Left out of the figures: 1 of the activities row; 507 of the deals rows." in text
     assert "a lead stays in every figure when only its unlinked deals were dropped" in text
+
+
+def test_marketing_expected_value_has_the_realised_value_beside_it():
+    summary = {"currency": "USD", "lead_value_target": 2_400_000.0,
+               "lead_value": {"delivered_by_month": {"2024-01": 2_500_000.0, "2024-02": 2_700_000.0},
+                              "funnel_per_month": {"lead_value": 2_052_571.58},
+                              "settled_window": ["2022-12-03", "2023-12-03"]},
+               "sdr_headcount": {"available": True, "sdrs_needed": [11.9, 15.8], "binding": "workload",
+                                 "binding_words": "the active MQLs each SDR can keep track of", "sdrs_today": 8}}
+    rows = dict(headline_rows(summary))
+    assert rows["Expected value of the MQLs marketing delivered, per month of the period"] == "$2,600,000 (108% of target)"
+    assert rows["Realised: won revenue a month of the MQLs created 2022-12-03 to 2023-12-03 (settled)"] == "$2,052,572 (86% of target)"
+    assert rows["SDRs the volume needs (the count that binds)"] == "12 to 16: the active MQLs each SDR can keep track of; today 8"
+    # without amounts the realised value is unknown: no line, never $0
+    summary["lead_value"]["funnel_per_month"] = {"lead_value": None, "why": "the deals have no amounts"}
+    assert not any(k.startswith("Realised") for k in dict(headline_rows(summary)))

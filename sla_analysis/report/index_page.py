@@ -53,6 +53,11 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
         avg = sum(delivered.values()) / len(delivered)
         rows.append(("Expected value of the MQLs marketing delivered, per month of the period",
                      f"{money(avg, cur)} ({avg / summary['lead_value_target']:.0%} of target)"))
+    funnel = (summary.get("lead_value") or {}).get("funnel_per_month") or {}
+    settled = (summary.get("lead_value") or {}).get("settled_window") or []
+    if funnel.get("lead_value") is not None and summary.get("lead_value_target") and len(settled) == 2:
+        rows.append((f"Realised: won revenue a month of the MQLs created {settled[0]} to {settled[1]} (settled)",
+                     f"{money(funnel['lead_value'], cur)} ({funnel['lead_value'] / summary['lead_value_target']:.0%} of target)"))
     if summary.get("mqls_needed") is not None:
         rows.append(("MQLs needed per month at the current source mix", f"{summary['mqls_needed']:,.0f}"))
     team = summary.get("sdr_headcount") or {}
