@@ -110,6 +110,15 @@ DEFAULT_TIERS = {
 DEFAULT_SDR = {"qualified_leads_low": 200, "qualified_leads_high": 400, "active_mqls_low": 150,
                "active_mqls_high": 200, "mql_conversion": 0.08, "sqls_per_month": 15, "active_days": 90}
 
+#: what makes the proposal a contract (sla_proposal.md sections 8-14): the owners by name and role,
+#: when it starts and for how long, how fast sales accepts or rejects an MQL, when a missed promise
+#: is escalated, and the monthly review meeting. A name left empty is a placeholder in the text.
+DEFAULT_CONTRACT = {"sales_owner": None, "sales_role": "head of sales", "marketing_owner": None,
+                    "marketing_role": "head of marketing", "revops_owner": None, "effective_date": None,
+                    "term_months": 12, "accept_within_days": 2, "escalate_after_misses": 2,
+                    "review_meeting": "the first week of each month"}
+_CONTRACT_NUMBERS = {"term_months": (1, 120), "accept_within_days": (1, 60), "escalate_after_misses": (1, 12)}
+
 GOAL_KEYS = ("leads_sourced", "qualified_leads", "mqls_created", "mqls_managed", "sqls")
 
 
@@ -143,6 +152,7 @@ class SLAConfig:
     lead_work_cost: float | None = None       # cost of working one MQL; None = measured (its attempts x cost per attempt)
     gross_margin: float = 1.0                 # share of revenue kept after cost of goods; profit of a cap = revenue x this - attempt costs
     min_gain_per_month: float | None = None   # smallest gain a month worth changing the SLA for; None = 0.5% of quota
+    contract: dict = field(default_factory=lambda: dict(DEFAULT_CONTRACT))  # owners, term, acceptance: see DEFAULT_CONTRACT
     source_file: str = ""
 
     @property
@@ -235,6 +245,7 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
     if not isinstance(baseline_raw, dict):
         raise ConfigError("config key 'review_baseline' must map figures (e.g. 'close_rate:webinar') to numbers")
     baseline = {str(k): _number(baseline_raw, k, 0, low=0, high=1e12) for k in baseline_raw}
+    contract = _contract(raw.get("contract") or {})
     sla_written = raw.get("sla_written")
     if sla_written is not None:
         try:
@@ -279,8 +290,31 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
         lead_work_cost=_optional_number(raw, "lead_work_cost", low=0, high=1e9),
         gross_margin=_number(raw, "gross_margin", base.gross_margin, low=0, high=1, low_open=True),
         min_gain_per_month=_optional_number(raw, "min_gain_per_month", low=0, high=1e12),
+        contract=contract,
         source_file=source_file,
     )
+
+
+def _contract(raw: dict) -> dict:
+    """The ``contract`` key checked: known keys, whole numbers in range, a date, names as text."""
+    if not isinstance(raw, dict) or set(raw) - set(DEFAULT_CONTRACT):
+        raise ConfigError(f"config key 'contract' must map some of {list(DEFAULT_CONTRACT)} to values")
+    out = {**DEFAULT_CONTRACT, **raw}
+    for key, (low, high) in _CONTRACT_NUMBERS.items():
+        out[key] = _number({f"contract.{key}": out[key]}, f"contract.{key}", DEFAULT_CONTRACT[key], low=low, high=high,
+                           integer=True)
+    if out["effective_date"] is not None:
+        value = out["effective_date"]
+        try:
+            out["effective_date"] = (value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value))).isoformat()
+        except ValueError:
+            raise ConfigError(f"config key 'contract.effective_date' must be a date YYYY-MM-DD, got {value!r}") from None
+    for key in ("sales_owner", "sales_role", "marketing_owner", "marketing_role", "revops_owner", "review_meeting"):
+        if out[key] is not None and not isinstance(out[key], str):
+            raise ConfigError(f"config key 'contract.{key}' must be text, got {out[key]!r}")
+        if out[key] is None and DEFAULT_CONTRACT[key] is not None:
+            out[key] = DEFAULT_CONTRACT[key]
+    return out
 
 
 _KNOWN_KEYS = _known_keys()

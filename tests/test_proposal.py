@@ -242,3 +242,47 @@ def test_page_07_publishes_the_proposal_and_its_config(published_sample):
     assert "working hours" in md
     assert md.startswith("# Sales & marketing service level agreement") and "Signed:" in md
     assert "not available" not in (report / "07_proposed_sla.html").read_text().split("What answering faster")[1][:2000]
+
+
+CONTRACT_SECTIONS = ("## 8. Definitions", "## 9. Accepting and rejecting MQLs", "## 10. Routing and ownership",
+                     "## 11. Nurture and recycling", "## 12. Escalation", "## 13. Records, time zone and holidays",
+                     "## 14. Term, review and changes")
+
+
+def test_the_agreement_holds_what_a_signed_sla_holds(crm_without_attempts):
+    """#31: definitions along the demand waterfall, acceptance within N days with reason codes,
+    routing, recycling, escalation, owners by role and name, records, time zone and holidays, term
+    and changes, and a review table of exactly the promises made."""
+    cfg = SLAConfig()
+    x = proposal_inputs(crm_without_attempts, cfg, "2024Q1")
+    p, speed = to_json(pr.assemble(x)), to_json(pr.speed_summary(x))
+    md = pr.proposal_markdown(cfg, p, speed, reasons=["bad fit", "no budget"], undecided_share=0.4)
+    assert all(s in md for s in CONTRACT_SECTIONS)
+    for stage in ("**Inquiry**", "**MQL**", "**SAL**", "**SQL**", "**Opportunity**", "**Won**", "**Touch**", "**Tier**"):
+        assert stage in md
+    assert "within **2 working days**" in md and "bad fit, no budget (the codes the CRM records today)" in md
+    assert "Today 40% of the settled MQLs were contacted and ended with no decision recorded" in md
+    # no names in the config: roles with placeholders; effective the day after the period, for 12 months
+    assert "head of sales ([to be agreed]: name)" in md and "**Effective** 2024-04-01, for **12 months** (to 2025-04-01)" in md
+    review = md.split("## 6. What we review every month")[1].split("## 7.")[0]
+    promises = [line for line in review.split("Figures we watch")[0].splitlines() if line.startswith("| ") and "Promise" not in line]
+    # exactly the promises: marketing's, two per tier (window and touches), and acceptance
+    assert len(promises) == 1 + 2 * len(cfg.tiers) + 1
+    assert "MQLs answered within the hour" not in review.split("Figures we watch")[0]
+    named = config_from_dict({"contract": {"sales_owner": "Jane Doe", "sales_role": "VP Sales", "term_months": 24,
+                                           "effective_date": "2024-05-01", "accept_within_days": 3}})
+    md = pr.proposal_markdown(named, p, speed)
+    assert "Jane Doe (VP Sales)" in md and "**Effective** 2024-05-01, for **24 months** (to 2026-05-01)" in md
+    assert "within **3 working days**" in md and "[to be agreed] (the CRM records no reason codes today)" in md
+    # the contract is carried into proposal.yml like every other key
+    adopted = config_from_dict(yaml.safe_load(pr.proposal_yaml(named, p)))
+    assert adopted.contract == named.contract
+
+
+@pytest.mark.parametrize("bad", [{"term_months": 0}, {"accept_within_days": 1.5}, {"effective_date": "soon"},
+                                 {"sales_owner": 7}, {"owner": "x"}])
+def test_a_wrong_contract_key_is_refused(bad):
+    from sla_analysis.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="contract"):
+        config_from_dict({"contract": bad})

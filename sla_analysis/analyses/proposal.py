@@ -37,6 +37,7 @@ import yaml
 from sla_analysis.analyses import attempt_cap as ac
 from sla_analysis.analyses import cohorts as co
 from sla_analysis.analyses import compliance as cp
+from sla_analysis.analyses import contract as ct
 from sla_analysis.analyses import handoff as hd
 from sla_analysis.analyses import lead_value as lv
 from sla_analysis.analyses import plateau as pl
@@ -583,8 +584,11 @@ def _hours(h: float) -> str:
     return f"{h * 60:.0f} minutes" if h < 1 else (f"{h:g} hour" + ("s" if h != 1 else "")) if h < 48 else f"{h / 24:g} days"
 
 
-def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
-    """``sla_proposal.md``: the agreement, every number with its source page and the current value."""
+def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict, reasons: list[str] | None = None,
+                      undecided_share: float | None = None) -> str:
+    """``sla_proposal.md``: the agreement, every number with its source page and the current value,
+    and the sections that make it a contract (:mod:`sla_analysis.analyses.contract`; ``reasons`` and
+    ``undecided_share`` from page 06)."""
     cur = cfg.currency
     m, s, h, c, r = p["marketing"], p["sales"], p["handoff"], p["capacity"], p["review"]
     L = [f"# Sales & marketing service level agreement: proposal after {p['period']}", "",
@@ -675,7 +679,11 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
                  "ways, by the SQLs it must produce and by the active MQLs each SDR can keep track of.")
     else:
         L.append(f"Capacity: not available ({c['reason']}).")
-    L += ["", "## 6. What we review every month", "", "| Figure | Baseline | Owner |", "|---|---:|---|"]
+    L += ["", "## 6. What we review every month", "",
+          "The promises of this agreement, each judged every month by the report's scorecard exactly as written here:", "",
+          *ct.promises_table(cfg, p), "", "Figures we watch beside them (a drift of more than "
+          f"{cfg.review_tolerance:.0%} from its baseline brings the review forward):", "",
+          "| Figure | Baseline | Owner |", "|---|---:|---|"]
     written = {"MQLs delivered a month": "{:,.0f}".format, "Value of an MQL (current mix)": lambda v: money(v, cfg.currency),
                "Attempts per contacted MQL": "{:,.1f}".format}  # the rest are shares
     for k in p["kpis"]:
@@ -691,7 +699,8 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
     L.append((f"The current SLA's review was due on {r['current_review_due']}: this proposal is that review. " if r["due_now"] else "")
              + f"Next review: **{r['next_review']}** (every {r['every_months']} months, or sooner when a monthly figure drifts "
              f"more than {cfg.review_tolerance:.0%} from its baseline).")
-    L += ["", "## What answering faster is worth", ""]
+    L += ["", *ct.contract_sections(cfg, p, reasons, undecided_share)]
+    L += ["## What answering faster is worth", ""]
     if speed["adjusted_available"]:
         g = {x["target"]: x for x in speed["revenue_gained"]}
         if sv.REFERENCE in g:
@@ -713,7 +722,7 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict) -> str:
         L.append(f"Not available: {speed['reason']}.")
     L += ["", "## Parts this data could not fill", ""]
     L += [f"- {x}" for x in p["not_filled"]] or ["- none"]
-    L += ["", "Signed: ______________________ (head of sales)      ______________________ (head of marketing)", ""]
+    L += ["", ct.signatures(cfg), ""]
     return "\n".join(L)
 
 

@@ -59,23 +59,38 @@ def speed_to_lead_by_tier(crm, cfg, period_start, as_of, judged_until) -> pd.Dat
 
 
 @figure(pages=PAGE)
-def speed_to_lead_by_owner(crm, cfg, period_start, as_of, judged_until) -> pd.DataFrame:
+def speed_unknown(speed_to_lead_by_tier, limits, period) -> str | None:
+    """Why speed to lead cannot be told for the period (no first touches, or no MQL), or None."""
+    mqls = int(speed_to_lead_by_tier.loc[speed_to_lead_by_tier.tier == "all", "mqls"].sum())
+    return cp.speed_unavailable(limits) or (None if mqls else f"no lead became an MQL in {period.label}")
+
+
+def _speed_by(crm, cfg, period_start, as_of, judged_until, speed_unknown, by: str) -> Result:
+    if speed_unknown:
+        return Result.absent(speed_unknown)
+    return Result.of(cp.speed_to_lead(crm, cfg.tier_protocols, period_start, as_of, judged_until, by=by,
+                                      confidence=cfg.confidence_level, min_n=cfg.min_group_size,
+                                      default_tier=cfg.default_tier))
+
+
+@figure(pages=PAGE)
+def speed_to_lead_by_owner(crm, cfg, period_start, as_of, judged_until, speed_unknown) -> Result:
     """Speed to lead per SDR (the lead's owner)."""
-    return cp.speed_to_lead(crm, cfg.tier_protocols, period_start, as_of, judged_until, by="owner",
-                            confidence=cfg.confidence_level, min_n=cfg.min_group_size, default_tier=cfg.default_tier)
+    return _speed_by(crm, cfg, period_start, as_of, judged_until, speed_unknown, "owner")
 
 
 @figure(pages=PAGE)
-def speed_to_lead_by_source(crm, cfg, period_start, as_of, judged_until) -> pd.DataFrame:
+def speed_to_lead_by_source(crm, cfg, period_start, as_of, judged_until, speed_unknown) -> Result:
     """Speed to lead per lead source."""
-    return cp.speed_to_lead(crm, cfg.tier_protocols, period_start, as_of, judged_until, by="source",
-                            confidence=cfg.confidence_level, min_n=cfg.min_group_size, default_tier=cfg.default_tier)
+    return _speed_by(crm, cfg, period_start, as_of, judged_until, speed_unknown, "source")
 
 
 @figure(pages=PAGE)
-def time_to_first_touch(crm, period_start, as_of, judged_until) -> pd.DataFrame:
+def time_to_first_touch(crm, period_start, as_of, judged_until, speed_unknown) -> Result:
     """Per tier, the share of MQLs still waiting for a first attempt after each hour (up to 96)."""
-    return cp.time_to_first_touch_curve(crm, period_start, as_of, judged_until, by="tier", max_hours=96)
+    if speed_unknown:
+        return Result.absent(speed_unknown)
+    return Result.of(cp.time_to_first_touch_curve(crm, period_start, as_of, judged_until, by="tier", max_hours=96))
 
 
 @figure(pages=PAGE)

@@ -62,7 +62,7 @@ def mql_types(crm, cfg, settled_window, as_of, no_settled_mqls) -> Result:
         hd.conversion_by(crm, "mql_type", *settled_window, as_of, cfg.confidence_level, cfg.min_group_size))
 
 
-@figure(pages=PAGE)
+@figure(pages=PAGES)
 def rejections(crm, cfg, settled_window, as_of, no_settled_mqls) -> Result:
     """Rejected MQLs by source (share with interval, days to reject), the reasons, and where the
     MQLs ended: a dict of ``by_source``, ``reasons`` (None without reason codes) and ``outcomes``."""

@@ -1,11 +1,10 @@
 """Page 03's figures: the attempt cap where one more attempt stops paying."""
 from __future__ import annotations
 
-import pandas as pd
-
 from sla_analysis.analyses import attempt_cap as ac
 from sla_analysis.analyses import plateau as pl
 from sla_analysis.figures.graph import figure
+from sla_analysis.results import Result
 
 PAGE = ("03_profitability_plateau",)
 
@@ -30,6 +29,9 @@ def attempt_history(attempt_cap) -> dict:
 
 
 @figure(pages=PAGE)
-def conversion_per_attempt(attempt_cap, cfg) -> pd.DataFrame:
-    """The share of still-open contacted leads that converted at each attempt, with its interval."""
-    return pl.observed_hazards(attempt_cap.contacted, cfg.confidence_level, cfg.min_group_size)
+def conversion_per_attempt(attempt_cap, cfg) -> Result:
+    """The share of still-open contacted leads that converted at each attempt, with its interval
+    (shown beside the cap: absent, with the cap's reason, when there is no cap)."""
+    if not attempt_cap.cap:
+        return Result.absent(attempt_cap.cap.reason)
+    return Result.of(pl.observed_hazards(attempt_cap.contacted, cfg.confidence_level, cfg.min_group_size))

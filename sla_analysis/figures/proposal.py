@@ -79,9 +79,18 @@ def speed_to_lead_value(proposal_inputs) -> dict:
 
 
 @figure(pages=PAGE)
-def sla_proposal_text(cfg, proposal, speed_to_lead_value) -> str:
-    """``sla_proposal.md``: the proposed agreement in words."""
-    return pr.proposal_markdown(cfg, proposal, speed_to_lead_value)
+def sla_proposal_text(cfg, proposal, speed_to_lead_value, rejections) -> str:
+    """``sla_proposal.md``: the proposed agreement in words, with the sections that make it a
+    contract (the rejection reason codes and the MQLs left without a decision from page 06)."""
+    reasons, undecided = None, None
+    if rejections:
+        r = rejections.get()
+        if r["reasons"] is not None:
+            reasons = [x for x in r["reasons"].reason if x != "(not recorded)"]
+        rows = r["outcomes"].set_index("outcome")
+        if "contacted, no decision recorded" in rows.index:
+            undecided = float(rows.loc["contacted, no decision recorded", "share"])
+    return pr.proposal_markdown(cfg, proposal, speed_to_lead_value, reasons, undecided)
 
 
 @figure(pages=PAGE)
