@@ -41,7 +41,7 @@ def test_the_period_is_judged_under_the_proposal_in_its_own_units(replay_crm):
                     min_group_size=1)
     proposed = replace(today, tiers={"high": TierProtocol(2, 3, 30)}, business_hours=BH)
     f = Figures(replay_crm, today, parse_period("2024-03"), values={"proposed_config": proposed})
-    row = f["replayed_promises"].set_index("promise").loc["speed to lead, high tier"]
+    row = f["replayed_promises"].get().set_index("promise").loc["speed to lead, high tier"]
     # by hand: within 4 clock hours L1, L3 (2 of 5); within 2 working hours L1, L2, L4 (3 of 5)
     assert (row.current_actual, row.current_n, row.current_unit) == (pytest.approx(2 / 5), 5, "clock hours")
     assert (row.proposed_actual, row.proposed_n, row.proposed_unit) == (pytest.approx(3 / 5), 5, "working hours")

@@ -72,6 +72,8 @@ def _entered_leads(crm: CRM, start: datetime, stop: datetime) -> ir.Table:
     leads = crm.leads
     entered = leads.mql_at if crm.has("leads", "mql_at") else leads.created_at
     cols = {c: leads[c].fill_null("(none)") for c in group_columns(crm)}
+    if _has_owners(crm):  # who worked the lead: a covariate of the attempt cap
+        cols["owner"] = leads.owner_id.cast("string").fill_null("(none)")
     t = leads.select("lead_id", entered_at=entered, **cols)
     return t.filter(t.entered_at.notnull() & (t.entered_at >= start) & (t.entered_at < stop))
 
@@ -343,15 +345,45 @@ def plateau_history(crm: CRM, cfg: SLAConfig, as_of: datetime) -> tuple[pd.DataF
     covariates = plateau_covariates(crm)
     profiles = lead_profiles(crm, window_from, as_of, as_of, cfg.stale_after_days, covariates,
                              reached=reached_recorded(crm))
+    if "owner" in covariates:
+        profiles = lumped_owners(profiles, cfg.min_group_size)
+        if profiles.owner.nunique() < 2:  # one owner (or every lead with a small one): nothing to adjust for
+            covariates = [c for c in covariates if c != "owner"]
+            profiles = _regrouped(profiles.drop(columns="owner"))
     cost = attempt_mix_cost(attempt_types(crm, cfg, window_from, as_of, as_of))
     return profiles, covariates, cost, window_from
 
 
+def _has_owners(crm: CRM) -> bool:
+    return crm.has("leads", "owner_id") and crm.profile.has("owners")
+
+
 def plateau_covariates(crm: CRM) -> list[str]:
-    """Covariates for the hazard model: the lead's tier and source where the export has them
-    (tiers get different follow-up protocols, so leaving the tier out would confound the hazard
-    with the protocol)."""
-    return [c for c in ("tier", "source") if crm.has("leads", c)]
+    """Covariates for the hazard model: the lead's tier, source and owner where the export has them.
+    Tiers get different follow-up protocols, so leaving the tier out would confound the hazard with
+    the protocol; reps differ in skill and in how long they keep calling, so leaving the owner out
+    would credit the skilled reps' longer calling with their skill (the cap would come out too high)."""
+    return [c for c in ("tier", "source") if crm.has("leads", c)] + (["owner"] if _has_owners(crm) else [])
+
+
+#: owners the attempt cap tells apart (the largest; the others are one group, OTHER_OWNERS)
+MAX_OWNERS = 12
+OTHER_OWNERS = "(other owners)"
+
+
+def lumped_owners(profiles: pd.DataFrame, min_leads: int) -> pd.DataFrame:
+    """The profiles with small owners lumped: an owner keeps its own level when it has at least
+    ``min_leads`` contacted leads and is among the :data:`MAX_OWNERS` largest; the others are one
+    group (a level per small rep would be noise the model fits). Rows are re-aggregated (weights summed)."""
+    contacted = profiles[profiles.attempts >= 1].groupby("owner").weight.sum().sort_values(ascending=False, kind="stable")
+    keep = set(contacted[contacted >= min_leads].index[:MAX_OWNERS])
+    out = profiles.assign(owner=profiles.owner.where(profiles.owner.isin(keep), OTHER_OWNERS))
+    return _regrouped(out)
+
+
+def _regrouped(profiles: pd.DataFrame) -> pd.DataFrame:
+    keys = [c for c in profiles.columns if c != "weight"]
+    return profiles.groupby(keys, as_index=False, sort=True, dropna=False).weight.sum()
 
 
 def attempt_mix_cost(types: pd.DataFrame) -> float:

@@ -42,7 +42,9 @@ def compared_promises(current: list[dict], proposed: list[dict]) -> pd.DataFrame
         for prefix, q in (("current", c), ("proposed", p)):
             row.update({f"{prefix}_{k}": q.get(k) for k in ("text", "actual", "n", "status", "unit", "window")})
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["promise", *(f"{p}_{k}" for p in ("current", "proposed")
+                            for k in ("text", "actual", "n", "status", "unit", "window"))]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def mql_arrivals(crm, start: datetime, stop: datetime, timezone: str = "UTC") -> pd.DataFrame:
@@ -105,9 +107,9 @@ def staffing_summary(grid: pd.DataFrame, hours_per_touch: float, pace_source: st
             "after_hours_share": float(grid.loc[~grid.working, "mqls"].sum() / grid.mqls.sum())}
 
 
-def replay_sentence(promises: pd.DataFrame, staffing: dict) -> str:
-    """What the replay says, in a sales leader's words."""
-    if not len(promises):
+def replay_sentence(promises: pd.DataFrame | None, staffing: dict) -> str:
+    """What the replay says, in a sales leader's words (``promises`` None: none could be judged)."""
+    if promises is None or not len(promises):
         return ""
     kept = int((promises.proposed_status == "met").sum())
     judged = int(promises.proposed_status.isin(["met", "missed"]).sum())

@@ -106,12 +106,16 @@ def proposed_config(proposal_config) -> SLAConfig:
 
 
 @figure(pages=PAGE)
-def replayed_promises(crm, proposed_config, period_start, as_of, judged_until, limits, promises) -> pd.DataFrame:
+def replayed_promises(crm, proposed_config, period, period_start, as_of, judged_until, limits, promises) -> Result:
     """Sales' promises of the period judged under the proposed SLA exactly as the next scorecard
     will (its windows in their own units, its touches), beside today's judgement."""
     speed = speed_table(crm, proposed_config, period_start, as_of, judged_until)
     cad = cadence(crm, proposed_config, period_start, as_of, judged_until)
-    return rp.compared_promises(promises, judged_promises(proposed_config, speed, cad, limits))
+    table = rp.compared_promises(promises, judged_promises(proposed_config, speed, cad, limits))
+    if not len(table):
+        return Result.absent(f"no lead became an MQL in {period.label} and no lead's follow-up time ended in it, so no "
+                             "sales promise can be judged on it")
+    return Result.of(table)
 
 
 @figure(pages=PAGE)
@@ -143,7 +147,9 @@ def replay_section(replayed_promises, first_touch_staffing) -> dict:
     first-touch staffing its windows take."""
     staffing = (first_touch_staffing.get().attrs["summary"] if first_touch_staffing
                 else {"available": False, "reason": first_touch_staffing.reason})
-    return {"promises": replayed_promises.to_dict("records"), "staffing": staffing}
+    promises = replayed_promises.get().to_dict("records") if replayed_promises else []
+    return {"promises": promises, "staffing": staffing,
+            **({} if replayed_promises else {"reason": replayed_promises.reason})}
 
 
 #: the three ways the report counts the SDRs a volume needs, in words (what each one limits)
