@@ -406,7 +406,7 @@ def measure_report(data_dir: Path, out_dir: Path, period: str = BENCH_PERIOD, ex
                                  "peak_rss_mb": round(max(r for r, _ in seen)) if seen else None,
                                  "peak_pss_mb": round(max(psss)) if psss else None}
     psss = [p for _, _, p in sampler.samples if p is not None]
-    groups = {"validate": ["validate"],
+    groups = {"validate": ["validate"], "figures": ["figures"],
               "notebooks": [k for k in per_stage if k.startswith("notebook:")],
               "export": [k for k in per_stage if k.startswith("export:")], "summary": ["summary"]}
     return {
@@ -551,13 +551,13 @@ def target_checks(results: dict) -> dict[str, dict]:
 
 def table(results: dict) -> str:
     """The console table: one row per size, the references beside the package."""
-    head = ("size", "leads", "activities", "validate s", "notebooks s", "export s", "report s", "peak RSS MB", "peak PSS MB",
+    head = ("size", "leads", "activities", "validate s", "figures s", "notebooks s", "export s", "report s", "peak RSS MB", "peak PSS MB",
             "rows/s", "agg Ibis s", "agg DuckDB SQL s", "agg pandas s", "Ibis/SQL", "bare read s", "validate/read")
     rows = []
     for size, r in results["sizes"].items():
         g, a = r["report"]["stage_groups_s"], r["aggregations"]
         rows.append((size, f"{r['rows']['leads']:,}", f"{r['rows']['activities']:,}", f"{g['validate']:.1f}",
-                     f"{g['notebooks']:.1f}", f"{g['export']:.1f}", f"{r['report']['wall_s']:.1f}",
+                     f"{g.get('figures', 0):.1f}", f"{g['notebooks']:.1f}", f"{g['export']:.1f}", f"{r['report']['wall_s']:.1f}",
                      f"{r['report']['peak_rss_mb']:,}", f"{r['report'].get('peak_pss_mb') or 0:,}",
                      f"{r['rows_per_s']:,}", f"{a['ibis']['seconds']:.2f}",
                      f"{a['sql']['seconds']:.2f}", f"{a['pandas']['seconds']:.2f}", f"{r['aggregation_vs_floor']:.2f}",
