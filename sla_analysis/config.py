@@ -245,13 +245,10 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
     if not isinstance(baseline_raw, dict):
         raise ConfigError("config key 'review_baseline' must map figures (e.g. 'close_rate:webinar') to numbers")
     baseline = {str(k): _number(baseline_raw, k, 0, low=0, high=1e12) for k in baseline_raw}
-    contract = _contract(raw.get("contract") or {})
+    contract = _contract(raw.get("contract"))
     sla_written = raw.get("sla_written")
     if sla_written is not None:
-        try:
-            sla_written = (sla_written if isinstance(sla_written, _dt.date) else _dt.date.fromisoformat(str(sla_written))).isoformat()
-        except ValueError:
-            raise ConfigError(f"config key 'sla_written' must be a date YYYY-MM-DD, got {sla_written!r}") from None
+        sla_written = _iso_date(sla_written, "sla_written")
     default_tier = str(raw.get("default_tier", base.default_tier))
     if "default_tier" not in raw and default_tier not in tiers:
         raise ConfigError(f"config key 'default_tier' is needed: the tiers {list(tiers)} replace the default ones, "
@@ -295,25 +292,36 @@ def config_from_dict(raw: dict[str, Any], source_file: str = "") -> SLAConfig:
     )
 
 
-def _contract(raw: dict) -> dict:
-    """The ``contract`` key checked: known keys, whole numbers in range, a date, names as text."""
-    if not isinstance(raw, dict) or set(raw) - set(DEFAULT_CONTRACT):
-        raise ConfigError(f"config key 'contract' must map some of {list(DEFAULT_CONTRACT)} to values")
-    out = {**DEFAULT_CONTRACT, **raw}
+def _iso_date(value: Any, key: str) -> str:
+    """A date of the config as ``YYYY-MM-DD`` (YAML reads ``2024-04-01`` as a date and
+    ``2024-04-01 09:00`` as a datetime: the day is kept)."""
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat()
+    try:
+        return (value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value))).isoformat()
+    except ValueError:
+        raise ConfigError(f"config key {key!r} must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _contract(raw: Any) -> dict:
+    """The ``contract`` key checked: known keys, whole numbers in range, a date, names as text; a
+    key left empty takes its default."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config key 'contract' must be a mapping of some of {list(DEFAULT_CONTRACT)}, got {raw!r}")
+    unknown = sorted(str(k) for k in set(raw) - set(DEFAULT_CONTRACT))
+    if unknown:
+        raise ConfigError(f"config key 'contract' has unknown key(s) {unknown} (known: {list(DEFAULT_CONTRACT)})")
+    out = {**DEFAULT_CONTRACT, **{k: v for k, v in raw.items() if v is not None}}
     for key, (low, high) in _CONTRACT_NUMBERS.items():
         out[key] = _number({f"contract.{key}": out[key]}, f"contract.{key}", DEFAULT_CONTRACT[key], low=low, high=high,
                            integer=True)
     if out["effective_date"] is not None:
-        value = out["effective_date"]
-        try:
-            out["effective_date"] = (value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value))).isoformat()
-        except ValueError:
-            raise ConfigError(f"config key 'contract.effective_date' must be a date YYYY-MM-DD, got {value!r}") from None
+        out["effective_date"] = _iso_date(out["effective_date"], "contract.effective_date")
     for key in ("sales_owner", "sales_role", "marketing_owner", "marketing_role", "revops_owner", "review_meeting"):
         if out[key] is not None and not isinstance(out[key], str):
             raise ConfigError(f"config key 'contract.{key}' must be text, got {out[key]!r}")
-        if out[key] is None and DEFAULT_CONTRACT[key] is not None:
-            out[key] = DEFAULT_CONTRACT[key]
     return out
 
 

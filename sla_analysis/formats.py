@@ -46,9 +46,11 @@ def pct_against(value: float, target: float) -> str:
     """``value`` as a whole percentage, or with one decimal when a whole one would read as the
     ``target`` while it is not (89.5% against 90% is not "90%", a miss shown as the target)."""
     whole = pct(value, 0)
-    if whole == pct(target, 0) and value is not None and np.isfinite(value) and value != target:
-        return pct(value, 1)
-    return whole
+    if whole != pct(target, 0) or value is None or not np.isfinite(value) or value == target:
+        return whole
+    # one decimal, rounded away from the target (89.96% is "89.9%", never "90.0%" beside a 90% target)
+    tenths = np.floor(value * 1000) if value < target else np.ceil(value * 1000)
+    return f"{tenths / 10:.1f}%"
 
 
 def plural(n: float | None, one: str, many: str | None = None) -> str:

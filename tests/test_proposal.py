@@ -276,13 +276,34 @@ def test_the_agreement_holds_what_a_signed_sla_holds(crm_without_attempts):
     assert "within **3 working days**" in md and "[to be agreed] (the CRM records no reason codes today)" in md
     # the contract is carried into proposal.yml like every other key
     adopted = config_from_dict(yaml.safe_load(pr.proposal_yaml(named, p)))
-    assert adopted.contract == named.contract
+    assert adopted.contract == {**named.contract, "effective_date": None}  # the next agreement starts after its own period
+    assert adopted.sla_written == "2024-05-01"  # the SLA in force from its effective date
 
 
 @pytest.mark.parametrize("bad", [{"term_months": 0}, {"accept_within_days": 1.5}, {"effective_date": "soon"},
-                                 {"sales_owner": 7}, {"owner": "x"}])
+                                 {"sales_owner": 7}, {"owner": "x"}, ["sales_owner"], "Jane"])
 def test_a_wrong_contract_key_is_refused(bad):
     from sla_analysis.errors import ConfigError
 
     with pytest.raises(ConfigError, match="contract"):
         config_from_dict({"contract": bad})
+
+
+def test_contract_dates_and_empty_keys_are_read_as_written():
+    from datetime import datetime as dt
+
+    cfg = config_from_dict({"contract": {"effective_date": dt(2024, 4, 1, 9, 0), "term_months": None}})
+    assert cfg.contract["effective_date"] == "2024-04-01" and cfg.contract["term_months"] == 12
+    assert config_from_dict({"sla_written": dt(2024, 1, 1, 8, 30)}).sla_written == "2024-01-01"
+    assert config_from_dict({"contract": None}).contract == SLAConfig().contract
+
+
+def test_the_contract_writes_the_slas_own_business_hours(crm_without_attempts):
+    cfg = SLAConfig()
+    x = proposal_inputs(crm_without_attempts, cfg, "2024Q1")
+    p, speed = to_json(pr.assemble(x)), to_json(pr.speed_summary(x))
+    half = config_from_dict({"business_hours": {"days": "mon-fri", "hours": ["08:30", "17:30"], "timezone": "Europe/Berlin"}})
+    p["business_hours"] = {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": ["08:00", "18:00"],
+                           "timezone": "Europe/Berlin", "share_of_attempts": None, "source": "the current SLA's business hours"}
+    md = pr.proposal_markdown(half, p, speed)
+    assert "Times are in Europe/Berlin, working hours 08:30 to 17:30" in md

@@ -55,30 +55,38 @@ def test_a_miss_never_reads_as_the_target():
     from sla_analysis.formats import pct_against
 
     assert pct_against(0.895, 0.9) == "89.5%" and pct_against(0.9, 0.9) == "90%" and pct_against(0.52, 0.9) == "52%"
+    assert pct_against(0.8996, 0.9) == "89.9%" and pct_against(0.9004, 0.9) == "90.1%"
 
 
-def test_an_mql_arriving_after_hours_is_served_in_the_first_working_hour():
+def test_an_mql_arriving_after_hours_is_served_in_the_first_working_half_hour():
     bh = BusinessHours(days=(0, 1, 2, 3, 4), start_hour=9, end_hour=17)
-    assert rp.serving_hour(4, 19, bh) == (0, 9)   # Friday 19:00 -> Monday 09:00
-    assert rp.serving_hour(5, 12, bh) == (0, 9)   # Saturday noon -> Monday 09:00
-    assert rp.serving_hour(2, 10, bh) == (2, 10)  # in working hours: that hour
-    assert rp.serving_hour(2, 8, bh) == (2, 9)
-    assert rp.serving_hour(6, 3, None) == (6, 3)  # round the clock
+    assert rp.serving_slot(4, 38, bh) == (0, 18)   # Friday 19:00 -> Monday 09:00
+    assert rp.serving_slot(5, 24, bh) == (0, 18)   # Saturday noon -> Monday 09:00
+    assert rp.serving_slot(2, 20, bh) == (2, 20)   # in working hours: that half hour
+    assert rp.serving_slot(2, 16, bh) == (2, 18)   # Wednesday 08:00 -> 09:00
+    assert rp.serving_slot(6, 7, None) == (6, 7)   # round the clock
+    half = BusinessHours(days=(0, 1, 2, 3, 4), start_hour=8.5, end_hour=17.5)
+    assert rp.serving_slot(4, 35, half) == (0, 17)  # Friday 17:30 is after hours: Monday 08:30
+    assert rp.serving_slot(4, 34, half) == (4, 34)  # Friday 17:00-17:30 is working time
+    assert rp.serving_slot(1, 16, half) == (1, 17)  # Tuesday 08:00 -> 08:30
+
+
+def _arrivals(cells: dict) -> pd.DataFrame:
+    grid = pd.MultiIndex.from_product([range(7), range(24), range(2)], names=["weekday", "hour", "half"]).to_frame(index=False)
+    grid.insert(1, "weekday_name", grid.weekday.map(dict(enumerate(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]))))
+    grid["mqls"] = [cells.get((d, h, x), 0) for d, h, x in zip(grid.weekday, grid.hour, grid.half)]
+    return grid
 
 
 def test_first_touch_staffing_by_hand():
-    grid = pd.MultiIndex.from_product([range(7), range(24)], names=["weekday", "hour"]).to_frame(index=False)
-    grid.insert(1, "weekday_name", grid.weekday.map(dict(enumerate(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]))))
-    grid["mqls"] = 0
-    grid.loc[(grid.weekday == 4) & (grid.hour == 19), "mqls"] = 2
-    grid.loc[(grid.weekday == 5) & (grid.hour == 12), "mqls"] = 1
-    grid.loc[(grid.weekday == 0) & (grid.hour == 10), "mqls"] = 1
+    arrivals = _arrivals({(4, 19, 0): 2, (5, 12, 1): 1, (0, 10, 0): 1})
     bh = BusinessHours(days=(0, 1, 2, 3, 4), start_hour=9, end_hour=17)
-    out = rp.first_touch_staffing(grid, bh, hours_per_touch=0.1, weeks=2).set_index(["weekday", "hour"])
+    out = rp.first_touch_staffing(arrivals, bh, hours_per_touch=0.1, weeks=2).set_index(["weekday", "hour"])
+    assert len(out) == 7 * 24 and out.mqls.sum() == 4
     assert out.loc[(0, 9), "served"] == 3 and out.loc[(0, 10), "served"] == 1 and out.served.sum() == 4
     assert out.loc[(0, 9), "sdr_hours_per_week"] == pytest.approx(3 / 2 * 0.1)
     assert not out.loc[(4, 19), "working"] and out.loc[(4, 19), "served"] == 0
-    s = rp.staffing_summary(out.reset_index(), 0.1, "measured")
+    s = rp.staffing_summary(out.reset_index(), 0.1, "measured", rp.after_hours_share(arrivals, bh))
     assert s["busiest_hour"] == {"weekday": "mon", "hour": 9, "sdrs_on_first_touches": pytest.approx(0.15)}
     assert s["first_touch_hours_per_week"] == pytest.approx(0.2) and s["after_hours_share"] == pytest.approx(3 / 4)
 

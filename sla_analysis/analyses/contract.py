@@ -12,11 +12,16 @@ from __future__ import annotations
 from datetime import date
 
 from sla_analysis.analyses.review import add_months
-from sla_analysis.config import SLAConfig
+from sla_analysis.config import BusinessHours, SLAConfig
 from sla_analysis.formats import crm_text, money, pct
 
 #: written where the config says nothing and the data cannot tell
 PLACEHOLDER = "[to be agreed]"
+
+
+def _clock(hour: float) -> str:
+    """``8.5`` -> ``08:30``."""
+    return f"{int(hour):02d}:{round((hour - int(hour)) * 60):02d}"
 
 
 def _who(contract: dict, side: str) -> str:
@@ -45,6 +50,10 @@ def contract_sections(cfg: SLAConfig, p: dict, reasons: list[str] | None = None,
              else "the MQL criteria marketing and sales agree")
     bh = p.get("business_hours")
     zone = bh["timezone"] if bh else (cfg.business_hours or {}).get("timezone", "UTC")
+    hours = (bh["hours"][0], bh["hours"][1]) if bh else None
+    own = BusinessHours.from_config(cfg.business_hours)
+    if bh and own is not None:  # the SLA's own hours, as written (the proposal's are whole hours)
+        hours = (_clock(own.start_hour), _clock(own.end_hour))
     holidays = (cfg.business_hours or {}).get("holidays") or []
     L = ["## 8. Definitions", "",
          "The stages follow the demand waterfall; each is a field of the CRM, and a lead's stage is what the CRM records.", "",
@@ -83,8 +92,8 @@ def contract_sections(cfg: SLAConfig, p: dict, reasons: list[str] | None = None,
           "The CRM is the source of truth: leads (created, MQL, SQL, rejected and recycled dates, tier, score, owner), "
           "activities (when, type, rep, outcome) and deals (created, stage, closed, amount). The report computes every "
           "figure of this agreement from them.",
-          f"Times are in {zone}" + (f", working hours {bh['hours'][0]} to {bh['hours'][1]} on the days of section 3"
-                                    if bh else "; windows count clock hours")
+          f"Times are in {zone}" + (f", working hours {hours[0]} to {hours[1]} on the days of section 3"
+                                    if hours else "; windows count clock hours")
           + (f"; holidays: {', '.join(str(h) for h in holidays)}." if holidays else f"; holidays: {PLACEHOLDER}."), "",
           "## 14. Term, review and changes", "",
           f"- **Effective** {starts.isoformat()}, for **{int(c['term_months'])} months** (to {ends.isoformat()}).",

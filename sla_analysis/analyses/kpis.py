@@ -919,7 +919,7 @@ def goals_note(goals: pd.DataFrame) -> str:
 
 _RATE_LABELS = {
     "mql_to_sql": "MQL:SQL", "mql_to_opportunity": "MQL:opportunity", "mql_to_proposal": "MQL:proposal",
-    "mql_to_won": "MQL:won", "deal_win_rate": "Win rate of the period's MQLs (their closed deals)",
+    "mql_to_won": "MQL:won", "deal_win_rate": "Win rate of the MQLs' closed deals",
     "contact_rate": "Contact rate (calls reaching a person)", "conversation_rate": "Conversation rate",
     "conversations_per_connect": "Conversations per connect",
 }

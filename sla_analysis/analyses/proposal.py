@@ -535,7 +535,10 @@ def proposal_config(cfg: SLAConfig, proposal: dict) -> dict:
         raw["review_baseline"] = dict(proposal["review_baseline"])
     thr = proposal["handoff"]["threshold"]["value"]
     raw["mql_score_threshold"] = None if thr is None else float(thr)
-    raw["sla_written"] = proposal["review"]["agreed_on"]
+    # the agreement takes effect on its contract's date (else the day after the period), and the next
+    # proposal is another agreement, effective after its own period: the date is not carried over
+    raw["sla_written"] = cfg.contract.get("effective_date") or proposal["review"]["agreed_on"]
+    raw["contract"] = {**cfg.contract, "effective_date": None}
     return raw
 
 
@@ -680,7 +683,8 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict, reasons: list[str] |
     else:
         L.append(f"Capacity: not available ({c['reason']}).")
     L += ["", "## 6. What we review every month", "",
-          "The promises of this agreement, each judged every month by the report's scorecard exactly as written here:", "",
+          "The promises of this agreement, each judged every month by the report's scorecard exactly as written here "
+          "(but acceptance, which the report cannot judge until the CRM records when sales accepted an MQL):", "",
           *ct.promises_table(cfg, p), "", "Figures we watch beside them (a drift of more than "
           f"{cfg.review_tolerance:.0%} from its baseline brings the review forward):", "",
           "| Figure | Baseline | Owner |", "|---|---:|---|"]

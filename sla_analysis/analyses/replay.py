@@ -15,6 +15,7 @@ Two questions, each answered from the period's own MQLs and attempts:
    hours needed in each weekday and hour are ``MQLs served in that hour / weeks in the period x
    hours_per_touch``; the busiest hour says how many SDRs must be on first touches at once. Follow-up
    touches are not in it (the proposal's capacity section counts them); holidays are not either.
+   Working time is read by half hour (business hours may start or end on one).
 """
 from __future__ import annotations
 
@@ -48,54 +49,66 @@ def compared_promises(current: list[dict], proposed: list[dict]) -> pd.DataFrame
 
 
 def mql_arrivals(crm, start: datetime, stop: datetime, timezone: str = "UTC") -> pd.DataFrame:
-    """The MQLs of ``[start, stop)`` by local weekday (0 = Monday) and hour of their MQL moment in
-    ``timezone``: the full 7 x 24 grid (``weekday``, ``weekday_name``, ``hour``, ``mqls``)."""
+    """The MQLs of ``[start, stop)`` by local weekday (0 = Monday), hour and half hour (``half`` 0:
+    minutes 0-29, 1: 30-59) of their MQL moment in ``timezone``: the full 7 x 48 grid (``weekday``,
+    ``weekday_name``, ``hour``, ``half``, ``mqls``). Half hours, because business hours often start
+    or end on one (08:30, 17:30)."""
     m = cp.mql_leads(crm, start, stop)
     wall = cp.local_time(m.mql_at, timezone)
-    m = m.mutate(weekday=wall.day_of_week.index(), hour=wall.hour())
-    agg = m.group_by(["weekday", "hour"]).aggregate(mqls=m.count()).to_pandas()
-    grid = pd.MultiIndex.from_product([range(7), range(24)], names=["weekday", "hour"]).to_frame(index=False)
-    out = grid.merge(agg, on=["weekday", "hour"], how="left").fillna({"mqls": 0})
+    m = m.mutate(weekday=wall.day_of_week.index(), hour=wall.hour(), half=(wall.minute() >= 30).cast("int64"))
+    agg = m.group_by(["weekday", "hour", "half"]).aggregate(mqls=m.count()).to_pandas()
+    grid = pd.MultiIndex.from_product([range(7), range(24), range(2)], names=["weekday", "hour", "half"]).to_frame(index=False)
+    out = grid.merge(agg, on=["weekday", "hour", "half"], how="left").fillna({"mqls": 0})
     out["mqls"] = out.mqls.astype(int)
     out.insert(1, "weekday_name", [WEEKDAYS[d] for d in out.weekday])
     return out
 
 
-def is_working_hour(weekday: int, hour: int, bh: BusinessHours | None) -> bool:
-    """Whether any of the hour ``[hour, hour + 1)`` of ``weekday`` is working time (always, without
-    business hours: the clock never stops)."""
-    return bh is None or (weekday in bh.days and hour + 1 > bh.start_hour and hour < bh.end_hour)
+def is_working_slot(weekday: int, slot: int, bh: BusinessHours | None) -> bool:
+    """Whether the half hour ``slot`` (0 = 00:00-00:30, ..., 47) of ``weekday`` is working time: it
+    starts at or after the day's start and ends by its end (always, without business hours)."""
+    return bh is None or (weekday in bh.days and bh.start_hour <= slot / 2 and slot / 2 + 0.5 <= bh.end_hour)
 
 
-def serving_hour(weekday: int, hour: int, bh: BusinessHours | None) -> tuple[int, int]:
-    """The working hour in which an MQL arriving at ``weekday``, ``hour`` gets its first touch: that
-    hour when it is working time, else the first working hour after."""
-    for step in range(7 * 24):
-        h = hour + step
-        d, h = (weekday + h // 24) % 7, h % 24
-        if is_working_hour(d, h, bh):
-            return d, h
-    raise ValueError("business hours without a working hour")
+def serving_slot(weekday: int, slot: int, bh: BusinessHours | None) -> tuple[int, int]:
+    """The working half hour in which an MQL arriving in ``weekday``'s half hour ``slot`` gets its
+    first touch: that one when it is working time, else the first working half hour after."""
+    for step in range(7 * 48):
+        s = slot + step
+        d, s = (weekday + s // 48) % 7, s % 48
+        if is_working_slot(d, s, bh):
+            return d, s
+    raise ValueError("business hours without a working half hour")
 
 
 def first_touch_staffing(arrivals: pd.DataFrame, bh: BusinessHours | None, hours_per_touch: float,
                          weeks: float) -> pd.DataFrame:
     """SDR hours a week needed on first touches in each weekday and hour (the module's staffing
-    model): ``served`` = MQLs whose first touch falls in that hour over the period,
+    model), from a :func:`mql_arrivals` grid: ``mqls`` arrived in the hour, ``working`` (any of
+    it is working time), ``served`` = MQLs whose first touch falls in that hour over the period,
     ``sdr_hours_per_week = served / weeks x hours_per_touch`` (also the SDRs needed on first
     touches during that hour, on average over the period's weeks)."""
     served: dict[tuple[int, int], int] = {}
     for r in arrivals[arrivals.mqls > 0].itertuples():
-        key = serving_hour(int(r.weekday), int(r.hour), bh)
-        served[key] = served.get(key, 0) + int(r.mqls)
-    out = arrivals[["weekday", "weekday_name", "hour", "mqls"]].copy()
-    out["working"] = [is_working_hour(int(d), int(h), bh) for d, h in zip(out.weekday, out.hour)]
+        d, slot = serving_slot(int(r.weekday), 2 * int(r.hour) + int(r.half), bh)
+        served[(d, slot // 2)] = served.get((d, slot // 2), 0) + int(r.mqls)
+    out = arrivals.groupby(["weekday", "weekday_name", "hour"], as_index=False).mqls.sum()
+    out["working"] = [is_working_slot(int(d), 2 * int(h), bh) or is_working_slot(int(d), 2 * int(h) + 1, bh)
+                      for d, h in zip(out.weekday, out.hour)]
     out["served"] = [served.get((int(d), int(h)), 0) for d, h in zip(out.weekday, out.hour)]
     out["sdr_hours_per_week"] = out.served / weeks * hours_per_touch if weeks > 0 else np.nan
     return out
 
 
-def staffing_summary(grid: pd.DataFrame, hours_per_touch: float, pace_source: str) -> dict:
+def after_hours_share(arrivals: pd.DataFrame, bh: BusinessHours | None) -> float:
+    """The share of MQLs that arrived outside working time (by half hour)."""
+    outside = [not is_working_slot(int(d), 2 * int(h) + int(x), bh)
+               for d, h, x in zip(arrivals.weekday, arrivals.hour, arrivals.half)]
+    total = arrivals.mqls.sum()
+    return float(arrivals.mqls[outside].sum() / total) if total else float("nan")
+
+
+def staffing_summary(grid: pd.DataFrame, hours_per_touch: float, pace_source: str, outside_share: float) -> dict:
     """The busiest hour, the SDRs it needs on first touches at once, and the first-touch hours a week."""
     if not len(grid) or not grid.served.sum():
         return {"available": False, "reason": "no MQL arrived in the period"}
@@ -104,21 +117,22 @@ def staffing_summary(grid: pd.DataFrame, hours_per_touch: float, pace_source: st
             "first_touch_hours_per_week": float(grid.sdr_hours_per_week.sum()),
             "busiest_hour": {"weekday": str(busiest.weekday_name), "hour": int(busiest.hour),
                              "sdrs_on_first_touches": float(busiest.sdr_hours_per_week)},
-            "after_hours_share": float(grid.loc[~grid.working, "mqls"].sum() / grid.mqls.sum())}
+            "after_hours_share": outside_share}
 
 
 def replay_sentence(promises: pd.DataFrame | None, staffing: dict) -> str:
     """What the replay says, in a sales leader's words (``promises`` None: none could be judged)."""
-    if promises is None or not len(promises):
-        return ""
-    kept = int((promises.proposed_status == "met").sum())
-    judged = int(promises.proposed_status.isin(["met", "missed"]).sum())
-    text = (f"Had the proposed SLA applied to this period, sales would have kept **{kept} of its {judged} judged "
-            "promises**" + (f" (today's SLA: {int((promises.current_status == 'met').sum())} kept)." if judged else "."))
+    text = ""
+    if promises is not None and len(promises):
+        kept = int((promises.proposed_status == "met").sum())
+        judged = int(promises.proposed_status.isin(["met", "missed"]).sum())
+        today = int((promises.current_status == "met").sum())
+        text = (f"Had the proposed SLA applied to this period, sales would have kept **{kept} of its {judged} judged "
+                f"promises** (today's SLA: {today} kept)." if judged else
+                "No sales promise of the proposal can be judged on this period (each row says why).")
     if staffing.get("available"):
         b = staffing["busiest_hour"]
         text += (f" Touching every MQL within its window takes about **{staffing['first_touch_hours_per_week']:,.1f} SDR hours "
                  f"a week of first touches**; the busiest hour ({b['weekday'].capitalize()} {b['hour']:02d}:00) needs "
                  f"{b['sdrs_on_first_touches']:.1f} SDRs on first touches at once.")
-    return text
-
+    return text.strip()

@@ -119,7 +119,7 @@ def replayed_promises(crm, proposed_config, period, period_start, as_of, judged_
 
 
 @figure(pages=PAGE)
-def first_touch_staffing(crm, proposed_config, cfg, period, period_start, as_of, dialling_pace, limits) -> Result:
+def first_touch_staffing(crm, proposed_config, cfg, period_start, as_of, judged_until, dialling_pace, limits) -> Result:
     """SDR hours a week needed on first touches by weekday and hour for every MQL to be touched
     within the proposed windows (the staffing model of :mod:`sla_analysis.analyses.replay`)."""
     why = limits.get("first_touch")
@@ -134,10 +134,10 @@ def first_touch_staffing(crm, proposed_config, cfg, period, period_start, as_of,
     pace = float(dialling_pace.iloc[-1].calls_per_hour_dialling) if len(dialling_pace) else float("nan")
     measured = np.isfinite(pace) and pace > 0 and not limits.get("attempt_time")
     per_hour, source = (pace, "measured") if measured else (float(cfg.calls_per_hour), "assumed")
-    arrivals = rp.mql_arrivals(crm, period_start, as_of, zone)
-    weeks = (as_of - period_start).days / 7
+    arrivals = rp.mql_arrivals(crm, period_start, judged_until, zone)
+    weeks = (judged_until - period_start).total_seconds() / (7 * 86400)  # the weeks the data covers
     grid = rp.first_touch_staffing(arrivals, bh, 1 / per_hour, weeks)
-    grid.attrs["summary"] = rp.staffing_summary(grid, 1 / per_hour, source)
+    grid.attrs["summary"] = rp.staffing_summary(grid, 1 / per_hour, source, rp.after_hours_share(arrivals, bh))
     return Result.of(grid)
 
 
@@ -166,7 +166,10 @@ def sdr_headcount(sdr_plan, proposal) -> dict:
     cap, _, _, headcount = sdr_plan
     counts = {"sql_output": (headcount.get("sdrs_by_sql_output"),) * 2}
     if len(cap):
-        counts["workload"] = (headcount.get("sdrs_by_active_mqls_low"), headcount.get("sdrs_by_active_mqls_high"))
+        low, high = headcount.get("sdrs_by_active_mqls_low"), headcount.get("sdrs_by_active_mqls_high")
+        finite = [v for v in (low, high) if v is not None and np.isfinite(v)]  # a band of 0 MQLs per SDR has no end
+        if finite:
+            counts["workload"] = (min(finite), max(finite))
     capacity = proposal.get("capacity") or {}
     if capacity.get("available") and capacity.get("sdrs_needed") is not None:
         counts["hours"] = (capacity["sdrs_needed"],) * 2
