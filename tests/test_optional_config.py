@@ -38,6 +38,10 @@ FULL = {
     "lead_work_cost": 40.0,
     "mql_score_threshold": 60,
     "goals": {"leads_sourced": 1100, "qualified_leads": 700, "mqls_created": 900, "mqls_managed": 800, "sqls": 60},
+    "contract": {"sales_owner": "Jane Doe", "sales_role": "VP Sales", "marketing_owner": "John Roe",
+                 "marketing_role": "VP Marketing", "revops_owner": "Ann Lee", "effective_date": "2024-04-15",
+                 "term_months": 18, "accept_within_days": 3, "escalate_after_misses": 3,
+                 "review_meeting": "the second Tuesday of each month"},
 }
 FIELDS = [f.name for f in fields(SLAConfig) if f.name != "source_file"]
 

@@ -111,7 +111,8 @@ def cadence_promises(table: pd.DataFrame, target_share: float, min_n: int) -> li
     :func:`sla_analysis.analyses.compliance.cadence_table` frame by tier) against ``target_share``."""
     out = []
     for r in table.itertuples():
-        share = r.share_kept_protocol if r.leads else np.nan  # worked to the protocol or converted before it
+        # kept the protocol (compliance's kept_protocol): worked to it, or converted before it was done
+        share = (r.to_protocol + r.converted_early) / r.leads if r.leads else np.nan
         out.append({"side": "sales", "promise": f"follow-up cadence, {r.tier} tier",
                     "text": (f"{pct_against(share, target_share)} of {r.tier}-tier leads got the protocol's {r.protocol_touches:g} touches "
                              f"or converted before (target {target_share:.0%}; {int(r.leads):,} leads)"),
