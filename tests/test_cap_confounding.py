@@ -50,7 +50,7 @@ def test_the_cap_adjusted_for_the_rep_finds_the_best_cap_the_pooled_one_misses()
     assert truth == 7  # the simulation's known answer (every rep at 7 attempts)
     prof = simulated_profiles(seed=1)
     adjusted = pl.recommend_cap(prof, COST, ["owner"], n_boot=30, seed=1, min_at_risk=30)
-    pooled = pl.recommend_cap(co._regrouped(prof.drop(columns="owner")), COST, [], n_boot=30, seed=1, min_at_risk=30)
+    pooled = pl.recommend_cap(co.regrouped(prof.drop(columns="owner")), COST, [], n_boot=30, seed=1, min_at_risk=30)
     assert adjusted.recommended_attempts == truth and adjusted.ci_low <= truth <= adjusted.ci_high
     # without the rep the skilled reps' long calling reads as later attempts paying: too high, interval misses it
     assert pooled.recommended_attempts > truth + 1 and pooled.ci_low > truth
@@ -73,3 +73,17 @@ def test_at_most_max_owners_keep_their_own_level(n_owners):
     assert out.owner.nunique() == co.MAX_OWNERS + 1 and co.OTHER_OWNERS in set(out.owner)
     kept = set(out.owner) - {co.OTHER_OWNERS}
     assert kept == {f"r{i:02d}" for i in range(n_owners - co.MAX_OWNERS, n_owners)}  # the largest
+
+
+def test_the_owner_is_adjusted_for_only_when_reps_convert_differently():
+    prof = simulated_profiles(seed=2)
+    assert pl.covariate_matters(prof[prof.attempts >= 1], ["owner"], "owner")
+    # the same reps, but every one with the same skill: no evidence they differ
+    global REPS
+    saved = dict(REPS)
+    try:
+        REPS = {r: (-2.0, stop) for r, (_, stop) in saved.items()}
+        alike = simulated_profiles(seed=2)
+    finally:
+        REPS = saved
+    assert not pl.covariate_matters(alike[alike.attempts >= 1], ["owner"], "owner")

@@ -69,6 +69,9 @@ def compute_period_cap(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int = 
     """The cap from the history as of ``as_of`` (:func:`cohorts.plateau_history`): pooled with its
     bootstrap interval, per tier, the experiment when the history cannot judge, and the rule of thumb."""
     profiles, covariates, cost, window_from = co.plateau_history(crm, cfg, as_of)
+    if "owner" in covariates and not _owner_matters(profiles, covariates):  # reps convert alike: no adjustment needed
+        covariates = [c for c in covariates if c != "owner"]
+        profiles = co.regrouped(profiles.drop(columns="owner"))
     contacted = profiles[profiles.attempts >= 1]
     per_week = co.contacted_per_week(profiles, window_from, as_of)
     # a cap weighs what attempts cost against what conversions earn: it needs attempts, won deals and their amounts
@@ -81,6 +84,15 @@ def compute_period_cap(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int = 
                                      gross_margin=cfg.gross_margin, leads_per_week=per_week)
     seeds = pl.cohort_method_or_reason(contacted[contacted.stale], cost, cfg.min_group_size)
     return PeriodCap(profiles, covariates, cost, window_from, cap, seeds, per_week)
+
+
+def _owner_matters(profiles: pd.DataFrame, covariates: list[str]) -> bool:
+    """:func:`plateau.covariate_matters` for the owner, on the contacted leads (False when the
+    history is too thin to fit either model: the cap then says so itself)."""
+    try:
+        return pl.covariate_matters(profiles[profiles.attempts >= 1], covariates, "owner")
+    except (ValueError, np.linalg.LinAlgError):
+        return False
 
 
 def _key(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int) -> str:

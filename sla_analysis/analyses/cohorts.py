@@ -349,7 +349,7 @@ def plateau_history(crm: CRM, cfg: SLAConfig, as_of: datetime) -> tuple[pd.DataF
         profiles = lumped_owners(profiles, cfg.min_group_size)
         if profiles.owner.nunique() < 2:  # one owner (or every lead with a small one): nothing to adjust for
             covariates = [c for c in covariates if c != "owner"]
-            profiles = _regrouped(profiles.drop(columns="owner"))
+            profiles = regrouped(profiles.drop(columns="owner"))
     cost = attempt_mix_cost(attempt_types(crm, cfg, window_from, as_of, as_of))
     return profiles, covariates, cost, window_from
 
@@ -378,10 +378,10 @@ def lumped_owners(profiles: pd.DataFrame, min_leads: int) -> pd.DataFrame:
     contacted = profiles[profiles.attempts >= 1].groupby("owner").weight.sum().sort_values(ascending=False, kind="stable")
     keep = set(contacted[contacted >= min_leads].index[:MAX_OWNERS])
     out = profiles.assign(owner=profiles.owner.where(profiles.owner.isin(keep), OTHER_OWNERS))
-    return _regrouped(out)
+    return regrouped(out)
 
 
-def _regrouped(profiles: pd.DataFrame) -> pd.DataFrame:
+def regrouped(profiles: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in profiles.columns if c != "weight"]
     return profiles.groupby(keys, as_index=False, sort=True, dropna=False).weight.sum()
 

@@ -1565,3 +1565,26 @@ def rule_of_thumb_sentence(rule_of_thumb_attempts: float, recommended_attempts: 
     """The seeds' rule of thumb against the recommended cap."""
     return (f"The rule of thumb answers **{plural(rule_of_thumb_attempts, 'attempt')}**; the cap above answers "
             f"**{plural(recommended_attempts, 'attempt')}**.")
+
+
+#: a covariate whose levels do not improve the hazard fit at this level is left out of the cap
+COVARIATE_TEST_ALPHA = 0.05
+
+
+def covariate_matters(profiles: pd.DataFrame, covariates: Sequence[str], name: str,
+                      alpha: float = COVARIATE_TEST_ALPHA) -> bool:
+    """Whether the covariate ``name`` (e.g. the lead's owner) changes the per-attempt conversion:
+    a likelihood-ratio test of the hazard with ``covariates`` against the same model without
+    ``name`` (the same shape of ``f(k)``), chi-square with ``levels - 1`` degrees of freedom, at
+    ``alpha``. Reps who convert alike leave the cap's model (and its bootstrap) as it was; reps who
+    differ are adjusted for."""
+    covariates = tuple(covariates)
+    others = tuple(c for c in covariates if c != name)
+    pp = person_period(profiles, covariates)  # one table for both fits: their likelihoods compare
+    full = fit_hazard(pp, covariates)
+    reduced = fit_hazard(pp, others, shape=full.shape)
+    df = len(full.levels.get(name, [])) - 1
+    if df <= 0:
+        return False
+    lr = 2 * (float(full.result.llf) - float(reduced.result.llf))
+    return bool(chi2.sf(max(lr, 0.0), df) < alpha)
