@@ -174,3 +174,24 @@ def test_the_one_sdr_headcount_is_the_count_that_binds():
     unknown = (cap, None, float("nan"), {"sdrs_by_sql_output": float("nan"), "sdrs_by_active_mqls_low": float("nan"),
                                         "sdrs_by_active_mqls_high": float("nan")})
     assert not sdr_headcount(unknown, {"capacity": {"available": False}})["available"]
+
+
+def test_a_figure_computed_ahead_in_its_own_thread_gives_the_same_values(toy):
+    import threading
+
+    seen = []
+
+    @figure(pages=("q",))
+    def slow(base) -> int:
+        """Computed ahead."""
+        seen.append(threading.current_thread().name)
+        return base * 10
+
+    @figure(pages=("q",))
+    def after(slow, total) -> int:
+        """Needs the ahead figure."""
+        return slow + total
+
+    f = Figures(None, None, 1).compute(["after"], ahead=["slow"], inputs_for_ahead=lambda: {"period": 1})
+    assert f["after"] == 26 and f["slow"] == 20 and seen[0].startswith("figures-ahead")
+    assert Figures(None, None, 1).compute(["after"])["after"] == 26  # the same without it

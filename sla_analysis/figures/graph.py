@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -133,9 +134,27 @@ class Figures:
         value = fig.func(**{p: self[p] for p in fig.inputs})
         return Result.of(value) if fig.needs else value
 
-    def compute(self, names: Iterable[str] | None = None) -> "Figures":
-        """Compute ``names`` (default: every figure) and what they need, each once."""
-        for name in dependencies(REGISTRY if names is None else names):
+    def compute(self, names: Iterable[str] | None = None, ahead: Iterable[str] = (),
+                inputs_for_ahead: Callable[[], dict] | None = None) -> "Figures":
+        """Compute ``names`` (default: every figure) and what they need, each once. ``ahead``: long
+        figures computed meanwhile in a thread of their own, on the inputs ``inputs_for_ahead()``
+        gives (their own engine connection: one connection is not used by two threads at once); a
+        figure that needs one waits for it. Results do not depend on it, only the wall time does."""
+        order = dependencies(REGISTRY if names is None else names)
+        pending: dict[str, Future] = {}
+        if inputs_for_ahead is not None:
+            pool = ThreadPoolExecutor(max_workers=max(1, len(list(ahead))), thread_name_prefix="figures-ahead")
+            for name in ahead:
+                if name in order and name not in self._values:
+                    pending[name] = pool.submit(lambda n=name: Figures(**inputs_for_ahead())[n])
+            pool.shutdown(wait=False)
+        waits = {n for n in order if pending and set(dependencies([n])) & set(pending)}
+        for name in order:  # first what does not need an ahead figure, while it is computed
+            if name not in waits:
+                self[name]
+        for name, future in pending.items():
+            self._values[name] = future.result()
+        for name in order:  # then what needs it
             self[name]
         return self
 

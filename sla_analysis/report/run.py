@@ -207,12 +207,18 @@ def _start_fork_server_quietly() -> None:
         pass
 
 
+#: figures computed in a thread of their own while the others are (the longest ones)
+AHEAD = ("attempt_cap",)
+
+
 def compute_figures(crm_dir: Path, cfg: SLAConfig, period: Period, notebooks: Sequence[str]) -> Figures:
     """The figures ``notebooks`` show and what they are computed from, each computed once, here
     (one process, one engine session), for the pages to read (:mod:`sla_analysis.figures`)."""
     names = dict.fromkeys(n for page in notebooks for n in page_figures(page))
     with warnings.catch_warnings(record=True) as caught:  # a warning goes to the run's log, once
-        figures = Figures(open_crm(crm_dir), cfg, period).compute(names)
+        # the attempt cap (the longest figure: its refits in worker processes) is computed beside the others
+        figures = Figures(open_crm(crm_dir), cfg, period).compute(
+            names, ahead=AHEAD, inputs_for_ahead=lambda: {"crm": open_crm(crm_dir), "cfg": cfg, "period": period})
     for w in caught:
         print(f"warning (figures): {w.category.__name__}: {w.message}", file=sys.stderr, flush=True)
     return figures
