@@ -87,3 +87,18 @@ def test_the_owner_is_adjusted_for_only_when_reps_convert_differently():
     finally:
         REPS = saved
     assert not pl.covariate_matters(alike[alike.attempts >= 1], ["owner"], "owner")
+
+
+def test_the_period_cap_adjusts_for_the_owner_when_it_moves_the_cap():
+    from sla_analysis.analyses.attempt_cap import _owner_matters
+    from sla_analysis.config import SLAConfig
+
+    cfg = SLAConfig()
+    assert _owner_matters(simulated_profiles(seed=3), ["owner"], COST, cfg)  # skill and stopping confounded
+    global REPS
+    saved = dict(REPS)
+    try:
+        REPS = {r: (-2.0, stop) for r, (_, stop) in saved.items()}
+        assert not _owner_matters(simulated_profiles(seed=3), ["owner"], COST, cfg)  # reps alike
+    finally:
+        REPS = saved
