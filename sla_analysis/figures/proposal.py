@@ -136,6 +136,9 @@ def first_touch_staffing(crm, proposed_config, cfg, period_start, as_of, judged_
     per_hour, source = (pace, "measured") if measured else (float(cfg.calls_per_hour), "assumed")
     arrivals = rp.mql_arrivals(crm, period_start, judged_until, zone)
     weeks = (judged_until - period_start).total_seconds() / (7 * 86400)  # the weeks the data covers
+    if weeks <= 0 or not arrivals.mqls.sum():  # nothing to staff for: no chart of zeros
+        return Result.absent(f"no lead became an MQL from {period_start:%d %b %Y} to the end of the data "
+                             f"({judged_until:%d %b %Y})")
     grid = rp.first_touch_staffing(arrivals, bh, 1 / per_hour, weeks)
     grid.attrs["summary"] = rp.staffing_summary(grid, 1 / per_hour, source, rp.after_hours_share(arrivals, bh))
     return Result.of(grid)
