@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -55,7 +56,7 @@ def mql_arrivals(crm, start: datetime, stop: datetime, timezone: str = "UTC") ->
     or end on one (08:30, 17:30)."""
     m = cp.mql_leads(crm, start, stop)
     wall = cp.local_time(m.mql_at, timezone)
-    m = m.mutate(weekday=wall.day_of_week.index(), hour=wall.hour(), half=(wall.minute() >= 30).cast("int64"))
+    m = m.mutate(weekday=wall.day_of_week.index(), hour=wall.hour(), half=ibis.ifelse(wall.minute() >= 30, 1, 0))
     agg = m.group_by(["weekday", "hour", "half"]).aggregate(mqls=m.count()).to_pandas()
     grid = pd.MultiIndex.from_product([range(7), range(24), range(2)], names=["weekday", "hour", "half"]).to_frame(index=False)
     out = grid.merge(agg, on=["weekday", "hour", "half"], how="left").fillna({"mqls": 0})
