@@ -391,7 +391,7 @@ def business_hours_block(worked: dict | None, zone: str) -> dict | None:
             "source": "the current SLA's business hours" if config else "when attempts were made"}
 
 
-def inputs_from(crm: CRM, cfg: SLAConfig, period, settled: tuple, funnel: pd.DataFrame, values: pd.DataFrame,
+def inputs_from(crm: CRM, cfg: SLAConfig, period, settled: tuple, values: pd.DataFrame,
                 mix: pd.Series, period_cap: ac.PeriodCap, work_cost: float, types, bands, best, back,
                 counts: pd.DataFrame, crude: pd.DataFrame, effect: sv.SpeedEffect, limits: dict) -> Inputs:
     """Every input of the proposal, from the figures the pages show (the same windows and

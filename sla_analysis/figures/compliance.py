@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from sla_analysis.analyses import cohorts as co
 from sla_analysis.analyses import compliance as cp
 from sla_analysis.analyses import kpis as kp
 from sla_analysis.analyses import review as rv
@@ -121,10 +120,9 @@ def sdr_plan(crm, cfg, period_start, as_of, judged_until, period_progress) -> tu
 
 
 @figure(pages=PAGE)
-def period_kpis(crm, cfg, sdr_plan, period_start, as_of, judged_until, data_end) -> pd.DataFrame:
-    """The period's KPIs, each with its n, interval and basis."""
-    return kp.period_kpis(crm, cfg, sdr_plan[1], period_start, as_of, judged_until, data_end,
-                          co.cohort_window(as_of, cfg.stale_after_days, cfg.lookback_days))
+def period_kpis(crm, cfg, sdr_plan, period_start, as_of, judged_until, data_end, settled_window) -> pd.DataFrame:
+    """The period's KPIs, each with its n, interval and basis (the settled rows over ``settled_window``)."""
+    return kp.period_kpis(crm, cfg, sdr_plan[1], period_start, as_of, judged_until, data_end, settled_window)
 
 
 @figure(pages=PAGE)

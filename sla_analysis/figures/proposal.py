@@ -57,11 +57,11 @@ def speed_effect(speed_counts, settled_window, cfg, limits, crm, speed_resamples
 
 
 @figure(pages=PAGE)
-def proposal_inputs(crm, cfg, period, settled_window, source_funnel, mql_value_by_source, source_mix, attempt_cap,
+def proposal_inputs(crm, cfg, period, settled_window, mql_value_by_source, source_mix, attempt_cap,
                     mql_work_cost, mql_types, score_bands, best_threshold, return_path, speed_counts,
                     conversion_by_first_touch, speed_effect, limits) -> pr.Inputs:
     """Everything the proposal is built from (:func:`sla_analysis.analyses.proposal.inputs_from`)."""
-    return pr.inputs_from(crm, cfg, period, settled_window, source_funnel, mql_value_by_source, source_mix[0],
+    return pr.inputs_from(crm, cfg, period, settled_window, mql_value_by_source, source_mix[0],
                           attempt_cap, mql_work_cost, mql_types, score_bands, best_threshold, return_path,
                           speed_counts, conversion_by_first_touch, speed_effect, limits)
 
