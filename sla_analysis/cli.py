@@ -27,20 +27,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from sla_analysis import paths
-from sla_analysis.errors import USER_ERRORS, NotebookFailed
+from sla_analysis.errors import USER_ERRORS, ConfigError, NotebookFailed
 from sla_analysis.io.adapters import bank_marketing
 from sla_analysis.io.engine import engine_name, is_postgres, redact_url
 from sla_analysis.io.inputs import resolve_inputs
 from sla_analysis.io.warehouse import load_tables
 from sla_analysis.periods import parse_period
 from sla_analysis.report.run import run_report
+from sla_analysis.settings import Settings, using
 
 MIN_SAMPLE_LEADS = 100
 
@@ -155,11 +155,22 @@ def validation_passed(cache: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.project is not None:
-        if not args.project.is_dir():
-            print(f"error: --project {args.project} is not a folder", file=sys.stderr)
-            return 2
-        os.environ["SLA_PROJECT_ROOT"] = str(args.project.resolve())
+    if args.project is not None and not args.project.is_dir():
+        print(f"error: --project {args.project} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        # the run's settings, built once: the environment's, with the command line's options over them
+        run_settings = Settings.from_env().replace(project_root=args.project and args.project.resolve(),
+                                                   engine=getattr(args, "engine", None))
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    with using(run_settings):
+        return _command(args, run_settings)
+
+
+def _command(args: argparse.Namespace, run_settings: Settings) -> int:
+    """Run the command ``args`` asks for with ``run_settings`` installed; the exit code."""
     try:
         if args.command == "init":
             folder = (args.folder or args.project or Path.cwd()).resolve()
@@ -171,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             parse_period(args.period)  # refused before anything else happens
             engine = engine_name(args.engine)
             run_report(args.period, args.data, args.config, args.out, quiet=args.quiet, profile=args.profile,
-                       jobs=args.jobs, engine=engine)
+                       jobs=args.jobs, engine=engine, run_settings=run_settings)
         elif args.command == "validate":
             print(validation_passed(resolve_inputs(args.data, profile=args.profile)))
         elif args.command == "sample":

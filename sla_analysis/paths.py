@@ -5,17 +5,18 @@ Two roots:
 * the **package** (read-only): the report notebooks, the default config, the HTML template and the
   CRM profiles ship inside ``sla_analysis`` as package data, so an installed wheel has everything;
 * the **project folder** (read-write): ``config/``, ``data/raw``, ``data/processed``, ``reports/``.
-  It is ``--project`` (which sets ``SLA_PROJECT_ROOT``), else the nearest folder at or above the
+  It is the settings' ``project_root`` (``--project``, else ``SLA_PROJECT_ROOT``), else the nearest folder at or above the
   current directory holding ``config/sla.yml`` (a clone, or a folder made by ``sla-analysis init``),
   else the current directory.
 
-Attributes are computed on each access, so a changed ``SLA_PROJECT_ROOT`` or working directory is
-seen at once; tests may still ``monkeypatch.setattr`` any of them.
+Attributes are computed on each access, so the run's project folder or a changed working directory
+is seen at once; tests may still ``monkeypatch.setattr`` any of them.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from sla_analysis import settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: the report notebooks (a clone's ``notebooks/`` is a link to this folder)
@@ -39,11 +40,11 @@ REPORT_NOTEBOOKS: tuple[str, ...] = (
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """``SLA_PROJECT_ROOT`` if set, else the nearest folder at or above ``start`` (default: the
+    """The settings' ``project_root`` if set, else the nearest folder at or above ``start`` (default: the
     current directory) that holds ``config/sla.yml``, else ``start`` itself."""
-    env = os.environ.get("SLA_PROJECT_ROOT")
-    if env:
-        return Path(env).resolve()
+    root = settings.current().project_root
+    if root is not None:
+        return root.resolve()
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / PROJECT_MARKER).is_file():

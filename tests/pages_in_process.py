@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 
 import matplotlib
 import nbformat
 
-from sla_analysis import paths
-from sla_analysis.analyses.plateau import CAP_WORKERS_ENV
+from sla_analysis import paths, settings
 from sla_analysis.config import load_config
 from sla_analysis.figures import FIGURES_FILE
 from sla_analysis.figures.graph import summary_sections
@@ -29,15 +27,8 @@ def _cap_refits_in_process():
     """The attempt cap's refits in this process: forking the test process (its engine and BLAS
     threads running) for the cap's worker processes can crash the child, which a report's kernels,
     forked from a quiet server, do not risk."""
-    before = os.environ.get(CAP_WORKERS_ENV)
-    os.environ[CAP_WORKERS_ENV] = "1"
-    try:
+    with settings.using(settings.current().replace(cap_workers=1)):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(CAP_WORKERS_ENV, None)
-        else:
-            os.environ[CAP_WORKERS_ENV] = before
 
 
 def run_page(name: str, parameters: dict) -> dict:

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
+from sla_analysis import settings
 from sla_analysis.analyses import plateau as pl
 from sla_analysis.analyses.plateau import (
     cap_for_review,
@@ -284,11 +285,12 @@ def test_bootstrap_gives_the_same_interval_in_one_process_or_several(monkeypatch
     sc = mc.Scenario(h1=(0.2, 0.1), decay=0.8, win_prob=0.4, mean_amount=(4000.0, 5000.0),
                      share_a=0.5, cost=60.0, cap_max=(20, 16))
     prof = mc.simulate_profiles(np.random.default_rng(3), 4_000, sc)
-    monkeypatch.setenv(pl.CAP_WORKERS_ENV, "1")
+    monkeypatch.setenv("SLA_ANALYSIS_CAP_WORKERS", "1")  # read from the environment without a run's settings
     assert pl.bootstrap_workers() == 1
     one = recommend_cap(prof, sc.cost, covariates=["source"], n_boot=25, seed=5)
-    monkeypatch.setenv(pl.CAP_WORKERS_ENV, "2")
-    two = recommend_cap(prof, sc.cost, covariates=["source"], n_boot=25, seed=5)
+    with settings.using(settings.Settings(cap_workers=2)):
+        assert pl.bootstrap_workers() == 2
+        two = recommend_cap(prof, sc.cost, covariates=["source"], n_boot=25, seed=5)
     assert len(one.boot_recommendations) == 25 and np.isfinite(one.boot_recommendations).sum() > 20
     np.testing.assert_array_equal(one.boot_recommendations, two.boot_recommendations)
     assert one.to_summary() == two.to_summary()

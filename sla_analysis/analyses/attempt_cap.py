@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import pickle
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ import pandas as pd
 import scipy
 import statsmodels
 
+from sla_analysis import settings
 from sla_analysis.analyses import cohorts as co
 from sla_analysis.analyses import plateau as pl
 from sla_analysis.config import SLAConfig
@@ -106,9 +106,9 @@ def _owner_matters(profiles: pd.DataFrame, covariates: list[str], cost: float, c
 
 
 def _key(crm: CRM, cfg: SLAConfig, as_of: datetime, n_boot: int) -> str:
-    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "source_file"}
-    digest = hashlib.sha256(json.dumps([str(crm.cache_dir.resolve()), as_of.isoformat(), n_boot, settings,
-                                        os.environ.get("SLA_ANALYSIS_ENGINE", "duckdb").split("://")[0]],
+    assumptions = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "source_file"}
+    digest = hashlib.sha256(json.dumps([str(crm.cache_dir.resolve()), as_of.isoformat(), n_boot, assumptions,
+                                        settings.current().engine.split("://")[0]],
                                        sort_keys=True, default=str).encode())
     # the code it runs: every analysis module, the engine's access and the numerical libraries
     package = Path(co.__file__).resolve().parents[1]

@@ -51,6 +51,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, DomainWarning, PerfectSeparationWarning
 
+from sla_analysis import settings
 from sla_analysis.analyses.stats import logit_irls
 from sla_analysis.formats import money, plural, weeks_in_words
 from sla_analysis.processes import die_with_parent
@@ -1074,11 +1075,6 @@ def cap_for_review(plateau: dict) -> tuple[float, float, float] | None:
     return (float(plateau["recommended_attempts"]), float(plateau["ci_low"]), float(plateau["ci_high"]))
 
 
-#: Set ``SLA_ANALYSIS_CAP_WORKERS`` to the number of processes the bootstrap's refits are spread
-#: over (1: all in this process). Default: one per core, at most 4. The resamples are drawn here,
-#: in order, from one generator, so the interval is the same whatever the number of processes.
-CAP_WORKERS_ENV = "SLA_ANALYSIS_CAP_WORKERS"
-
 #: resamples per task sent to a worker process
 _BOOT_CHUNK = 10
 
@@ -1086,10 +1082,13 @@ _boot_context: tuple | None = None  # a worker's copy of the data every refit sh
 
 
 def bootstrap_workers() -> int:
-    """Processes for the bootstrap's refits (:data:`CAP_WORKERS_ENV`, else one per core, at most 4)."""
-    env = os.environ.get(CAP_WORKERS_ENV, "").strip()
-    if env:
-        return max(1, int(env))
+    """Processes the bootstrap's refits are spread over: the settings' ``cap_workers``
+    (``SLA_ANALYSIS_CAP_WORKERS``; 1: all in this process), else one per core, at most 4. The
+    resamples are drawn here, in order, from one generator, so the interval is the same whatever the
+    number of processes."""
+    workers = settings.current().cap_workers
+    if workers is not None:
+        return workers
     return max(1, min(len(os.sched_getaffinity(0)), 4))
 
 

@@ -3,11 +3,11 @@
 Notebooks get Ibis table expressions, never raw event frames: each analysis aggregates in the
 engine and only its small result is turned into pandas.
 
-The engine (``SLA_ANALYSIS_ENGINE``, set by ``--engine`` / ``ENGINE=``) is one of
+The engine (the settings' ``engine``: ``--engine`` / ``ENGINE=``, else ``SLA_ANALYSIS_ENGINE``) is one of
 
 * ``duckdb`` (default): the validated Parquet cache read by an in-process DuckDB;
 * ``spark``: the same Parquet files read by a local Spark session (``pip install -e .[spark]``,
-  Java 17); ``SLA_ANALYSIS_SPARK_MASTER`` (default ``local[2]``) points it at a cluster;
+  Java 17); the settings' ``spark_master`` (default ``local[2]``) points it at a cluster;
 * a PostgreSQL URL (``postgres://user@host:port/db[/schema]``): the validated tables loaded there by
   ``sla-analysis load-warehouse`` (:mod:`sla_analysis.io.warehouse`; tested end to end, see
   ``docs/warehouse.md``). The warehouse must hold the tables of the very export being reported
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -33,6 +32,7 @@ from urllib.parse import unquote
 import ibis
 import ibis.expr.types as ir
 
+from sla_analysis import settings
 from sla_analysis.errors import EngineError
 from sla_analysis.io.connection import MANIFEST, connect
 from sla_analysis.io.contract import CONTRACT
@@ -196,9 +196,9 @@ def connect_url(url: str) -> ibis.BaseBackend:
 
 
 def engine_name(engine: str | None = None) -> str:
-    """The engine asked for: ``engine``, else ``SLA_ANALYSIS_ENGINE``, else ``duckdb``. Refused
+    """The engine asked for: ``engine``, else the settings' (:mod:`sla_analysis.settings`). Refused
     (:class:`EngineError`, before any notebook starts) when it is unknown or not installed."""
-    name = (engine or os.environ.get("SLA_ANALYSIS_ENGINE") or "duckdb").strip()
+    name = (engine or settings.current().engine or "duckdb").strip()
     if name not in ENGINES and "://" not in name:
         raise EngineError(f"engine must be one of {', '.join(ENGINES)} or an Ibis connection URL, got {name!r}")
     if is_postgres(name) and importlib.util.find_spec("psycopg") is None:
@@ -215,22 +215,23 @@ def spark_session():
     DuckDB), no web UI, quiet logs."""
     from pyspark.sql import SparkSession
 
-    master = os.environ.get("SLA_ANALYSIS_SPARK_MASTER", "local[2]")
-    # The JVM's start-up notices would reach the scheduler's log: a local session binds to the
-    # loopback address (no "hostname resolves to a loopback address" warning), and the JVM logs
-    # errors only (spark-log4j2.properties). Set before the JVM starts; a caller's own settings win.
-    if master.startswith("local"):
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    log4j = Path(__file__).with_name("spark-log4j2.properties").as_uri()
-    os.environ.setdefault("PYSPARK_SUBMIT_ARGS",
-                          f'--driver-java-options "-Dlog4j2.configurationFile={log4j}" pyspark-shell')
-    spark = (SparkSession.builder.master(master)
+    run = settings.current()
+    # The JVM's start-up notices would reach the scheduler's log: the JVM logs errors only
+    # (spark-log4j2.properties, given to the driver's JVM as it starts: PySpark passes the builder's
+    # settings to spark-submit), and a local session binds to the loopback address (so Utils' note
+    # that the host name resolves to it is not news there).
+    java_options = f"-Dlog4j2.configurationFile={Path(__file__).with_name('spark-log4j2.properties').as_uri()}"
+    builder = SparkSession.builder.master(run.spark_master)
+    if run.spark_master.startswith("local"):
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        java_options += " -Dsla_analysis.spark.utils.level=error"
+    spark = (builder.config("spark.driver.extraJavaOptions", java_options)
              .appName("sla-analysis")
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.ui.enabled", "false")
              .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", "8")
-             .config("spark.driver.memory", os.environ.get("SLA_ANALYSIS_SPARK_MEMORY", "2g"))
+             .config("spark.driver.memory", run.spark_memory)
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -1,14 +1,18 @@
 """Imported once by the fork server that notebook kernels are forked from (:mod:`sla_analysis.report.kernels`):
 the modules every page imports, so that no kernel pays for them. Third-party modules only.
 
-matplotlib reads its backend from ``MPLBACKEND`` when it is imported: it is set here to the inline
-backend ipykernel would choose, so the charts are drawn into the notebook as in a new kernel. One
+matplotlib reads its backend from ``MPLBACKEND`` when it is imported, before any kernel exists: the
+backend is set here to the inline one ipykernel would choose (its ``MPLBACKEND``), so the charts are
+drawn into the notebook as in a new kernel. One
 chart is drawn here (off screen, without pyplot) so that the fonts are loaded once.
 """
 import io
 import os
 
-os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+import matplotlib
+
+if "MPLBACKEND" not in os.environ:  # a backend the caller chose wins, as ipykernel does
+    matplotlib.rcParams["backend"] = "module://matplotlib_inline.backend_inline"
 
 import duckdb  # noqa: E402,F401
 import ibis  # noqa: E402,F401

@@ -13,11 +13,12 @@ environment and working folder papermill asks for, but with the modules already 
 - A forked kernel starts its own session (as jupyter_client's launch does), and is killed when the
   fork server dies, which it does when the orchestrator dies (Linux ``prctl``): no kernel outlives
   a killed run.
-- ``SLA_ANALYSIS_WARM_KERNELS=0`` starts every kernel as a new process instead (the outputs are the
+- The settings' ``warm_kernels`` off (``SLA_ANALYSIS_WARM_KERNELS=0``) starts every kernel as a new process instead (the outputs are the
   same: a test runs a page both ways and compares them).
 
-Only third-party modules are preloaded: the package's own modules are imported by each kernel, so a
-setting read at import (``SLA_ANALYSIS_DUCKDB_MEMORY``) is the kernel's.
+Only third-party modules are preloaded: the package's own modules are imported by each kernel.
+A forked kernel's environment is the one jupyter_client gives its launch (papermill's, the run's):
+it is installed in the forked process before ipykernel starts, as ``exec`` would.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
+from sla_analysis import settings
 from sla_analysis.processes import die_with_parent, name_process
 
 PRELOAD = "sla_analysis.report.kernel_preload"
@@ -45,8 +47,8 @@ KERNEL_NAME = "sla-kernel"
 
 
 def warm_kernels_enabled() -> bool:
-    """Kernels are forked from the warm process unless ``SLA_ANALYSIS_WARM_KERNELS`` is ``0``."""
-    return os.environ.get("SLA_ANALYSIS_WARM_KERNELS", "1").strip().lower() not in ("0", "false", "no", "off")
+    """Kernels are forked from the warm process unless the settings' ``warm_kernels`` is off."""
+    return settings.current().warm_kernels
 
 
 def start_fork_server() -> None:

@@ -37,7 +37,7 @@ import psutil
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from sla_analysis import __version__, paths
+from sla_analysis import __version__, paths, settings
 from sla_analysis.config import SLAConfig, load_config
 from sla_analysis.console import log as _log
 from sla_analysis.errors import NotebookFailed, OutputError, PeriodError
@@ -63,8 +63,6 @@ from sla_analysis.report.publish import (
     write_workbook,
 )
 
-#: a notebook cell running longer than this fails the run (a scheduled run must not hang)
-CELL_TIMEOUT_S = int(os.environ.get("SLA_ANALYSIS_CELL_TIMEOUT_S", "1800"))
 #: the kernels log only critical messages: ipykernel's notes on its transport and on the interrupt
 #: it receives at shutdown are not the report's business, and a scheduler's log scanner flags them
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
@@ -124,25 +122,26 @@ def remove_folder(folder: Path, attempts: int = 10) -> None:
 
 
 def _checkpoint(stage: str, staging: Path) -> None:
-    """Fault-injection point for the reliability tests: with ``SLA_ANALYSIS_PAUSE_AT=<stage>``
-    (``notebook:<name>``, ``export:<name>``, ``publish``) the run writes ``<staging>/.paused`` and
-    sleeps ``SLA_ANALYSIS_PAUSE_S`` seconds (default 60) there, so that a test can kill it."""
-    if os.environ.get("SLA_ANALYSIS_PAUSE_AT") != stage:
+    """Fault-injection point for the reliability tests: with the settings' ``pause_at`` at ``stage``
+    (``SLA_ANALYSIS_PAUSE_AT=notebook:<name>``, ``export:<name>``, ``publish``) the run writes
+    ``<staging>/.paused`` and sleeps ``pause_s`` seconds (default 60) there, so that a test can kill it."""
+    run = settings.current()
+    if run.pause_at != stage:
         return
     (staging / ".paused").write_text(stage)
-    time.sleep(float(os.environ.get("SLA_ANALYSIS_PAUSE_S", "60")))
+    time.sleep(run.pause_s)
 
 
 class Stopwatch:
     """Wall time of each stage of a run (validate, each notebook, each export, summary), for
-    ``provenance.json`` and the benchmark. With ``SLA_ANALYSIS_TIMINGS=<file>`` each finished stage
+    ``provenance.json`` and the benchmark. With the settings' ``timings_file`` (``SLA_ANALYSIS_TIMINGS``) each finished stage
     is also appended to that file as a JSON line with its ``time.monotonic()`` start and end (the
     same clock in every process on the machine), so a benchmark can line them up with its memory
     samples."""
 
     def __init__(self) -> None:
         self.stages: dict[str, float] = {}
-        self._file = os.environ.get("SLA_ANALYSIS_TIMINGS")
+        self._file = settings.current().timings_file
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -237,19 +236,21 @@ def write_figure_files(figures: Figures, notebooks: Sequence[str], folder: Path)
 
 
 def execute_notebook(name: str, staging: Path, parameters: dict) -> Path:
-    """Run ``notebooks/<name>.ipynb`` with papermill into ``staging/notebooks``."""
+    """Run ``notebooks/<name>.ipynb`` with papermill into ``staging/notebooks``. A cell running
+    longer than the settings' ``cell_timeout_s`` fails the run (a scheduled run must not hang)."""
+    timeout = settings.current().cell_timeout_s
     out = staging / "notebooks" / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         pm.execute_notebook(str(paths.NOTEBOOKS_DIR / f"{name}.ipynb"), str(out), parameters=parameters,
                             kernel_name="python3", progress_bar=False, cwd=str(paths.PROJECT_ROOT),
-                            request_save_on_cell_execute=False, execution_timeout=CELL_TIMEOUT_S,
+                            request_save_on_cell_execute=False, execution_timeout=timeout,
                             extra_arguments=KERNEL_ARGUMENTS, kernel_manager_class=WarmKernelManager)
     except PapermillExecutionError as err:
         raise NotebookFailed(f"notebook {name}.ipynb failed in cell {err.exec_count or err.cell_index}: "
                              f"{err.ename}: {err.evalue}") from None
     except (CellTimeoutError, DeadKernelError) as err:
-        what = (f"a cell ran longer than {CELL_TIMEOUT_S} s" if isinstance(err, CellTimeoutError)
+        what = (f"a cell ran longer than {timeout} s" if isinstance(err, CellTimeoutError)
                 else "its kernel died (out of memory?)")
         raise NotebookFailed(f"notebook {name}.ipynb failed: {what}") from None
     return out
@@ -258,25 +259,19 @@ def execute_notebook(name: str, staging: Path, parameters: dict) -> Path:
 def run_report(period_text: str, data_dir: Path | None = None, config_path: Path | None = None,
                out_root: Path | None = None, notebooks: tuple[str, ...] | None = None,
                quiet: bool = False, before_publish: Callable[[Path], None] | None = None,
-               profile: str | None = None, jobs: int | None = None, engine: str | None = None) -> Path:
+               profile: str | None = None, jobs: int | None = None, engine: str | None = None,
+               run_settings: settings.Settings | None = None) -> Path:
     """Build and publish ``<out_root>/<period>/``; returns its path. Raises on any failure,
     leaving the previously published report untouched. ``jobs``: notebooks run at once (default
     :data:`DEFAULT_JOBS`; they are independent, so the order does not change any output).
-    ``engine``: where the notebooks' aggregations run (``duckdb``, ``spark`` or an Ibis URL; see
-    :mod:`sla_analysis.io.engine`), handed to the kernels as ``SLA_ANALYSIS_ENGINE``."""
-    kernel_env = {"SLA_ANALYSIS_ENGINE": engine_name(engine), "SLA_PROJECT_ROOT": str(paths.PROJECT_ROOT)}
-    previous = {k: os.environ.get(k) for k in kernel_env}
-    os.environ.update(kernel_env)  # the kernels inherit the engine and the project folder
-    try:
-        with stop_signals_clean_up():
-            return _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, before_publish,
-                               profile, jobs or DEFAULT_JOBS)
-    finally:
-        for k, v in previous.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    ``engine``: where the figures' aggregations run (``duckdb``, ``spark`` or an Ibis URL; see
+    :mod:`sla_analysis.io.engine`). ``run_settings``: how the run goes (:mod:`sla_analysis.settings`;
+    the CLI builds them once; default: the current ones), installed for the run's duration; the pages'
+    kernels need none of them (they read the figures computed here)."""
+    base = run_settings or settings.current()
+    with settings.using(base.replace(engine=engine_name(engine or base.engine))), stop_signals_clean_up():
+        return _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, before_publish,
+                           profile, jobs or DEFAULT_JOBS)
 
 
 def run_notebooks(notebooks: Sequence[str], run_one: Callable[[str], None], jobs: int,
@@ -405,7 +400,7 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
                 "config_sha256": _sha256(cfg.source_file) if cfg.source_file else None,
                 "stages_s": watch.stages,
                 # an engine URL may hold a password: only its scheme is recorded
-                "engine": os.environ.get("SLA_ANALYSIS_ENGINE", "duckdb").split("://")[0],
+                "engine": settings.current().engine.split("://")[0],
             }
             (staging / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
             write_index(staging / "index.html", summary, [(f"{n}.html", page_title(n)) for n in notebooks], footer)

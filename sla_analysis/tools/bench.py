@@ -47,7 +47,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from sla_analysis import paths
+from sla_analysis import paths, settings
 from sla_analysis.analyses.cohorts import cohort_window, lead_profiles
 from sla_analysis.analyses.compliance import first_touch_table
 from sla_analysis.analyses.lead_value import source_funnel
@@ -381,7 +381,7 @@ def measure_report(data_dir: Path, out_dir: Path, period: str = BENCH_PERIOD, ex
     the time and peak tree RSS of each stage, and the overall peak."""
     forget_validated(data_dir)
     timings = Path(tempfile.mkstemp(prefix="bench-timings-", suffix=".jsonl")[1])
-    env = {**os.environ, "SLA_ANALYSIS_TIMINGS": str(timings)}
+    env = {**os.environ, **settings.current().replace(timings_file=timings).as_env()}
     cmd = [sys.executable, "-m", "sla_analysis", "report", "--period", period, "--data", str(data_dir),
            "--out", str(out_dir), *(extra or [])]
     t0 = time.monotonic()
@@ -442,7 +442,7 @@ def _run_child(kind: str, path: Path, period: str) -> dict:
 def bare_read(data_dir: Path) -> None:
     """The floor for validation: DuckDB's own typed read of the four CSVs into tables
     (``CREATE TABLE … AS SELECT * FROM read_csv_auto(…)``), within the report's memory budget."""
-    con = duckdb.connect(config={"memory_limit": os.environ.get("SLA_ANALYSIS_DUCKDB_MEMORY", "2GB")})
+    con = duckdb.connect(config={"memory_limit": settings.current().duckdb_memory})
     try:
         for t in TABLES:
             con.execute(f"CREATE TABLE {t} AS SELECT * FROM read_csv_auto(?)", [str(Path(data_dir) / f"{t}.csv")])
