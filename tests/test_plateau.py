@@ -595,3 +595,26 @@ def test_a_bootstrap_worker_dies_with_the_kernel_that_forked_it(tmp_path):
     finally:
         if psutil.pid_exists(worker):
             os.kill(worker, signal.SIGKILL)
+
+
+def test_the_value_trend_is_held_where_no_deals_were_won():
+    """Deals won at later attempts are bigger, but none was won past attempt 8 while leads were
+    still called to 14: the fitted value is read up to attempt 8 and held there, never carried on
+    to a value no deal showed."""
+    rng = np.random.default_rng(11)
+    n = 8_000
+    attempts = rng.integers(1, 15, n)
+    converted = (attempts <= 8) & (rng.random(n) < 0.35)
+    revenue = np.where(converted, 1_000.0 * 1.15 ** attempts * rng.gamma(20.0, 1 / 20.0, n), 0.0)
+    profiles = pd.DataFrame({"attempts": attempts, "converted": converted, "censored": False,
+                             "revenue": revenue, "weight": 1})
+    value = pl._value_model(pl._prepare(profiles), K=14)
+    assert value.varies and value.held_after == 8
+    row = value.values[0]
+    assert row[7] > row[0] * 2                          # the trend is read where deals were won
+    np.testing.assert_allclose(row[8:], row[7])         # and held past the last attempt with deals
+    assert row.max() <= revenue[converted].max()        # no value beyond what a won deal showed
+    # with deals won at every attempt, nothing is held
+    everywhere = profiles.assign(converted=rng.random(n) < 0.35)
+    everywhere["revenue"] = np.where(everywhere.converted, 1_000.0 * 1.15 ** attempts, 0.0)
+    assert pl._value_model(pl._prepare(everywhere), K=14).held_after is None

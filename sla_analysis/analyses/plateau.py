@@ -503,6 +503,9 @@ MIN_WON_FOR_VALUE_TREND = 60
 
 #: The value of a conversion follows the attempt number when the trend test's p-value is below this.
 VALUE_TREND_ALPHA = 0.05
+#: won deals an attempt number needs for the fitted value trend to be read there: past the last such
+#: attempt the value of a conversion is held at that attempt's (never extrapolated)
+MIN_WON_TO_READ_VALUE = 5
 
 
 def _support(at_risk_total: np.ndarray, min_at_risk: int) -> int:
@@ -532,6 +535,9 @@ class ValueModel:
     each linear in k); otherwise ``values[g, k] = v_g`` (mean revenue per settled conversion).
     ``p_value``: Wald chi-square test of the two attempt slopes (None when not testable: ``reason``).
     ``ratio_per_attempt``: fitted value at attempt k+1 / attempt k (the mean of the fitted ratios).
+    ``held_after``: the last attempt number with at least :data:`MIN_WON_TO_READ_VALUE` won deals
+    when the trend is used and the grid goes beyond it: past it, the value is held at its level
+    (the trend is not extrapolated where no deal was won).
     """
 
     values: np.ndarray
@@ -541,6 +547,7 @@ class ValueModel:
     ratio_per_attempt: float | None = None
     reason: str = ""
     fitted_params: dict = field(default_factory=dict)   # IRLS starting values for a refit (speed only)
+    held_after: int | None = None
 
 
 def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None,
@@ -626,7 +633,15 @@ def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None,
     ratio = float(np.mean(fitted[:, 1:] / fitted[:, :-1])) if K > 1 else None
     params = {k: (None if r is None else np.asarray(r.params)) for k, r in fits.items()}
     if p < VALUE_TREND_ALPHA:
-        return ValueModel(fitted, True, p, n_won, ratio, fitted_params=params)
+        # read the trend only where deals were won: held at the last such attempt's value beyond it
+        won_by_k = np.bincount(leads.attempts[won], weights=w[won], minlength=K + 1)[1:K + 1]
+        read = np.flatnonzero(won_by_k >= MIN_WON_TO_READ_VALUE)
+        last = int(read[-1]) + 1 if len(read) else 1
+        held = None
+        if last < K:
+            fitted[:, last:] = fitted[:, last - 1:last]
+            held = last
+        return ValueModel(fitted, True, p, n_won, ratio, fitted_params=params, held_after=held)
     return ValueModel(const, False, p, n_won, ratio, fitted_params=params)
 
 
@@ -1036,7 +1051,7 @@ class CapRecommendation:
         return {"varies": bool(v.varies), "p_value": None if v.p_value is None else float(v.p_value),
                 "won_deals": int(v.won_deals),
                 "ratio_per_attempt": None if v.ratio_per_attempt is None else float(v.ratio_per_attempt),
-                "note": v.reason}
+                "held_after_attempt": v.held_after, "note": v.reason}
 
     def to_summary(self) -> dict:
         """``summary.json["plateau"]``: the headline figures as plain JSON types."""
@@ -1517,6 +1532,11 @@ def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
         out["value_by_attempt"] = (f"A deal won at a later attempt is worth {'less' if ratio < 1 else 'more'}: about "
                                    f"{abs(1 - ratio):.0%} {'less' if ratio < 1 else 'more'} per extra attempt "
                                    f"({rba['won_deals']:,} won deals); the cap accounts for it.")
+        if rba.get("held_after_attempt"):
+            n = rba["held_after_attempt"]
+            out["value_by_attempt"] += (f" Past attempt {n}, the last with {MIN_WON_TO_READ_VALUE} or more won deals, "
+                                        f"a deal is counted at attempt {n}'s value: the trend is not carried "
+                                        "where no deals were won.")
     elif rba.get("p_value") is not None:
         out["value_by_attempt"] = (f"A deal is worth about the same whatever attempt won it ({rba['won_deals']:,} won "
                                    "deals show no trend).")
