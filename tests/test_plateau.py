@@ -372,6 +372,9 @@ def test_experiment_plan_by_hand():
     per_arm = 2 * (norm.ppf(0.975) + norm.ppf(0.8)) ** 2 / (gain / 500.0) ** 2     # (z + z)^2 (2 sd^2) / gain^2
     assert plan["leads_needed"] == pytest.approx(2 * per_arm, rel=1e-3)
     assert plan["weeks_needed"] == int(np.ceil(plan["leads_needed"] / 1000))
+    # the test arm's price against today's cap: its extra attempts' cost, per lead and in all
+    assert plan["from_cap"] == 4 and plan["extra_cost_per_test_lead"] == pytest.approx(0.8 * 0.98 * 1.98 * 5.0)
+    assert plan["extra_cost_of_test_arm"] == pytest.approx(np.ceil(per_arm) * 0.8 * 0.98 * 1.98 * 5.0, rel=1e-3)
     # a smaller share on the test cap needs more leads in all
     assert experiment_plan(curve, 4, 5.0, 500.0, 1000.0, share=0.2)["leads_needed"] > plan["leads_needed"]
     # if conversion held at attempt 4 would not pay for the extra attempts, no test is sized
@@ -447,6 +450,11 @@ def test_tier_table_and_sentences_from_the_summary():
     assert "not a confirmation of 6" in words["verdict"]
     assert "50% of new leads" in words["experiment"] and "5,200 leads" in words["experiment"]
     assert "21 weeks" in words["experiment"] and "41.50 EUR" in words["experiment"]
+    assert "extra calls" not in words["experiment"]  # not priced: not said
+    priced = {**cannot, "experiment": {**cannot["experiment"], "from_cap": 6, "extra_cost_per_test_lead": 12.5,
+                                       "extra_cost_of_test_arm": 32_500.0}}
+    assert ("extra calls, beyond attempt 6, cost about 12.50 EUR per lead on the test (32,500 EUR in all)"
+            in cap_sentences(priced, "EUR")["experiment"])
     too_long = {**cannot, "experiment": {**cannot["experiment"], "leads_needed": 1765925926, "weeks_needed": 63958934,
                                          "feasible": False, "reason": "at today's 28 contacted leads a week it "
                                          "would take more than ten years to tell that gain from chance"}}

@@ -968,6 +968,9 @@ def experiment_plan(curve: pd.DataFrame, cap: int, cost: float, profit_sd: float
     ``share`` of the leads on the test cap, ``statsmodels`` ``NormalIndPower``;
     ``weeks_needed = leads_needed / leads_per_week`` (None without a rate). When that gain is not
     positive, more attempts would pay only if conversion rose after attempt ``cap``: no test sized.
+    The test arm's price against today's cap: ``extra_cost_per_test_lead = S_{cap+1} sum_{j<k} (1-h)^j c``
+    (the extra attempts' cost per lead on the test cap), times the test arm's leads for
+    ``extra_cost_of_test_arm``.
     ``feasible`` is false when the test would run longer than ``MAX_EXPERIMENT_WEEKS`` at today's
     pace of new contacted leads (None without a rate): the gain is too small, or the flow of leads
     too thin, to tell from chance within a year.
@@ -977,8 +980,10 @@ def experiment_plan(curve: pd.DataFrame, cap: int, cost: float, profit_sd: float
     h = float(row["hazard"])
     v = float(row["revenue_per_attempt"]) / h if h > 0 else 0.0
     s_next = float(row["share_open"]) * (1 - h)
-    gain = s_next * float(np.sum((1 - h) ** np.arange(k_extra))) * (h * v - cost)
-    out = {"test_cap": int(cap + k_extra), "share": float(share), "expected_gain_per_lead": float(gain),
+    extra_attempts = s_next * float(np.sum((1 - h) ** np.arange(k_extra)))
+    gain = extra_attempts * (h * v - cost)
+    out = {"from_cap": int(cap), "test_cap": int(cap + k_extra), "share": float(share), "expected_gain_per_lead": float(gain),
+           "extra_cost_per_test_lead": float(extra_attempts * cost), "extra_cost_of_test_arm": None,
            "leads_needed": None, "weeks_needed": None, "power": float(power), "feasible": None}
     if gain <= 0 or not np.isfinite(profit_sd) or profit_sd <= 0:
         out["reason"] = (f"even if conversion stayed at attempt {cap}'s level, attempts beyond {cap} would cost "
@@ -988,6 +993,7 @@ def experiment_plan(curve: pd.DataFrame, cap: int, cost: float, profit_sd: float
                                              ratio=share / (1 - share), alternative="two-sided")
     leads = int(np.ceil(n_control) + np.ceil(n_control * share / (1 - share)))
     out["leads_needed"] = leads
+    out["extra_cost_of_test_arm"] = float(np.ceil(n_control * share / (1 - share)) * extra_attempts * cost)
     if leads_per_week and leads_per_week > 0:
         out["weeks_needed"] = weeks = int(np.ceil(leads / leads_per_week))
         out["feasible"] = weeks <= MAX_EXPERIMENT_WEEKS
@@ -1555,6 +1561,10 @@ def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
                                  f"{exp['test_cap']} attempts and compare profit per lead: {exp['leads_needed']:,} "
                                  f"leads in all{weeks}, to see a gain of {money(exp['expected_gain_per_lead'], currency, 2)} "
                                  f"per lead 8 times in 10.")
+            if exp.get("extra_cost_of_test_arm") is not None:
+                out["experiment"] += (f" The test's extra calls, beyond attempt {exp['from_cap']}, cost about "
+                                      f"{money(exp['extra_cost_per_test_lead'], currency, 2)} per lead on the test "
+                                      f"({money(exp['extra_cost_of_test_arm'], currency)} in all), whether or not they pay.")
         else:
             out["experiment"] = f"No test is worth running: {exp.get('reason', '')}."
     reached = plateau.get("reached") or {}
