@@ -509,14 +509,36 @@ def test_two_states_change_nothing_when_reaching_does_not_matter():
     assert "reached" not in cap_sentences(two.to_summary())
     # forced to two states, it lands within an attempt of the one-state answer
     from sla_analysis.analyses import plateau as pl
-    alpha, pl.REACHED_ALPHA = pl.REACHED_ALPHA, 1.01
-    try:
-        forced = recommend_cap(prof, sc.cost, ["source"], n_boot=0)
-    finally:
-        pl.REACHED_ALPHA = alpha
-    assert forced.reached is not None and abs(forced.recommended_attempts - one.recommended_attempts) <= 1
+    forced = pl._analyse(pl._prepare(prof, ["source"]), sc.cost, 30, reached_test=False)
+    forced_cap = int(np.argmax(forced.curve.profit_per_lead.to_numpy())) + 1
+    assert forced.reached is not None and abs(forced_cap - one.recommended_attempts) <= 1
     np.testing.assert_allclose(forced.curve.profit_per_lead, one.curve.profit_per_lead,
                                atol=0.03 * one.curve.profit_per_lead.max())
+
+
+@pytest.mark.parametrize(("before", "after", "at_most", "at_least"), [(1.0, 1.0, 1, 0), (0.5, 2.0, 20, 18)])
+def test_two_states_are_chosen_when_reaching_matters_not_on_noise(before, after, at_most, at_least):
+    """Reps keep calling the leads that answered. With call outcomes that say nothing about
+    conversion, the two-state model (and its odds ratios) is chosen in at most 1 of 20 histories
+    (it needs the Wald test, a better out-of-sample prediction and a different cap); when reached
+    leads convert 4 times as often, in at least 18 of 20."""
+    sc = mc.Scenario(h1=(0.1, 0.07), decay=0.85, win_prob=0.4, mean_amount=(5000.0, 4000.0), share_a=0.5,
+                     cost=60.0, cap_max=(20, 18), reach_prob=0.2, policy="reached", policy_cap=6,
+                     before_mult=before, reached_mult=after)
+    chosen = sum(recommend_cap(mc.simulate_profiles(np.random.default_rng(500 + s), 20_000, sc), sc.cost,
+                               ["source"], n_boot=0).reached is not None for s in range(20))
+    assert at_least <= chosen <= at_most
+
+
+def test_the_out_of_sample_check_prefers_the_model_that_predicts():
+    from sla_analysis.analyses import plateau as pl
+    base = dict(h1=(0.1, 0.07), decay=0.85, win_prob=0.4, mean_amount=(5000.0, 4000.0), share_a=0.5, cost=60.0,
+                cap_max=(20, 18), reach_prob=0.2, policy="reached", policy_cap=6)
+    real = mc.simulate_profiles(np.random.default_rng(1), 20_000, mc.Scenario(**base, before_mult=0.5, reached_mult=2.0))
+    leads = pl._prepare(real, ["source"])
+    assert pl.reached_predicts_better(leads, None, 15, pl.Shape("linear"))
+    noise = mc.simulate_profiles(np.random.default_rng(2), 20_000, mc.Scenario(**base))
+    assert not pl.reached_predicts_better(pl._prepare(noise, ["source"]), None, 15, pl.Shape("linear"))
 
 
 def test_reached_sentence_only_when_reps_kept_the_reached_leads():

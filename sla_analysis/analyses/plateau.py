@@ -33,6 +33,7 @@ labelled as such, because it is what the SLA's authors proposed; it is biased (s
 """
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import sys
@@ -769,6 +770,59 @@ def reached_p_value(conversion: HazardModel) -> float:
     return float(chi2.sf(stat, len(idx))) if np.isfinite(stat) and stat >= 0 else 1.0
 
 
+#: folds of the out-of-sample check that the two-state model predicts conversion better
+REACHED_FOLDS = 5
+
+
+def _two_state_frame(leads: _Leads, weight: np.ndarray | None, K: int) -> pd.DataFrame:
+    """The person-period table split by reached-yet (``REACHED`` 0/1), attempts ``1..K``."""
+    at_risk, events, revenue = _counts(leads, weight, K)
+    st = _state_counts(leads, weight, K)
+    ev_r = st["events_reached"]
+    return pd.concat([_pp_frame(leads, at_risk - st["at_risk_reached"], events - ev_r,
+                                revenue - st["revenue_reached"], sort=False).assign(**{REACHED: 0}),
+                      _pp_frame(leads, st["at_risk_reached"], ev_r, st["revenue_reached"], sort=False)
+                      .assign(**{REACHED: 1})], ignore_index=True)
+
+
+def reached_predicts_better(leads: _Leads, weight: np.ndarray | None, k_support: int, shape: Shape,
+                            folds: int = REACHED_FOLDS, seed: int = 0) -> bool:
+    """Whether the two-state conversion model predicts conversion on leads it was not fitted on
+    better than the one-state model: ``folds``-fold cross-validation by lead (each lead's weight
+    split over the folds at random), both models with the same attempt shape; the held-out binomial
+    log-likelihood of each attempt's conversions, ``sum e log h + (n - e) log(1 - h)`` over the
+    reached and not-yet-reached cells, summed over the folds. Groups absent from a fold's
+    training leads are left out of its score for both models."""
+    w = (leads.weight if weight is None else weight).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    split = rng.multinomial(w, np.full(folds, 1.0 / folds)) if len(w) else np.zeros((0, folds), np.int64)
+    score = {"one": 0.0, "two": 0.0}
+    for f in range(folds):
+        test, train = split[:, f], w - split[:, f]
+        tr = _two_state_frame(leads, train, k_support)
+        te = _two_state_frame(leads, test, k_support)
+        try:
+            one = fit_hazard(tr.groupby(["attempt", *leads.covariates], as_index=False, sort=False)
+                             [["at_risk", "events", "revenue"]].sum(),
+                             leads.covariates, max_attempt=k_support, shape=shape, light=True)
+            two = fit_hazard(tr, (*leads.covariates, REACHED), max_attempt=k_support, shape=shape,
+                             sloped=(REACHED,), light=True)
+        except ValueError:
+            return False
+        seen = set(map(tuple, tr.loc[tr["at_risk"] > 0, list(leads.covariates)].drop_duplicates().to_numpy()))
+        te = te[te["at_risk"] > 0]
+        if leads.covariates:
+            te = te[[tuple(r) in seen for r in te[list(leads.covariates)].to_numpy()]]
+        if te.empty:
+            continue
+        k, n, e = te["attempt"].to_numpy(), te["at_risk"].to_numpy(float), te["events"].to_numpy(float)
+        cov = te[list(leads.covariates)] if leads.covariates else None
+        for name, model, frame in (("one", one, cov), ("two", two, te[[*leads.covariates, REACHED]])):
+            h = np.clip(model.predict(k, frame), 1e-12, 1 - 1e-12)
+            score[name] += float(np.sum(e * np.log(h) + (n - e) * np.log1p(-h)))
+    return score["two"] > score["one"]
+
+
 #: a reach rate is a group's own at an attempt with at least this many leads not yet reached
 MIN_REACH_RISK = 30
 
@@ -829,8 +883,10 @@ def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: 
                                 light=light)
     except ValueError:
         return None
-    if test and reached_p_value(conversion) >= REACHED_ALPHA:
-        # conversion does not differ once a lead is reached: whatever reps did about reaching, the
+    if test and (reached_p_value(conversion) >= REACHED_ALPHA
+                 or not reached_predicts_better(leads, weight, k_support, conversion.shape)):
+        # conversion does not differ once a lead is reached (or the difference does not predict
+        # conversion on leads the model was not fitted on): whatever reps did about reaching, the
         # one-state model is unbiased and has fewer parameters
         return None
     k, cov = _grid(leads, k_support)
@@ -878,8 +934,16 @@ def _analyse(leads: _Leads, cost: float, min_at_risk: int, weight: np.ndarray | 
     parts = _profit(h, gross_margin * value.values, at_risk[:, 0], cost)
     curve = pd.DataFrame({"attempts": np.arange(1, k_support + 1), **parts,
                           "at_risk": np.rint(at_risk.sum(axis=0)[:k_support]).astype(np.int64)})
-    return _Analysis(leads, pp, model, value, k_support, curve, h, gross_margin * value.values, at_risk[:, 0],
-                     reached)
+    out = _Analysis(leads, pp, model, value, k_support, curve, h, gross_margin * value.values, at_risk[:, 0],
+                    reached)
+    if reached is not None and reached_test:
+        # the two-state model is kept only when it changes the answer: where the one-state model's
+        # cap is the same, its fewer parameters tell the same story without odds ratios of noise
+        one = _analyse(dataclasses.replace(leads, connected_at=None), cost, min_at_risk, weight, shape,
+                       gross_margin, cap_limit, starts, reached_test, light)
+        if int(np.argmax(one.curve["profit_per_lead"].to_numpy())) == int(np.argmax(curve["profit_per_lead"].to_numpy())):
+            return one
+    return out
 
 
 #: Stopping sensitivity: conversion after the median stopping attempt is divided by this, as if
