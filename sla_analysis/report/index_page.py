@@ -160,8 +160,10 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
              f"<title>SLA report {_e(period['label'])}</title><style>{_CSS}</style></head><body>"]
     if summary.get("sample_data"):
         parts.append(SAMPLE_BANNER)
+    proposal = (" · <a href='sla_proposal.html'>The proposed SLA, to print and sign</a>"
+                if (path.parent / "sla_proposal.html").is_file() else "")
     parts.append("<p class='sub'><a href='../index.html'>&larr; All periods</a> · "
-                 "<a href='tables.xlsx'>The figures in Excel (tables.xlsx)</a></p>")
+                 f"<a href='tables.xlsx'>The figures in Excel (tables.xlsx)</a>{proposal}</p>")
     parts.append(f"<h1>Sales &amp; marketing SLA report: {_e(period['label'])}</h1>")
     parts.append(f"<p class='sub'>{_e(period['start'])} to {_e(period['end_exclusive'])} (end excluded)</p>")
     promises = (summary.get("compliance") or {}).get("promises") or []

@@ -47,6 +47,7 @@ from sla_analysis.io.engine import check_engine_ready, engine_name, open_crm
 from sla_analysis.io.export_profile import ExportProfile
 from sla_analysis.io.inputs import resolve_inputs
 from sla_analysis.periods import Period, parse_period
+from sla_analysis.report.contract_page import contract_html
 from sla_analysis.report.index_page import write_index
 from sla_analysis.report.kernels import WarmKernelManager, server_pids, start_fork_server
 from sla_analysis.report.periods_index import write_periods_index
@@ -228,11 +229,17 @@ FIGURE_FILES = {"07_proposed_sla": {"sla_proposal.md": "sla_proposal_text", "pro
 
 
 def write_figure_files(figures: Figures, notebooks: Sequence[str], folder: Path) -> None:
-    """``sla_proposal.md`` and ``proposal.yml`` from the figures (when the proposal's page runs)."""
+    """``sla_proposal.md`` and ``proposal.yml`` from the figures (when the proposal's page runs),
+    and ``sla_proposal.html``, the same proposal as a document to print and sign."""
     for page, files in FIGURE_FILES.items():
         if page in notebooks:
             for name, figure_name in files.items():
                 (folder / name).write_text(figures[figure_name], encoding="utf-8")
+    if "07_proposed_sla" in notebooks:
+        footer = (f"Drafted by sla-analysis from the CRM export, with the report for {figures['period'].label} "
+                  "(its page 07 shows where each number comes from). The same text: sla_proposal.md.")
+        (folder / "sla_proposal.html").write_text(contract_html(figures["sla_proposal_text"], footer),
+                                                  encoding="utf-8")
 
 
 def execute_notebook(name: str, staging: Path, parameters: dict) -> Path:
