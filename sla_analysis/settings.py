@@ -6,7 +6,9 @@ and its own options (``--project``, ``--engine``), and hands them to the run
 (:func:`sla_analysis.report.run.run_report`), which installs them for its duration (:func:`using`).
 Code that runs without the CLI (a notebook opened in JupyterLab, a test) gets
 ``Settings.from_env()`` from :func:`current`. The package never writes ``os.environ``: a child
-process is given its settings as an environment of its own (:meth:`Settings.as_env`).
+process that needs them (the benchmark's report runs) is given its settings as an environment of
+its own (:meth:`Settings.as_env`); a report's kernels need none (they read the stored figures).
+One run per process: the settings installed are the process's, seen by every thread of the run.
 
 | variable | field | default |
 |---|---|---|
@@ -86,12 +88,12 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def as_env(self) -> dict[str, str]:
-        """The environment variables that give a child process these settings (defaults left out)."""
-        default = Settings()
+        """The environment variables that give a child process these settings: every field set
+        (defaults included, so that they override the parent's variables; None fields left out)."""
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value != getattr(default, f.name):
+            if value is not None:
                 out[ENV[f.name]] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return out
 

@@ -26,7 +26,9 @@ def test_from_env_reads_every_variable_and_keeps_defaults_for_the_rest(tmp_path)
     assert got.spark_master == "local[2]"  # empty: the default
     assert Settings.from_env({}) == Settings()
     assert Settings.from_env(got.as_env()) == got  # what a child process is given round-trips
-    assert Settings().as_env() == {}
+    assert Settings.from_env(Settings().as_env()) == Settings()
+    assert Settings().as_env()["SLA_ANALYSIS_ENGINE"] == "duckdb"  # defaults too: they override the parent's
+    assert "SLA_ANALYSIS_CAP_WORKERS" not in Settings().as_env()   # None: left to the child's default
     assert set(ENV) == {f for f in Settings.__dataclass_fields__}  # every field has its variable
 
 

@@ -537,8 +537,9 @@ class ValueModel:
     ``p_value``: Wald chi-square test of the two attempt slopes (None when not testable: ``reason``).
     ``ratio_per_attempt``: fitted value at attempt k+1 / attempt k (the mean of the fitted ratios).
     ``held_after``: the last attempt number with at least :data:`MIN_WON_TO_READ_VALUE` won deals
-    when the trend is used and the grid goes beyond it: past it, the value is held at its level
-    (the trend is not extrapolated where no deal was won).
+    (when none has that many: the last with a won deal) when the trend is used and the grid goes
+    beyond it: past it, the value is held at its level (the trend is not carried beyond the deals
+    it was read from).
     """
 
     values: np.ndarray
@@ -637,7 +638,9 @@ def _value_model(leads: _Leads, K: int, weight: np.ndarray | None = None,
         # read the trend only where deals were won: held at the last such attempt's value beyond it
         won_by_k = np.bincount(leads.attempts[won], weights=w[won], minlength=K + 1)[1:K + 1]
         read = np.flatnonzero(won_by_k >= MIN_WON_TO_READ_VALUE)
-        last = int(read[-1]) + 1 if len(read) else 1
+        if not len(read):  # won deals spread thin over many attempts: read up to the last one won
+            read = np.flatnonzero(won_by_k > 0)
+        last = int(read[-1]) + 1 if len(read) else K
         held = None
         if last < K:
             fitted[:, last:] = fitted[:, last - 1:last]
@@ -717,8 +720,8 @@ class _Analysis:
 
 
 #: The two-state model is used when at least this many leads were first reached before their last
-#: attempt, leads converted both before and after being reached, and conversion differs between the
-#: two (``REACHED_ALPHA``).
+#: attempt, leads converted both before and after being reached, conversion differs between the
+#: two (``REACHED_ALPHA``), the difference predicts conversion out of sample and it changes the cap.
 MIN_REACHED_LEADS = 30
 REACHED = "reached"
 
@@ -809,17 +812,21 @@ def reached_predicts_better(leads: _Leads, weight: np.ndarray | None, k_support:
                              sloped=(REACHED,), light=True)
         except ValueError:
             return False
-        seen = set(map(tuple, tr.loc[tr["at_risk"] > 0, list(leads.covariates)].drop_duplicates().to_numpy()))
-        te = te[te["at_risk"] > 0]
-        if leads.covariates:
-            te = te[[tuple(r) in seen for r in te[list(leads.covariates)].to_numpy()]]
+        # scored only where both fits can predict: covariate groups and reached states they were fitted on
+        fitted = tr[(tr["at_risk"] > 0) & (tr["attempt"] <= k_support)]
+        seen = set(map(tuple, fitted[[*leads.covariates, REACHED]].drop_duplicates().to_numpy()))
+        te = te[(te["at_risk"] > 0) & (te["attempt"] <= k_support)]
+        te = te[[tuple(r) in seen for r in te[[*leads.covariates, REACHED]].to_numpy()]]
         if te.empty:
             continue
         k, n, e = te["attempt"].to_numpy(), te["at_risk"].to_numpy(float), te["events"].to_numpy(float)
         cov = te[list(leads.covariates)] if leads.covariates else None
-        for name, model, frame in (("one", one, cov), ("two", two, te[[*leads.covariates, REACHED]])):
-            h = np.clip(model.predict(k, frame), 1e-12, 1 - 1e-12)
-            score[name] += float(np.sum(e * np.log(h) + (n - e) * np.log1p(-h)))
+        try:
+            for name, model, frame in (("one", one, cov), ("two", two, te[[*leads.covariates, REACHED]])):
+                h = np.clip(model.predict(k, frame), 1e-12, 1 - 1e-12)
+                score[name] += float(np.sum(e * np.log(h) + (n - e) * np.log1p(-h)))
+        except ValueError:  # a level the fold's fit lacks after all: the check cannot vouch for two states
+            return False
     return score["two"] > score["one"]
 
 
@@ -857,7 +864,9 @@ def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: 
                starts: dict | None, test: bool = True, light: bool = False) -> tuple[np.ndarray, ReachedModel] | None:
     """The effective hazards ``(G, K)`` of the two-state model (see :class:`ReachedModel`), or None
     when the export has no call outcomes, too few leads were reached to fit it, or (``test``)
-    conversion does not differ once reached (:func:`reached_p_value`)."""
+    conversion does not differ once reached (:func:`reached_p_value`) or the difference does not
+    predict conversion out of sample (:func:`reached_predicts_better`). :func:`_analyse` then also
+    keeps the one-state model when the two give the same cap."""
     if leads.connected_at is None:
         return None
     K, G = at_risk.shape[1], leads.n_groups
@@ -1604,9 +1613,9 @@ def cap_sentences(plateau: dict, currency: str = "USD") -> dict[str, str]:
                                    f"({rba['won_deals']:,} won deals); the cap accounts for it.")
         if rba.get("held_after_attempt"):
             n = rba["held_after_attempt"]
-            out["value_by_attempt"] += (f" Past attempt {n}, the last with {MIN_WON_TO_READ_VALUE} or more won deals, "
-                                        f"a deal is counted at attempt {n}'s value: the trend is not carried "
-                                        "where no deals were won.")
+            out["value_by_attempt"] += (f" Past attempt {n}, the last at which enough deals were won to read "
+                                        f"the trend, a deal is counted at attempt {n}'s value: the trend is not "
+                                        "carried beyond the deals it was read from.")
     elif rba.get("p_value") is not None:
         out["value_by_attempt"] = (f"A deal is worth about the same whatever attempt won it ({rba['won_deals']:,} won "
                                    "deals show no trend).")

@@ -4,7 +4,9 @@ The same text as ``sla_proposal.md``, rendered once from it (so the two never di
 self-contained page (inline CSS, no scripts, no fonts or styles fetched): A4 margins, sections and
 tables kept whole across pages, and signature lines at the end. Markdown is rendered by mistune
 (nbconvert's own Markdown renderer) with raw HTML escaped: text that came from the CRM (a source's
-or a rep's name) is shown, never interpreted.
+or a rep's name) is shown, never interpreted. CRM text reaches ``sla_proposal.md`` already escaped
+(:func:`sla_analysis.formats.crm_text`: ``&amp;``, ``&#91;``...), so character references are kept
+as they are, not escaped a second time; an image is shown as its description (nothing is fetched).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import html
 import re
 
 import mistune
+from mistune.util import safe_entity, striptags
 
 _CSS = """
 @page { size: A4; margin: 20mm 18mm 22mm; }
@@ -28,18 +31,29 @@ td[style*="right"], th[style*="right"] { white-space: nowrap; }
 @media print { body { margin: 0; max-width: none; } a { color: inherit; text-decoration: none; } }
 """
 
-_RENDER = mistune.create_markdown(escape=True, plugins=["table"])
+class _Renderer(mistune.HTMLRenderer):
+    """mistune's HTML, raw HTML escaped, character references kept, images as their text."""
+
+    def text(self, text: str) -> str:
+        return safe_entity(text)
+
+    def image(self, text: str, url: str, title: str | None = None) -> str:
+        return safe_entity(striptags(text))
+
+
+_RENDER = mistune.create_markdown(renderer=_Renderer(escape=True), plugins=["table"])
 #: the last line of ``sla_proposal.md``: "Signed: ____ role (name)      ____ role (name)"
 _SIGNED = re.compile(r"^Signed:\s*(.+)$", re.MULTILINE)
-_PARTY = re.compile(r"_{3,}\s*([^_]+?)(?=\s{2,}_{3,}|\s*$)")
+_PARTIES = re.compile(r"\s{2,}(?=_{3,})")
 
 
 def _signatures(line: str) -> str:
     """The signature line as one block per party: a rule to sign on, the party under it, a date."""
-    parties = [p.strip() for p in _PARTY.findall(line)]
+    parties = [p.strip().lstrip("_").strip() for p in _PARTIES.split(line.strip())]
+    parties = [p for p in parties if p]
     if not parties:
         return ""
-    blocks = "".join(f'<div class="signature">{html.escape(p)}<br>Date:</div>' for p in parties)
+    blocks = "".join(f'<div class="signature">{safe_entity(p)}<br>Date:</div>' for p in parties)
     return f'<div class="signatures">{blocks}</div>'
 
 

@@ -426,7 +426,8 @@ def _run_child(kind: str, path: Path, period: str) -> dict:
     # Output to files, not pipes: the child is reaped with wait4 (for its RSS), so nothing would
     # drain a pipe while it runs.
     with tempfile.TemporaryFile("w+") as fout, tempfile.TemporaryFile("w+") as ferr:
-        proc = subprocess.Popen(cmd, stdout=fout, stderr=ferr, text=True)
+        proc = subprocess.Popen(cmd, stdout=fout, stderr=ferr, text=True,
+                                env={**os.environ, **settings.current().as_env()})  # the run's project folder
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         fout.seek(0)
