@@ -41,7 +41,7 @@ CHROMIUM ?= /usr/bin/chromium
 POSTGRES_STAMP := $(VENV)/.postgres
 LAB_STAMP := $(VENV)/.lab
 
-.PHONY: help install install-spark install-browser install-postgres load-warehouse test-browser test-postgres screenshots lock report reports validate validate-real validate-methods sample lab test test-fast test-spark bench clean-reports
+.PHONY: help install install-spark install-browser install-postgres load-warehouse test-browser test-postgres screenshots lock report reports validate validate-real validate-methods sample lab test test-fast test-unit test-spark bench clean-reports
 
 help: ## List the targets
 	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
@@ -112,6 +112,13 @@ validate-real: $(STAMP) ## The public datasets in ../shared (Bank Marketing, Oli
 
 test-fast: $(STAMP) ## The fast loop: unit tests, no report runs
 	$(PY) -m pytest -q -m "not slow and not real and not spark and not postgres and not browser"
+
+test-unit: $(STAMP) ## The unit tier: no generated CRM beyond a few hundred leads, no report, simulation or kernel (one pytest per core)
+	@logs=$$(mktemp -d); \
+	$(PY) -m pytest -q -p no:cacheprovider -m unit --unit-shard 0/2 > $$logs/a 2>&1 & a=$$!; \
+	$(PY) -m pytest -q -p no:cacheprovider -m unit --unit-shard 1/2 > $$logs/b 2>&1 & b=$$!; \
+	ra=0; rb=0; wait $$a || ra=$$?; wait $$b || rb=$$?; cat $$logs/a $$logs/b; rm -rf $$logs; \
+	test $$ra = 0 && test $$rb = 0
 
 # Debian's chromium (installed with apt-get when missing and run as root), driven by Playwright for
 # Python with executable_path: no browser is downloaded.

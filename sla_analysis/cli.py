@@ -34,13 +34,12 @@ from pathlib import Path
 
 from sla_analysis import paths
 from sla_analysis.errors import USER_ERRORS, ConfigError, NotebookFailed
-from sla_analysis.io.adapters import bank_marketing
-from sla_analysis.io.engine import engine_name, is_postgres, redact_url
-from sla_analysis.io.inputs import resolve_inputs
-from sla_analysis.io.warehouse import load_tables
 from sla_analysis.periods import parse_period
-from sla_analysis.report.run import run_report
 from sla_analysis.settings import Settings, using
+
+# The engine, the validator, the orchestrator and the analyses (pandas, Ibis, DuckDB, SciPy,
+# statsmodels: about 4 s) are imported by the command that needs them, so that ``--help`` and a
+# refused parameter answer at once.
 
 MIN_SAMPLE_LEADS = 100
 
@@ -180,10 +179,15 @@ def _command(args: argparse.Namespace, run_settings: Settings) -> int:
                   "`sla-analysis report --period 2024Q1`.")
         elif args.command == "report":
             parse_period(args.period)  # refused before anything else happens
+            from sla_analysis.io.engine import engine_name
+            from sla_analysis.report.run import run_report
+
             engine = engine_name(args.engine)
             run_report(args.period, args.data, args.config, args.out, quiet=args.quiet, profile=args.profile,
                        jobs=args.jobs, engine=engine, run_settings=run_settings)
         elif args.command == "validate":
+            from sla_analysis.io.inputs import resolve_inputs
+
             print(validation_passed(resolve_inputs(args.data, profile=args.profile)))
         elif args.command == "sample":
             from sla_analysis.io.sample import SampleParams, write_sample  # the generator's SciPy: only here
@@ -200,6 +204,10 @@ def _command(args: argparse.Namespace, run_settings: Settings) -> int:
                 return 2
             print(table(run_bench(sizes, out=args.out)))
         elif args.command == "load-warehouse":
+            from sla_analysis.io.engine import engine_name, is_postgres, redact_url
+            from sla_analysis.io.inputs import resolve_inputs
+            from sla_analysis.io.warehouse import load_tables
+
             engine = engine_name(args.engine)
             if not is_postgres(engine):
                 print("error: --engine must be a postgres:// URL (the warehouse to load)", file=sys.stderr)
@@ -208,6 +216,8 @@ def _command(args: argparse.Namespace, run_settings: Settings) -> int:
             rows = load_tables(crm_dir, engine)
             print(f"loaded into {redact_url(engine)}: " + ", ".join(f"{n} {r:,} rows" for n, r in rows.items()))
         elif args.command == "adapt":
+            from sla_analysis.io.adapters import bank_marketing
+
             extra = {} if args.deal_value is None else {"deal_value": args.deal_value}
             print(bank_marketing.to_contract(args.source, args.out, **extra))
     except USER_ERRORS as err:

@@ -27,10 +27,12 @@ _CONTEXT: list = []
 
 
 def _context():
-    """The forkserver context; its server imports the CLI before it forks the first run."""
+    """The forkserver context; its server imports the CLI, and what its commands import, before it
+    forks the first run."""
     if not _CONTEXT:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["sla_analysis.cli"])
+        ctx.set_forkserver_preload(["sla_analysis.cli", "sla_analysis.report.run", "sla_analysis.io.inputs",
+                                    "sla_analysis.io.warehouse", "sla_analysis.io.adapters.bank_marketing"])
         _CONTEXT.append(ctx)
     return _CONTEXT[0]
 

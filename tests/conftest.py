@@ -2,6 +2,7 @@
 their helpers are in ``tests/helpers.py``)."""
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -73,3 +74,48 @@ def published_sample(tmp_path_factory, sample_dir) -> Path:
         assert res.returncode == 0, res.stderr
         assert "warning (" not in res.stderr, res.stderr  # a warning is an error over the sample, never on a page
     return out
+
+
+#: fixtures that generate, validate or report on a CRM of thousands of leads (directly or through
+#: the fixtures they use): a test that uses one is not in the unit tier
+GENERATED_CRM_FIXTURES = frozenset({"sample_dir", "big_sample_dir", "small_crm", "small_sample", "tables",
+                                    "published", "bank_published", "sample"})
+#: markers of the tiers above the unit one (``sim``: simulated histories of thousands of leads)
+NOT_UNIT = ("slow", "browser", "real", "spark", "postgres", "sim", "process")
+
+
+#: calls that simulate histories of thousands of leads (a test making one is ``sim``)
+SIMULATIONS = ("simulate_profiles(", "simulate_leads(", "_simulated_counts(", "run_study(", "_simulate(")
+
+
+def _simulates(item) -> bool:
+    try:
+        return any(call in inspect.getsource(item.function) for call in SIMULATIONS)
+    except (OSError, TypeError):
+        return False
+
+
+def pytest_addoption(parser):
+    parser.addoption("--unit-shard", default=None, metavar="K/N",
+                     help="of the unit tier, run every N-th test from the K-th (0-based): make test-unit runs "
+                          "one shard per core")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``unit``: every test that needs no generated CRM larger than a few hundred leads, no report
+    run, no simulation study and no kernel or worker process (``make test-unit``)."""
+    for item in items:
+        if _simulates(item):
+            item.add_marker(pytest.mark.sim)
+        if any(item.get_closest_marker(m) for m in NOT_UNIT):
+            continue
+        if GENERATED_CRM_FIXTURES & set(getattr(item, "fixturenames", ())):
+            continue
+        item.add_marker(pytest.mark.unit)
+    shard = config.getoption("--unit-shard")
+    if shard:
+        k, n = (int(x) for x in shard.split("/"))
+        unit = [item for item in items if item.get_closest_marker("unit")]
+        keep = {id(item) for item in unit[k::n]}
+        config.hook.pytest_deselected(items=[item for item in items if id(item) not in keep])
+        items[:] = [item for item in items if id(item) in keep]

@@ -12,6 +12,8 @@ import pytest
 from sla_analysis.io.ingest import prepare_inputs
 from sla_analysis.tools import bench
 
+#: timed child processes and forked workers: not the unit tier
+pytestmark = pytest.mark.process
 
 @pytest.fixture(scope="module")
 def small_bench(tmp_path_factory):

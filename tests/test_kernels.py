@@ -8,8 +8,12 @@ import os
 
 import nbformat
 import papermill as pm
+import pytest
 
 from sla_analysis.report.kernels import KERNEL_NAME, WarmKernelManager, _kernel_arguments
+
+#: notebook kernels: not the unit tier
+pytestmark = pytest.mark.process
 
 PROBE = '''
 import json, multiprocessing, os, sys

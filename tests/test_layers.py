@@ -16,8 +16,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sla_analysis"
 #: report's kernels. The orchestrator's start is kept short (it is a report's serial part): the
 #: sample generator (SciPy) is loaded only to write a sample, the bench only by `bench`, the SLA
 #: review's verdict function (SciPy, statsmodels) only for a summary without its verdict; and a
-#: forked kernel finds ipykernel already imported by its fork server.
-DEFERRED = {("io/engine.py", "pyspark.sql"), ("io/warehouse.py", "psycopg"),
+#: forked kernel finds ipykernel already imported by its fork server. The CLI imports what a command
+#: runs (engine, validator, orchestrator, warehouse loader, adapter: ~4 s of pandas, Ibis, SciPy and
+#: statsmodels) in that command, so that --help and a refused parameter answer at once.
+DEFERRED = {("cli.py", "sla_analysis.io.engine"), ("cli.py", "sla_analysis.report.run"),
+            ("cli.py", "sla_analysis.io.inputs"), ("cli.py", "sla_analysis.io.warehouse"),
+            ("cli.py", "sla_analysis.io.adapters"),
+            ("io/engine.py", "pyspark.sql"), ("io/warehouse.py", "psycopg"),
             ("report/notebook.py", "sla_analysis.io.inputs"),
             ("cli.py", "sla_analysis.io.sample"), ("cli.py", "sla_analysis.tools.bench"),
             ("io/inputs.py", "sla_analysis.io.sample"), ("report/index_page.py", "sla_analysis.analyses.review"),
@@ -88,3 +93,15 @@ def test_notebooks_narrate_and_the_package_computes():
     pages = sorted((PACKAGE / "notebooks").glob("*.ipynb"))
     assert len(pages) == 7
     assert sum(notebook_code_lines(p) for p in pages) <= 300
+
+
+def test_a_refused_parameter_needs_none_of_the_analysis_libraries():
+    """``--help`` and a bad period are answered before pandas, Ibis, DuckDB or SciPy are imported."""
+    code = ("import sys\nfrom sla_analysis.cli import main\n"
+            "assert main(['report', '--period', '2024Q9']) == 2\n"
+            "heavy = sorted(m for m in ('pandas', 'ibis', 'duckdb', 'scipy', 'statsmodels', 'matplotlib') if m in sys.modules)\n"
+            "print(heavy)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=PACKAGE.parent)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]" and "is not a period" in res.stderr

@@ -516,6 +516,7 @@ def test_two_states_change_nothing_when_reaching_does_not_matter():
                                atol=0.03 * one.curve.profit_per_lead.max())
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize(("before", "after", "at_most", "at_least"), [(1.0, 1.0, 1, 0), (0.5, 2.0, 20, 18)])
 def test_two_states_are_chosen_when_reaching_matters_not_on_noise(before, after, at_most, at_least):
     """Reps keep calling the leads that answered. With call outcomes that say nothing about
@@ -582,6 +583,7 @@ def test_light_irls_gives_statsmodels_estimates(shape):
             assert light.converged == ref.converged
 
 
+@pytest.mark.process
 def test_a_bootstrap_worker_dies_with_the_kernel_that_forked_it(tmp_path):
     """A worker forked by a kernel that is then killed must not live on: it would hold the kernel's
     open files, the attempt cap's lock among them, and the next report would wait on it for ever."""

@@ -137,10 +137,11 @@ def test_page_07_shows_the_speed_evidence_once():
     assert page.startswith("## 1. Shared goal") and "speed" not in page and "## Parts this data could not fill" in page
 
 
-@pytest.fixture
-def crm_without_attempts(tmp_path):
+@pytest.fixture(scope="module")
+def crm_without_attempts(tmp_path_factory):
     """Settled MQLs of 2023 with deals but no attempt logged on any of them (the one activity is on
-    an older lead)."""
+    an older lead). Read only: shared by the module's tests."""
+    tmp_path = tmp_path_factory.mktemp("no-attempts")
     leads, deals = [], []
     for i in range(60):
         created = datetime(2023, 3, 1) + timedelta(days=3 * i)
@@ -157,6 +158,17 @@ def crm_without_attempts(tmp_path):
 def proposal_inputs(crm, cfg, period: str) -> pr.Inputs:
     """The proposal's inputs through the report's graph (the speed effect with 20 resamples)."""
     return Figures(crm, cfg, parse_period(period), values={"speed_resamples": 20})["proposal_inputs"]
+
+
+_INPUTS: dict = {}
+
+
+def _inputs_with_threshold(crm, current):
+    """The proposal's inputs with today's threshold ``current``, computed once per threshold."""
+    key = (id(crm), current)
+    if key not in _INPUTS:
+        _INPUTS[key] = proposal_inputs(crm, replace(SLAConfig(), mql_score_threshold=current), "2024Q1")
+    return _INPUTS[key]
 
 
 def test_a_crm_without_attempts_gets_the_parts_it_supports(crm_without_attempts):
@@ -187,7 +199,7 @@ def test_the_handoff_section_is_written_for_every_threshold_case(crm_without_att
     """The decisions issue's blocker: a config without ``mql_score_threshold`` on data from which page
     06 finds a threshold failed with KeyError 'reason' (and, before it, comparing with no threshold)."""
     cfg = replace(SLAConfig(), mql_score_threshold=current)
-    x = proposal_inputs(crm_without_attempts, cfg, "2024Q1")
+    x = _inputs_with_threshold(crm_without_attempts, current)
     p = to_json(pr.assemble(x))
     hand = {"current_threshold": current, "page": "06", "below_current_share": below,
             "return_rule": p["handoff"]["return_rule"], "recycled": {"available": False, "reason": "none recorded"},
