@@ -675,7 +675,8 @@ def proposal_markdown(cfg: SLAConfig, p: dict, speed: dict, reasons: list[str] |
                 if c.get("sdrs_needed") is not None else
                 f"this period the team logged {c['today_hours_per_month']:,.0f} hours of attempts a month; how many SDRs "
                 "that is is not available (the export does not say who made the attempts).")
-        L.append(f"At {c['mqls_per_month']:,.0f} MQLs a month the protocol above needs about **{c['attempts_per_month']:,.0f} "
+        L.append(f"At this period's {c['mqls_per_month']:,.0f} MQLs a month (the MQLs that arrived, whatever marketing "
+                 f"promises above) the protocol needs about **{c['attempts_per_month']:,.0f} "
                  f"attempts, {c['hours_per_month']:,.0f} SDR hours a month**; " + team
                  + (" **The promise cannot be kept with today's team**: add SDRs or lower the touches." if c["flag"] else "")
                  + " This counts the hours the proposed touches take; the SLA compliance page sizes the team two other "
