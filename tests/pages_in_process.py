@@ -17,6 +17,7 @@ from sla_analysis.config import load_config
 from sla_analysis.figures import FIGURES_FILE
 from sla_analysis.figures.graph import summary_sections
 from sla_analysis.periods import parse_period
+from sla_analysis.report.appearances import write_appearance_map
 from sla_analysis.report.index_page import write_index
 from sla_analysis.report.publish import build_summary, page_title, write_workbook
 from sla_analysis.report.run import compute_figures, write_figure_files
@@ -79,4 +80,5 @@ def run_pages(crm_dir: Path, period: str, out: Path, config_path: Path | None = 
                    summary.get("limits") or {})
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     write_index(out / "index.html", summary, [(f"{n}.html", page_title(n)) for n in pages], "test")
+    write_appearance_map(out, ["index.html"])
     return summary

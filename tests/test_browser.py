@@ -34,7 +34,7 @@ def seen(published) -> dict[str, "browser_tools.PageFacts"]:
 
 
 def test_every_page_of_the_report_was_opened(seen):
-    expected = {"index.html", "2024Q1/index.html", "2023Q1/index.html",
+    expected = {"index.html", "2024Q1/index.html", "2023Q1/index.html", "2024Q1/sla_proposal.html",
                 *(f"2024Q1/{n}.html" for n in paths.REPORT_NOTEBOOKS)}
     assert set(seen) == expected
 
@@ -44,6 +44,7 @@ def test_titles_name_the_page(seen):
     assert seen["2024Q1/index.html"].title == "SLA report 2024Q1"
     for name in paths.REPORT_NOTEBOOKS:
         assert seen[f"2024Q1/{name}.html"].title == page_title(name) != "Notebook"
+    assert seen["2024Q1/sla_proposal.html"].title.startswith("Sales & marketing service level agreement")
 
 
 def test_no_sideways_scrolling_at_1280_px(seen):
@@ -86,6 +87,7 @@ def test_links_between_pages_and_periods_resolve(seen, published):
     assert str((published / "2024Q1" / "02_cost_per_call.html").resolve()) in page  # previous
     assert str((published / "2024Q1" / "04_lead_value_targets.html").resolve()) in page  # next
     assert str((published / "2024Q1" / "tables.xlsx").resolve()) in page
+    assert str((published / "2024Q1" / "sla_proposal.html").resolve()) in seen["2024Q1/index.html"].links
 
 
 def test_pdf_page_count_counts_pages_not_the_page_tree():

@@ -52,3 +52,10 @@ def test_the_proposal_renders_whole_with_crm_text_escaped():
 def test_a_proposal_without_signature_line_still_renders():
     page = contract_html("# Proposed SLA\n\nText.\n")
     assert "<h1>Proposed SLA</h1>" in page and "signature" not in page.split("</style>")[1]
+
+
+def test_a_proposal_drafted_from_sample_data_says_so_first():
+    from sla_analysis.report.marks import SAMPLE_BANNER
+    page = contract_html("# Proposed SLA\n\nText.\n", banner=SAMPLE_BANNER)
+    body = page.split("<body>", 1)[1]
+    assert body.lstrip().startswith(SAMPLE_BANNER) and "Sample data." in body

@@ -58,6 +58,21 @@ def test_pages_exist_and_summary_matches_truth(published, sample_truth):
     assert s["inputs"]["leads"]["sha256"] in about["Input: leads"]
 
 
+@pytest.mark.parametrize("period", ["2024Q1", "2023Q1"])
+def test_every_recorded_appearance_agrees_with_the_stored_result(published, period):
+    """#29: the run records where each figure is shown (``appearances.json``, from the pages'
+    ``data-figure`` elements: the index so far), and each shown number is the stored one."""
+    from sla_analysis.report.appearances import agrees, stored, tagged
+
+    report = published / period
+    summary = json.loads((report / "summary.json").read_text())
+    recorded = json.loads((report / "appearances.json").read_text())
+    assert recorded == [{"file": "index.html", **f} for f in tagged((report / "index.html").read_text())]
+    assert len(recorded) >= (8 if period == "2024Q1" else 1)
+    wrong = [r for r in recorded if not agrees(r["shown"], stored(summary, r["figure"]))]
+    assert wrong == []
+
+
 def test_plateau_and_cohorts_in_the_summary(published, sample_truth):
     s = json.loads((published / "2024Q1" / "summary.json").read_text())
     p = s["plateau"]

@@ -16,6 +16,7 @@ import yaml
 
 from sla_analysis import paths
 from sla_analysis.io.sample import SampleParams, write_sample
+from sla_analysis.report.appearances import agrees, stored
 from tests.cli_runner import run_cli
 from tests.partial_exports import CORPUS, Partial, write_partial
 from tests.schema_check import assert_valid_summary
@@ -85,6 +86,9 @@ def test_a_partial_export_publishes_and_says_what_it_lacks(partial: Partial, rep
     assert "warning (" not in stderr, stderr  # a page's warning is a failure here, never printed onto a page
     summary = json.loads((report / "summary.json").read_text())
     assert_valid_summary(summary)
+    # every figure the index shows is the stored one (#29's appearance map)
+    recorded = json.loads((report / "appearances.json").read_text())
+    assert [r for r in recorded if not agrees(r["shown"], stored(summary, r["figure"]))] == []
     facts = summary["export_profile"]["facts"]
     absent = {k for k, f in facts.items() if not f["present"]}
     if partial.fact is None:

@@ -57,15 +57,15 @@ def _signatures(line: str) -> str:
     return f'<div class="signatures">{blocks}</div>'
 
 
-def contract_html(markdown_text: str, footer: str = "") -> str:
+def contract_html(markdown_text: str, footer: str = "", banner: str = "") -> str:
     """The page for ``markdown_text`` (``sla_proposal.md``); ``footer``: a plain line under it
-    (e.g. the report it was drafted from)."""
+    (e.g. the report it was drafted from); ``banner``: HTML shown first (the sample-data banner)."""
     signed = _SIGNED.search(markdown_text)
     body_text = markdown_text[:signed.start()] if signed else markdown_text
     title = next((ln[2:].strip() for ln in markdown_text.splitlines() if ln.startswith("# ")), "Proposed SLA")
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>", banner,
              _RENDER(body_text), _signatures(signed.group(1)) if signed else ""]
     if footer:
         parts.append(f'<p class="note">{html.escape(footer)}</p>')

@@ -8,6 +8,7 @@ from pathlib import Path
 from sla_analysis.formats import money
 from sla_analysis.io.export_profile import TELLS
 from sla_analysis.report.actions import what_to_do
+from sla_analysis.report.appearances import mark, marks_to_html, plain, pointer
 from sla_analysis.report.marks import SAMPLE_BANNER
 
 _CSS = """
@@ -30,17 +31,19 @@ def _e(value) -> str:
     return html.escape(str(value))
 
 
-def _count(n: int, word: str) -> str:
-    """``1 attempt``, ``9 attempts``."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def headline_rows(summary: dict) -> list[tuple[str, str]]:
     """Plain-words lines for the figures the summary holds (absent figures are skipped)."""
+    return [(k, plain(v)) for k, v in _headlines(summary)]
+
+
+def _headlines(summary: dict) -> list[tuple[str, str]]:
+    """:func:`headline_rows` with each stored figure's text marked with its place in ``summary.json``
+    (:mod:`sla_analysis.report.appearances`)."""
     cur = summary.get("currency", "USD")
     rows = []
     if summary.get("lead_value_target") is not None:
-        rows.append(("Marketing's monthly target (quota x marketing share)", money(summary["lead_value_target"], cur)))
+        rows.append(("Marketing's monthly target (quota x marketing share)",
+                     mark("/lead_value_target", money(summary["lead_value_target"], cur))))
     delivered = (summary.get("lead_value") or {}).get("delivered_by_month") or {}
     marketing = next((p for p in (summary.get("compliance") or {}).get("promises") or []
                       if p.get("side") == "marketing"), None)
@@ -57,33 +60,42 @@ def headline_rows(summary: dict) -> list[tuple[str, str]]:
     settled = (summary.get("lead_value") or {}).get("settled_window") or []
     if funnel.get("lead_value") is not None and summary.get("lead_value_target") and len(settled) == 2:
         rows.append((f"Realised: won revenue a month of the MQLs created {settled[0]} to {settled[1]} (settled)",
-                     f"{money(funnel['lead_value'], cur)} ({funnel['lead_value'] / summary['lead_value_target']:.0%} of target)"))
+                     f"{mark('/lead_value/funnel_per_month/lead_value', money(funnel['lead_value'], cur))} "
+                     f"({funnel['lead_value'] / summary['lead_value_target']:.0%} of target)"))
     if summary.get("mqls_needed") is not None:
-        rows.append(("MQLs needed per month at the current source mix", f"{summary['mqls_needed']:,.0f}"))
+        rows.append(("MQLs needed per month at the current source mix", mark("/mqls_needed", f"{summary['mqls_needed']:,.0f}")))
     team = summary.get("sdr_headcount") or {}
     if team.get("available"):
         low, high = team["sdrs_needed"]
-        need = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f} to {high:.0f}"
-        today = f"; today {team['sdrs_today']}" if team.get("sdrs_today") is not None else ""
+        need = (mark("/sdr_headcount/sdrs_needed/0", f"{low:.0f}") if round(low) == round(high) else
+                f"{mark('/sdr_headcount/sdrs_needed/0', f'{low:.0f}')} to {mark('/sdr_headcount/sdrs_needed/1', f'{high:.0f}')}")
+        today = (f"; today {mark('/sdr_headcount/sdrs_today', str(team['sdrs_today']))}"
+                 if team.get("sdrs_today") is not None else "")
         rows.append(("SDRs the volume needs (the count that binds)", f"{need}: {team['binding_words']}{today}"))
     if summary.get("cost_per_call") is not None:
-        rows.append(("Cost per call (assumed in the SLA)", money(summary["cost_per_call"], cur, 2)))
+        rows.append(("Cost per call (assumed in the SLA)", mark("/cost_per_call", money(summary["cost_per_call"], cur, 2))))
     measured = summary.get("cost", {}).get("cost_per_call_measured")
     if measured is not None:
-        rows.append(("Cost per call (at the dialling pace the activity log shows)", money(measured, cur, 2)))
+        rows.append(("Cost per call (at the dialling pace the activity log shows)",
+                     mark("/cost/cost_per_call_measured", money(measured, cur, 2))))
     plateau = summary.get("plateau") or {}
     if plateau.get("recommended_attempts") is not None:
+        n = plateau["recommended_attempts"]
         rows.append(("Attempt cap to write into the SLA (profit per lead is highest there)",
-                     f"{_count(plateau['recommended_attempts'], 'attempt')} (interval {plateau['ci_low']}-{plateau['ci_high']})"))
+                     f"{mark('/plateau/recommended_attempts', str(n))} attempt{'' if n == 1 else 's'} (interval "
+                     f"{mark('/plateau/ci_low', str(plateau['ci_low']))}-{mark('/plateau/ci_high', str(plateau['ci_high']))})"))
         change = plateau.get("change")
         if change and change["current_cap"] != change["recommended_cap"] and change.get("gain_per_month") is not None:
             verdict = "worth a change" if change["material"] else f"keep {change['current_cap']}: below the gain worth a change"
             rows.append((f"What moving from today's cap of {change['current_cap']} is worth",
-                         f"{money(change['gain_per_lead'], cur)} a contacted lead, {money(change['gain_per_month'], cur)} "
-                         f"a month ({verdict}, {money(change['min_gain_per_month'], cur)} a month)"))
+                         f"{mark('/plateau/change/gain_per_lead', money(change['gain_per_lead'], cur))} a contacted lead, "
+                         f"{mark('/plateau/change/gain_per_month', money(change['gain_per_month'], cur))} "
+                         f"a month ({verdict}, {mark('/plateau/change/min_gain_per_month', money(change['min_gain_per_month'], cur))} a month)"))
         if plateau.get("plateau_attempts") and (change or {}).get("plateau_share_of_best"):
             rows.append(("Where one more attempt stops paying much (the plateau)",
-                         f"{_count(plateau['plateau_attempts'], 'attempt')}: {change['plateau_share_of_best']:.0%} of the best profit"))
+                         f"{mark('/plateau/plateau_attempts', str(plateau['plateau_attempts']))} "
+                         f"attempt{'' if plateau['plateau_attempts'] == 1 else 's'}: "
+                         f"{mark('/plateau/change/plateau_share_of_best', format(change['plateau_share_of_best'], '.0%'))} of the best profit"))
     elif plateau.get("reason"):
         rows.append(("Attempt cap", f"not available: {plateau['reason']}"))
     return rows
@@ -188,10 +200,10 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
                                   review.get("compared", 0))
         parts.append(f"<p><strong>SLA review.</strong> {_e(text)}</p>")
     parts += what_to_do_section(summary)  # on the first screen, under the scorecard
-    rows = headline_rows(summary)
+    rows = _headlines(summary)
     if rows:
         parts.append("<h2>Headline figures</h2><table>")
-        parts += [f"<tr><td>{_e(k)}</td><td class='num'>{_e(v)}</td></tr>" for k, v in rows]
+        parts += [f"<tr><td>{_e(k)}</td><td class='num'>{marks_to_html(_e(v))}</td></tr>" for k, v in rows]
         parts.append("</table>")
     values = summary.get("mql_value_by_source") or {}
     limits = summary.get("limits") or {}
@@ -199,7 +211,9 @@ def write_index(path: Path, summary: dict, pages: list[tuple[str, str]], footer:
         parts.append(f"<h2>What an MQL is worth, by source</h2><p>Not available: {_e(limits['revenue'])}.</p>")
     elif values:
         parts.append("<h2>What an MQL is worth, by source</h2><table><tr><th>Source</th><th class='num'>Value per MQL</th></tr>")
-        parts += [f"<tr><td>{_e(s)}</td><td class='num'>{_e(money(v, cur) if v is not None else 'not enough data')}</td></tr>"
+        parts += [f"<tr><td>{_e(s)}</td><td class='num'>"
+                  + (f"<span data-figure='{_e(pointer('mql_value_by_source', s))}'>{_e(money(v, cur))}</span>"
+                     if v is not None else "not enough data") + "</td></tr>"
                   for s, v in sorted(values.items())]
         parts.append("</table>")
     parts.append("<h2>Pages</h2><ul>")

@@ -47,9 +47,11 @@ from sla_analysis.io.engine import check_engine_ready, engine_name, open_crm
 from sla_analysis.io.export_profile import ExportProfile
 from sla_analysis.io.inputs import resolve_inputs
 from sla_analysis.periods import Period, parse_period
+from sla_analysis.report.appearances import write_appearance_map
 from sla_analysis.report.contract_page import contract_html
 from sla_analysis.report.index_page import write_index
 from sla_analysis.report.kernels import WarmKernelManager, server_pids, start_fork_server
+from sla_analysis.report.marks import SAMPLE_BANNER
 from sla_analysis.report.periods_index import write_periods_index
 from sla_analysis.report.publish import (
     _package_versions,
@@ -238,7 +240,8 @@ def write_figure_files(figures: Figures, notebooks: Sequence[str], folder: Path)
     if "07_proposed_sla" in notebooks:
         footer = (f"Drafted by sla-analysis from the CRM export, with the report for {figures['period'].label} "
                   "(its page 07 shows where each number comes from). The same text: sla_proposal.md.")
-        (folder / "sla_proposal.html").write_text(contract_html(figures["sla_proposal_text"], footer),
+        banner = SAMPLE_BANNER if figures["is_sample"] else ""  # a proposal drafted from sample data says so
+        (folder / "sla_proposal.html").write_text(contract_html(figures["sla_proposal_text"], footer, banner),
                                                   encoding="utf-8")
 
 
@@ -411,6 +414,7 @@ def _run_report(period_text, data_dir, config_path, out_root, notebooks, quiet, 
             }
             (staging / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
             write_index(staging / "index.html", summary, [(f"{n}.html", page_title(n)) for n in notebooks], footer)
+            write_appearance_map(staging, ["index.html"])  # where each figure is shown, for the checks
             _checkpoint("publish", staging)
             if before_publish:
                 before_publish(staging)
