@@ -18,7 +18,9 @@ SUMMARY = {"period": {"label": "2024Q1", "start": "2024-01-01", "end_exclusive":
                                   "plateau_share_of_best": 0.981}},
            "sdr_headcount": {"available": True, "sdrs_needed": [11.9, 15.8], "binding_words": "the workload",
                              "sdrs_today": 8},
-           "mql_value_by_source": {"webinar": 1_682.0, "partner/referral": 3_038.4, "events": None}}
+           "mql_value_by_source": {"webinar": 1_682.0, "partner/referral": 3_038.4, "events": None},
+           "inputs": {"leads": {"file": "leads.csv", "rows": 24_000}},
+           "data_quality": {"excluded": [{"table": "deals", "rule": "r", "reason": "", "rows": 507}]}}
 
 
 def test_marks_become_tagged_spans_and_plain_text_drops_them():
@@ -48,7 +50,8 @@ def test_every_figure_on_the_index_is_tagged_and_agrees(tmp_path):
             "/plateau/change/gain_per_month", "/plateau/change/min_gain_per_month", "/plateau/plateau_attempts",
             "/plateau/change/plateau_share_of_best", "/sdr_headcount/sdrs_needed/0", "/sdr_headcount/sdrs_needed/1",
             "/sdr_headcount/sdrs_today", "/mql_value_by_source/webinar",
-            "/mql_value_by_source/partner~1referral"} == set(figures)
+            "/mql_value_by_source/partner~1referral", "/inputs/leads/rows",
+            "/data_quality/excluded/0/rows"} == set(figures)
     assert all(agrees(f["shown"], stored(SUMMARY, f["figure"])) for f in found), found
     # a source without a value is said so, never tagged as a figure of 0
     assert "/mql_value_by_source/events" not in figures

@@ -111,7 +111,8 @@ def data_quality_section(summary: dict) -> list[str]:
     inputs = summary.get("inputs") or {}
     if inputs:
         parts.append("<table><tr><th>Table</th><th>File</th><th class='num'>Rows used</th></tr>")
-        parts += [f"<tr><td>{_e(n)}</td><td>{_e(i.get('file', ''))}</td><td class='num'>{_rows(i):,}</td></tr>"
+        parts += [f"<tr><td>{_e(n)}</td><td>{_e(i.get('file', ''))}</td>"
+                  f"<td class='num'><span data-figure='{_e(pointer('inputs', n, 'rows'))}'>{_rows(i):,}</span></td></tr>"
                   for n, i in sorted(inputs.items())]
         parts.append("</table>")
     excluded = (summary.get("data_quality") or {}).get("excluded") or []
@@ -127,8 +128,9 @@ def data_quality_section(summary: dict) -> list[str]:
                  "once, under the first rule that left it out (the rows themselves are not shown):</p>")
     parts.append("<table><tr><th>Table</th><th>Rule</th><th>Reason</th><th class='num'>Rows</th></tr>")
     parts += [f"<tr><td>{_e(e.get('table', ''))}</td><td>{_e(e.get('rule', ''))}</td>"
-              f"<td>{_e(e.get('reason', ''))}</td><td class='num'>{_rows(e):,}</td></tr>"
-              for e in excluded]
+              f"<td>{_e(e.get('reason', ''))}</td><td class='num'>"
+              f"<span data-figure='{_e(pointer('data_quality', 'excluded', i, 'rows'))}'>{_rows(e):,}</span></td></tr>"
+              for i, e in enumerate(excluded)]
     parts.append("</table>")
     return parts
 
