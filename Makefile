@@ -117,6 +117,7 @@ test-unit: $(STAMP) ## The unit tier: no generated CRM beyond a few hundred lead
 	@logs=$$(mktemp -d); \
 	$(PY) -m pytest -q -p no:cacheprovider -m unit --unit-shard 0/2 > $$logs/a 2>&1 & a=$$!; \
 	$(PY) -m pytest -q -p no:cacheprovider -m unit --unit-shard 1/2 > $$logs/b 2>&1 & b=$$!; \
+	trap 'kill $$a $$b 2>/dev/null; rm -rf $$logs; exit 130' INT TERM; \
 	ra=0; rb=0; wait $$a || ra=$$?; wait $$b || rb=$$?; cat $$logs/a $$logs/b; rm -rf $$logs; \
 	test $$ra = 0 && test $$rb = 0
 

@@ -90,7 +90,7 @@ SIMULATIONS = ("simulate_profiles(", "simulate_leads(", "_simulated_counts(", "r
 
 def _simulates(item) -> bool:
     try:
-        return any(call in inspect.getsource(item.function) for call in SIMULATIONS)
+        return any(call in inspect.getsource(getattr(item, "function", None)) for call in SIMULATIONS)
     except (OSError, TypeError):
         return False
 
@@ -114,7 +114,12 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.unit)
     shard = config.getoption("--unit-shard")
     if shard:
-        k, n = (int(x) for x in shard.split("/"))
+        try:
+            k, n = (int(x) for x in shard.split("/"))
+        except ValueError:
+            raise pytest.UsageError(f"--unit-shard takes K/N (e.g. 0/2), got {shard!r}") from None
+        if not 0 <= k < n:
+            raise pytest.UsageError(f"--unit-shard {shard}: K must be from 0 to N - 1")
         unit = [item for item in items if item.get_closest_marker("unit")]
         keep = {id(item) for item in unit[k::n]}
         config.hook.pytest_deselected(items=[item for item in items if id(item) not in keep])

@@ -64,3 +64,16 @@ def test_the_check_catches_a_page_that_contradicts_the_summary(tmp_path):
     found = tagged((tmp_path / "index.html").read_text())
     assert [f["figure"] for f in found if not agrees(f["shown"], stored(other, f["figure"]))] == [
         "/plateau/recommended_attempts"]
+
+
+def test_tagged_elements_are_read_whole_in_uneven_html():
+    page = ('<p><span data-figure="/a">9<br>attempts<img src="x.png"></span> after</p>'
+            '<table><tr><td data-figure="/b">10<td>11</td></tr></table><span data-figure="/c">1</p>2</span>')
+    assert tagged(page) == [{"figure": "/a", "shown": "9attempts"}, {"figure": "/b", "shown": "10"},
+                            {"figure": "/c", "shown": "12"}]
+
+
+@pytest.mark.parametrize(("shown", "value", "ok"), [("\u2212$31", -31.2, True), ("60.3%", 0.6034, True),
+                                                    ("9", "9", False), ("9", [9], False), ("9", True, False)])
+def test_agrees_reads_signs_and_refuses_what_is_not_a_number(shown, value, ok):
+    assert agrees(shown, value) is ok

@@ -516,7 +516,6 @@ def test_two_states_change_nothing_when_reaching_does_not_matter():
                                atol=0.03 * one.curve.profit_per_lead.max())
 
 
-@pytest.mark.sim
 @pytest.mark.parametrize(("before", "after", "at_most", "at_least"), [(1.0, 1.0, 1, 0), (0.5, 2.0, 20, 18)])
 def test_two_states_are_chosen_when_reaching_matters_not_on_noise(before, after, at_most, at_least):
     """Reps keep calling the leads that answered. With call outcomes that say nothing about

@@ -10,7 +10,6 @@ A figure is named by its JSON Pointer into ``summary.json`` (RFC 6901: ``/platea
 """
 from __future__ import annotations
 
-import html
 import json
 import re
 from html.parser import HTMLParser
@@ -32,40 +31,59 @@ def plain(text: str) -> str:
 
 
 def marks_to_html(escaped: str) -> str:
-    """Escaped text whose marks become ``<span data-figure="path">text</span>`` (the marks'
-    private-use characters survive :func:`html.escape` untouched)."""
-    return _MARK.sub(lambda m: f'<span data-figure="{html.escape(m.group(1), quote=True)}">{m.group(2)}</span>', escaped)
+    """Text escaped with its marks (:func:`html.escape` leaves their private-use characters, and
+    escapes the paths with the rest) whose marks become ``<span data-figure="path">text</span>``."""
+    return _MARK.sub(lambda m: f'<span data-figure="{m.group(1)}">{m.group(2)}</span>', escaped)
+
+
+#: elements without an end tag
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+#: elements a start tag closes when they are the innermost open one (HTML's implied end tags)
+_IMPLIED = {"td": ("td", "th"), "th": ("td", "th"), "tr": ("td", "th", "tr"), "li": ("li",), "p": ("p",),
+            "option": ("option",)}
 
 
 class _Tagged(HTMLParser):
-    """The text of every element carrying ``data-figure``, in document order."""
+    """The text of every element carrying ``data-figure``, in document order (of their start tags)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.found: list[dict] = []
-        self._open: list[tuple[str, list[str]] | None] = []
+        self._open: list[tuple[str, dict | None]] = []   # (tag, the figure's entry when it carries one)
 
     def handle_starttag(self, tag, attrs):
+        if tag in _VOID:
+            return
+        while self._open and self._open[-1][0] in _IMPLIED.get(tag, ()):
+            self._open.pop()
         figure = dict(attrs).get("data-figure")
-        self._open.append((figure, []) if figure else None)
+        entry = {"figure": figure, "shown": ""} if figure else None
+        if entry is not None:
+            self.found.append(entry)
+        self._open.append((tag, entry))
+
+    def handle_startendtag(self, tag, attrs):
+        return  # <br/>: no text, nothing to close
 
     def handle_endtag(self, tag):
-        if self._open:
-            top = self._open.pop()
-            if top is not None:
-                self.found.append({"figure": top[0], "shown": "".join(top[1]).strip()})
+        # close up to the matching open element (a stray end tag closes nothing)
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i][0] == tag:
+                del self._open[i:]
+                return
 
     def handle_data(self, data):
-        for entry in self._open:
+        for _, entry in self._open:
             if entry is not None:
-                entry[1].append(data)
+                entry["shown"] += data
 
 
 def tagged(page_html: str) -> list[dict]:
     """``[{"figure": path, "shown": text}]`` for each ``data-figure`` element of a page."""
     parser = _Tagged()
     parser.feed(page_html)
-    return parser.found
+    parser.close()
+    return [{"figure": f["figure"], "shown": f["shown"].strip()} for f in parser.found]
 
 
 def write_appearance_map(folder: Path, files: list[str]) -> Path:
@@ -85,7 +103,8 @@ def pointer(*keys) -> str:
 
 
 def stored(summary: dict, path: str):
-    """The value at the JSON Pointer ``path`` of ``summary``; KeyError/IndexError when absent."""
+    """The value at the JSON Pointer ``path`` of ``summary``; KeyError, IndexError or ValueError when
+    the summary has no such place."""
     here = summary
     for key in path.split("/")[1:]:
         key = key.replace("~1", "/").replace("~0", "~")
@@ -98,15 +117,16 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 def agrees(shown: str, value) -> bool:
     """Whether ``shown`` (as a page prints it: ``$2,400,000``, ``9``, ``61%``, ``3.31 EUR``) is
-    ``value`` at the precision shown: the number in it within half a unit of its last digit (a
-    percentage compared with the value x 100)."""
-    found = _NUMBER.search(shown.replace("\u2212", "-"))
-    if value is None or found is None:
+    ``value`` at the precision shown: its first number within half a unit of its last digit (a
+    percentage compared with the value x 100). A tagged element holds one figure's number."""
+    s = shown.replace("\u2212", "-")
+    found = _NUMBER.search(s)
+    if found is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     text = found.group(0).replace(",", "")
     number = float(text)
-    if shown.lstrip().startswith("-$"):
+    if s[max(0, found.start() - 2):found.start()] == "-$":
         number = -abs(number)
     unit = 10.0 ** -len(text.split(".")[1]) if "." in text else 1.0
-    target = float(value) * (100.0 if "%" in shown[found.end():found.end() + 2] else 1.0)
+    target = float(value) * (100.0 if "%" in s[found.end():found.end() + 2] else 1.0)
     return abs(number - target) <= unit / 2 + 1e-9 * max(1.0, abs(target))
