@@ -777,10 +777,10 @@ def reached_p_value(conversion: HazardModel) -> float:
 REACHED_FOLDS = 5
 
 
-def _two_state_frame(leads: _Leads, weight: np.ndarray | None, K: int) -> pd.DataFrame:
-    """The person-period table split by reached-yet (``REACHED`` 0/1), attempts ``1..K``."""
-    at_risk, events, revenue = _counts(leads, weight, K)
-    st = _state_counts(leads, weight, K)
+def _two_state_frame(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: np.ndarray,
+                     st: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The person-period table split by reached-yet (``REACHED`` 0/1), from the counts of
+    :func:`_counts` and :func:`_state_counts`."""
     ev_r = st["events_reached"]
     return pd.concat([_pp_frame(leads, at_risk - st["at_risk_reached"], events - ev_r,
                                 revenue - st["revenue_reached"], sort=False).assign(**{REACHED: 0}),
@@ -802,8 +802,8 @@ def reached_predicts_better(leads: _Leads, weight: np.ndarray | None, k_support:
     score = {"one": 0.0, "two": 0.0}
     for f in range(folds):
         test, train = split[:, f], w - split[:, f]
-        tr = _two_state_frame(leads, train, k_support)
-        te = _two_state_frame(leads, test, k_support)
+        tr, te = (_two_state_frame(leads, *_counts(leads, w_f, k_support), _state_counts(leads, w_f, k_support))
+                  for w_f in (train, test))
         try:
             one = fit_hazard(tr.groupby(["attempt", *leads.covariates], as_index=False, sort=False)
                              [["at_risk", "events", "revenue"]].sum(),
@@ -880,10 +880,7 @@ def _two_state(leads: _Leads, at_risk: np.ndarray, events: np.ndarray, revenue: 
     if ev_r[:, :k_support].sum() < 1 or ev_u[:, :k_support].sum() < 1:
         return None
     covs = (*leads.covariates, REACHED)
-    pp = pd.concat([_pp_frame(leads, at_risk - st["at_risk_reached"], ev_u, revenue - st["revenue_reached"],
-                              sort=False).assign(**{REACHED: 0}),
-                    _pp_frame(leads, st["at_risk_reached"], ev_r, st["revenue_reached"], sort=False).assign(**{REACHED: 1})],
-                   ignore_index=True)
+    pp = _two_state_frame(leads, at_risk, events, revenue, st)
     open_u = at_risk - st["at_risk_reached"] - ev_u
     if st["connects"][:, :k_support].sum() < 1:
         return None
